@@ -1,0 +1,1 @@
+//! `portal`: see the crate description. Modules are added by the issues that build this crate.

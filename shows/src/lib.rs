@@ -1,0 +1,1 @@
+//! `shows`: see the crate description. Modules are added by the issues that build this crate.
