@@ -1,1 +1,20 @@
-//! `shows`: see the crate description. Modules are added by the issues that build this crate.
+//! `shows`: the Crowdlight show format. A show is a hand-written TOML file (zones, palette, cues
+//! of segments); this crate parses it, validates it (collecting every located problem, including
+//! WCAG 2.3.1 flash limits), compiles it to a compact canonical JSON timeline with a content id,
+//! evaluates it (the reference evaluator the page mirrors) and draws previews.
+//! The formats and evaluation rules are documented in `shows/FORMAT.md`.
+
+pub mod cli;
+pub mod compile;
+pub mod error;
+pub mod eval;
+pub mod glyphs;
+pub mod model;
+pub mod preview;
+pub mod source;
+pub mod vectors;
+pub mod wcag;
+
+pub use compile::{compile_file, compile_str};
+pub use error::{Problem, ProblemKind, ShowError};
+pub use model::{CompiledShow, Cue, CueEnd, FORMAT_VERSION, Rgb, Segment, Shape, ShowId};

@@ -1,12 +1,8 @@
-//! Thin `shows` binary: parses arguments and hands off to the library.
+//! Thin `shows` binary: parses arguments and hands off to [`shows::cli`].
 
 use clap::Parser;
 
-/// Crowdlight `shows`.
-#[derive(Parser)]
-#[command(version, about)]
-struct Cli {}
-
 fn main() {
-    let _cli = Cli::parse();
+    let cli = shows::cli::Cli::parse();
+    std::process::exit(shows::cli::run(cli));
 }

@@ -1,0 +1,312 @@
+//! Daemon settings: command-line flags over an optional TOML file (kebab-case keys, unknown
+//! keys refused) over defaults, validated up front.
+//!
+//! ```toml
+//! key-file = "/etc/crowdlight/venue.key"   # 64 hex digits or 32 raw bytes, mode 0600
+//! group = "239.255.77.77"
+//! port = 7777
+//! interface = "127.0.0.1"                  # IPv4 address of the sending interface
+//! ttl = 1
+//! multicast-loop = true
+//! socket = "/run/crowdlight/beacon.sock"
+//! state-file = "/var/lib/crowdlight/beacon-state.json"
+//! show = "/etc/crowdlight/show.toml"
+//! lead-ms = 1500
+//! ```
+
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::engine::{DEFAULT_LEAD_US, DEFAULT_REPEAT_US, EngineConfig};
+use crate::paths;
+use crate::wire::{Key, KeyError};
+
+/// Default multicast group.
+pub const DEFAULT_GROUP: Ipv4Addr = Ipv4Addr::new(239, 255, 77, 77);
+/// Default multicast port.
+pub const DEFAULT_PORT: u16 = 7777;
+/// Default sending interface.
+pub const DEFAULT_INTERFACE: Ipv4Addr = Ipv4Addr::LOCALHOST;
+/// The example show `--dev` loads when no show is given.
+pub const DEV_SHOW: &str = "shows/examples/intermission.toml";
+
+/// Options shared by the config file and the `beacon run` flags (flags win).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, clap::Args)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct RunOptions {
+    /// Venue key file: 64 hex digits or 32 raw bytes, not accessible by group/others.
+    #[arg(long)]
+    pub key_file: Option<PathBuf>,
+    /// Multicast group [default: 239.255.77.77].
+    #[arg(long)]
+    pub group: Option<Ipv4Addr>,
+    /// Multicast port [default: 7777].
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// IPv4 address of the interface to send on [default: 127.0.0.1].
+    #[arg(long)]
+    pub interface: Option<Ipv4Addr>,
+    /// Multicast TTL [default: 1].
+    #[arg(long)]
+    pub ttl: Option<u32>,
+    /// Loop multicast back to this host (for a relay on the same box) [default: true].
+    #[arg(long)]
+    pub multicast_loop: Option<bool>,
+    /// State file [default: beacon-state.json next to the socket].
+    #[arg(long)]
+    pub state_file: Option<PathBuf>,
+    /// Show to load at start when no persisted state names one.
+    #[arg(long)]
+    pub show: Option<PathBuf>,
+    /// GO lead time in ms [default: 1500].
+    #[arg(long)]
+    pub lead_ms: Option<u64>,
+    /// Operator socket (the global `--socket`/`CROWDLIGHT_SOCKET` wins).
+    #[arg(skip)]
+    pub socket: Option<PathBuf>,
+}
+
+impl RunOptions {
+    /// `self` where set, else `other`.
+    fn or(self, other: RunOptions) -> RunOptions {
+        RunOptions {
+            key_file: self.key_file.or(other.key_file),
+            group: self.group.or(other.group),
+            port: self.port.or(other.port),
+            interface: self.interface.or(other.interface),
+            ttl: self.ttl.or(other.ttl),
+            multicast_loop: self.multicast_loop.or(other.multicast_loop),
+            state_file: self.state_file.or(other.state_file),
+            show: self.show.or(other.show),
+            lead_ms: self.lead_ms.or(other.lead_ms),
+            socket: self.socket.or(other.socket),
+        }
+    }
+}
+
+/// Where the initial show comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InitialShow {
+    /// None configured.
+    None,
+    /// Given explicitly: failing to compile it is fatal.
+    Explicit(PathBuf),
+    /// The `--dev` default example: a warning if missing.
+    DevDefault(PathBuf),
+}
+
+/// Validated daemon settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Development mode.
+    pub dev: bool,
+    /// Venue key.
+    pub key: Key,
+    /// Multicast group.
+    pub group: Ipv4Addr,
+    /// Multicast port.
+    pub port: u16,
+    /// Sending interface address.
+    pub interface: Ipv4Addr,
+    /// Multicast TTL.
+    pub ttl: u32,
+    /// Multicast loopback.
+    pub multicast_loop: bool,
+    /// Operator socket path.
+    pub socket: PathBuf,
+    /// State file path.
+    pub state_file: PathBuf,
+    /// Initial show.
+    pub show: InitialShow,
+    /// Engine tunables.
+    pub engine: EngineConfig,
+}
+
+/// Why the settings are not usable.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The config file cannot be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The config file is not valid TOML for these options.
+    #[error("config file {path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message (one line).
+        message: String,
+    },
+    /// No key given outside dev mode.
+    #[error("no venue key: give --key-file (or key-file in the config), or use --dev")]
+    NoKey,
+    /// The key file is unusable.
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    /// The development key outside dev mode.
+    #[error("refusing the development key without --dev: generate a venue key (32 random bytes)")]
+    DevKey,
+    /// A value out of range.
+    #[error("invalid {option}: {reason}")]
+    Invalid {
+        /// The option.
+        option: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// Reads a TOML config file.
+pub fn read_file(path: &Path) -> Result<RunOptions, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    toml::from_str(&text).map_err(|e| ConfigError::Parse {
+        path: path.to_owned(),
+        message: e
+            .to_string()
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .collect::<Vec<_>>()
+            .join(" | "),
+    })
+}
+
+impl Settings {
+    /// Resolves flags over the file over defaults. `socket` is the global override.
+    pub fn resolve(
+        dev: bool,
+        flags: RunOptions,
+        file: Option<RunOptions>,
+        socket: Option<PathBuf>,
+    ) -> Result<Settings, ConfigError> {
+        let o = flags.or(file.unwrap_or_default());
+        let key = match &o.key_file {
+            Some(path) => Key::load(path)?,
+            None if dev => Key::dev(),
+            None => return Err(ConfigError::NoKey),
+        };
+        if key.is_dev() && !dev {
+            return Err(ConfigError::DevKey);
+        }
+        let group = o.group.unwrap_or(DEFAULT_GROUP);
+        if !group.is_multicast() {
+            return Err(ConfigError::Invalid {
+                option: "group",
+                reason: format!("{group} is not an IPv4 multicast address"),
+            });
+        }
+        let port = o.port.unwrap_or(DEFAULT_PORT);
+        if port == 0 {
+            return Err(ConfigError::Invalid {
+                option: "port",
+                reason: "must not be 0".into(),
+            });
+        }
+        let ttl = o.ttl.unwrap_or(1);
+        if !(1..=255).contains(&ttl) {
+            return Err(ConfigError::Invalid {
+                option: "ttl",
+                reason: format!("{ttl} is not in 1..=255"),
+            });
+        }
+        let lead_ms = o.lead_ms.unwrap_or(DEFAULT_LEAD_US / 1000);
+        if lead_ms > 60_000 {
+            return Err(ConfigError::Invalid {
+                option: "lead-ms",
+                reason: format!("{lead_ms} ms is more than a minute"),
+            });
+        }
+        let socket = socket
+            .or(o.socket)
+            .unwrap_or_else(paths::default_socket_path);
+        let state_file = o
+            .state_file
+            .unwrap_or_else(|| paths::default_state_path(&socket));
+        let show = match o.show {
+            Some(p) => InitialShow::Explicit(p),
+            None if dev => InitialShow::DevDefault(PathBuf::from(DEV_SHOW)),
+            None => InitialShow::None,
+        };
+        Ok(Settings {
+            dev,
+            key,
+            group,
+            port,
+            interface: o.interface.unwrap_or(DEFAULT_INTERFACE),
+            ttl,
+            multicast_loop: o.multicast_loop.unwrap_or(true),
+            socket,
+            state_file,
+            show,
+            engine: EngineConfig {
+                lead_us: lead_ms * 1000,
+                repeat_us: DEFAULT_REPEAT_US,
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dev_needs_nothing() {
+        let s = Settings::resolve(true, RunOptions::default(), None, None).unwrap();
+        assert!(s.key.is_dev());
+        assert_eq!((s.group, s.port, s.ttl), (DEFAULT_GROUP, 7777, 1));
+        assert_eq!(s.show, InitialShow::DevDefault(DEV_SHOW.into()));
+        assert_eq!(s.engine.lead_us, 1_500_000);
+    }
+
+    #[test]
+    fn production_refuses_missing_or_dev_key() {
+        assert!(matches!(
+            Settings::resolve(false, RunOptions::default(), None, None),
+            Err(ConfigError::NoKey)
+        ));
+        let dev_file = RunOptions {
+            key_file: Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/dev.key")),
+            ..Default::default()
+        };
+        assert!(matches!(
+            Settings::resolve(false, dev_file, None, None),
+            Err(ConfigError::DevKey)
+        ));
+    }
+
+    #[test]
+    fn file_and_flags_merge() {
+        let file: RunOptions = toml::from_str(
+            "port = 9000\nttl = 4\nlead-ms = 500\nsocket = \"/x/b.sock\"\nmulticast-loop = false\n",
+        )
+        .unwrap();
+        let flags = RunOptions {
+            port: Some(9100),
+            ..Default::default()
+        };
+        let s = Settings::resolve(true, flags, Some(file), None).unwrap();
+        assert_eq!((s.port, s.ttl, s.engine.lead_us), (9100, 4, 500_000));
+        assert_eq!(s.socket, PathBuf::from("/x/b.sock"));
+        assert_eq!(s.state_file, PathBuf::from("/x/beacon-state.json"));
+        assert!(!s.multicast_loop);
+        let bad = toml::from_str::<RunOptions>("prot = 1\n");
+        assert!(bad.is_err());
+        let group: RunOptions = toml::from_str("group = \"10.0.0.1\"\n").unwrap();
+        assert!(matches!(
+            Settings::resolve(true, RunOptions::default(), Some(group), None),
+            Err(ConfigError::Invalid {
+                option: "group",
+                ..
+            })
+        ));
+    }
+}

@@ -1,0 +1,313 @@
+//! The operator socket server: a Unix socket (directory 0700, socket 0660) speaking the
+//! [`crate::protocol`] framing, with a per-connection timeout and a cap on open connections.
+
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::{Semaphore, mpsc, oneshot};
+
+use super::{Counters, DaemonError, EngineRequest};
+use crate::engine::{Command, CommandError, ShowInfo};
+use crate::protocol::{self, FrameError, Request, Response};
+
+/// Most operator connections served at once; more are answered `busy` and closed.
+pub const MAX_CONNECTIONS: usize = 16;
+/// Longest an operator connection may stay open.
+pub const CONNECTION_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Limits of the operator server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Connections served at once.
+    pub max_connections: usize,
+    /// Lifetime of one connection.
+    pub timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_connections: MAX_CONNECTIONS,
+            timeout: CONNECTION_TIMEOUT,
+        }
+    }
+}
+
+/// Creates the socket directory (0700) if needed, clears a stale socket and binds (0660).
+pub fn bind(path: &Path) -> Result<UnixListener, DaemonError> {
+    let err = |what: &str, source: std::io::Error| DaemonError::Socket {
+        path: path.to_owned(),
+        what: what.to_owned(),
+        source,
+    };
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    if !dir.exists() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| err("cannot create its directory", e))?;
+    }
+    let meta = std::fs::metadata(dir).map_err(|e| err("cannot inspect its directory", e))?;
+    if meta.uid() != rustix::process::getuid().as_raw() {
+        return Err(err(
+            "its directory belongs to another user",
+            std::io::ErrorKind::PermissionDenied.into(),
+        ));
+    }
+    if path.exists() || std::fs::symlink_metadata(path).is_ok() {
+        if std::os::unix::net::UnixStream::connect(path).is_ok() {
+            return Err(DaemonError::AlreadyRunning(path.to_owned()));
+        }
+        std::fs::remove_file(path).map_err(|e| err("cannot remove the stale socket", e))?;
+    }
+    let listener =
+        std::os::unix::net::UnixListener::bind(path).map_err(|e| err("cannot bind", e))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))
+        .map_err(|e| err("cannot set permissions", e))?;
+    listener
+        .set_nonblocking(true)
+        .map_err(|e| err("cannot set non-blocking", e))?;
+    UnixListener::from_std(listener).map_err(|e| err("cannot register", e))
+}
+
+/// Accepts operator connections forever.
+pub async fn serve(
+    listener: UnixListener,
+    engine: mpsc::Sender<EngineRequest>,
+    counters: Arc<Counters>,
+    limits: Limits,
+) {
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    loop {
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                tracing::warn!(error = %e, "operator accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let Ok(permit) = slots.clone().try_acquire_owned() else {
+            counters.busy_connections.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(
+                "operator connection refused: {} already open",
+                limits.max_connections
+            );
+            tokio::spawn(async move {
+                let mut stream = stream;
+                let reply = Response::error("busy", "too many operator connections; retry");
+                let _ =
+                    tokio::time::timeout(Duration::from_secs(1), send(&mut stream, &reply)).await;
+            });
+            continue;
+        };
+        let engine = engine.clone();
+        let counters = counters.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            match tokio::time::timeout(limits.timeout, connection(stream, engine, &counters)).await
+            {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::debug!(error = %e, "operator connection ended"),
+                Err(_) => tracing::info!("operator connection timed out"),
+            }
+        });
+    }
+}
+
+async fn send(stream: &mut UnixStream, reply: &Response) -> std::io::Result<()> {
+    let body = serde_json::to_vec(reply).expect("response serialises");
+    stream.write_all(&protocol::frame(&body)).await?;
+    stream.flush().await
+}
+
+/// Serves request/reply pairs until the peer closes.
+async fn connection(
+    mut stream: UnixStream,
+    engine: mpsc::Sender<EngineRequest>,
+    counters: &Counters,
+) -> Result<(), FrameError> {
+    loop {
+        let mut header = [0u8; 4];
+        match stream.read_exact(&mut header).await {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(()),
+            Err(e) => return Err(e.into()),
+        }
+        let len = match protocol::body_len(header) {
+            Ok(len) => len,
+            Err(e) => {
+                counters.malformed_requests.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(error = %e, "malformed operator request");
+                send(&mut stream, &Response::error("malformed", e.to_string())).await?;
+                return Err(e);
+            }
+        };
+        let mut body = vec![0u8; len];
+        stream.read_exact(&mut body).await?;
+        let reply = match serde_json::from_slice::<Request>(&body) {
+            Ok(request) => dispatch(request, &engine, counters).await,
+            Err(e) => {
+                counters.malformed_requests.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(error = %e, "malformed operator request");
+                Response::error("malformed", format!("malformed request: {e}"))
+            }
+        };
+        send(&mut stream, &reply).await?;
+    }
+}
+
+/// Turns a request into an engine command (compiling shows here, off the engine task).
+async fn dispatch(
+    request: Request,
+    engine: &mpsc::Sender<EngineRequest>,
+    counters: &Counters,
+) -> Response {
+    let is_status = request == Request::Status;
+    if is_status {
+        tracing::debug!("operator request: status");
+    } else {
+        tracing::info!(?request, "operator request");
+    }
+    let command = match request {
+        Request::Status => Command::Status,
+        Request::Load { path } => match compile(path).await {
+            Ok(show) => Command::Load(show),
+            Err(e) => return refused(e, counters),
+        },
+        Request::Standby { cue } => Command::Standby(cue),
+        Request::Go { cue } => Command::Go(cue),
+        Request::Hold => Command::Hold,
+        Request::Resume => Command::Resume,
+        Request::Blackout => Command::Blackout,
+        Request::Stop => Command::Stop,
+    };
+    let (tx, rx) = oneshot::channel();
+    if engine.send((command, tx)).await.is_err() {
+        return Response::error("internal", "the beacon is shutting down");
+    }
+    match rx.await {
+        Ok(Ok(reply)) => {
+            if !is_status {
+                tracing::info!(message = %reply.message, "command applied");
+            }
+            Response {
+                ok: true,
+                message: Some(reply.message),
+                status: Some(reply.status),
+                stats: Some(counters.snapshot()),
+                kind: None,
+                error: None,
+            }
+        }
+        Ok(Err(e)) => refused(e, counters),
+        Err(_) => Response::error("internal", "the beacon is shutting down"),
+    }
+}
+
+fn refused(e: CommandError, counters: &Counters) -> Response {
+    counters.refused_commands.fetch_add(1, Ordering::Relaxed);
+    tracing::warn!(error = %e, "command refused");
+    Response::error(e.kind(), e.to_string())
+}
+
+/// Compiles a show file into the engine's view; errors are one line.
+pub async fn compile(path: PathBuf) -> Result<ShowInfo, CommandError> {
+    tokio::task::spawn_blocking(move || compile_blocking(&path))
+        .await
+        .unwrap_or_else(|e| Err(CommandError::InvalidShow(format!("compiler crashed: {e}"))))
+}
+
+/// Blocking form of [`compile`].
+pub fn compile_blocking(path: &Path) -> Result<ShowInfo, CommandError> {
+    let path = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
+    let show = shows::compile_file(&path).map_err(|e| {
+        let lines: Vec<String> = e
+            .to_string()
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(str::to_owned)
+            .collect();
+        let text = lines.join("; ");
+        let shown = path.display().to_string();
+        if text.contains(&shown) {
+            CommandError::InvalidShow(text)
+        } else {
+            CommandError::InvalidShow(format!("{shown}: {text}"))
+        }
+    })?;
+    ShowInfo::from_compiled(&show, path.clone())
+        .map_err(|e| CommandError::InvalidShow(format!("{}: {e}", path.display())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn idle_connections_time_out_and_free_their_slot() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("op/beacon.sock");
+        let listener = bind(&path).unwrap();
+        let (tx, mut rx) = mpsc::channel::<EngineRequest>(4);
+        let limits = Limits {
+            max_connections: 1,
+            timeout: Duration::from_millis(200),
+        };
+        let counters = Arc::new(Counters::default());
+        tokio::spawn(serve(listener, tx, counters.clone(), limits));
+        // A fake engine answering every command with an error.
+        tokio::spawn(async move {
+            while let Some((_, reply)) = rx.recv().await {
+                let _ = reply.send(Err(CommandError::NoShow));
+            }
+        });
+        let mut idle = UnixStream::connect(&path).await.unwrap();
+        let mut buf = Vec::new();
+        // The server closes the idle connection after the timeout: EOF.
+        let n = tokio::time::timeout(Duration::from_secs(5), idle.read_to_end(&mut buf))
+            .await
+            .expect("closed by the server")
+            .unwrap();
+        assert_eq!(n, 0);
+        // Its slot is free again: a request gets a real answer, not `busy`.
+        let mut s = UnixStream::connect(&path).await.unwrap();
+        s.write_all(&protocol::frame(br#"{"cmd":"stop"}"#))
+            .await
+            .unwrap();
+        let mut header = [0u8; 4];
+        s.read_exact(&mut header).await.unwrap();
+        let mut body = vec![0u8; protocol::body_len(header).unwrap()];
+        s.read_exact(&mut body).await.unwrap();
+        let reply: Response = serde_json::from_slice(&body).unwrap();
+        assert_eq!(reply.kind.as_deref(), Some("no_show"));
+        assert_eq!(counters.snapshot().refused_commands, 1);
+    }
+
+    #[test]
+    fn stale_socket_is_replaced_and_dir_is_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d/beacon.sock");
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        drop(std::os::unix::net::UnixListener::bind(&path).unwrap());
+        assert!(path.exists(), "a stale socket file");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let _guard = rt.enter();
+        bind(&path).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o660);
+    }
+}

@@ -1,0 +1,108 @@
+//! Operator commands the engine accepts, its replies and its errors.
+
+use serde::{Deserialize, Serialize};
+
+use super::show::{ShowInfo, ShowSummary};
+
+/// One operator command, as the engine takes it (the show for `Load` is already compiled).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// Report the state.
+    Status,
+    /// Replace the show (same id: nothing changes; else the state becomes stopped).
+    Load(ShowInfo),
+    /// Arm a cue: it becomes the target of a bare `go`; from stopped/standby the state
+    /// becomes standby.
+    Standby(String),
+    /// Start a cue at now + lead time: the named one, else the armed/next cue.
+    Go(Option<String>),
+    /// Freeze the running cue where it is.
+    Hold,
+    /// Continue a held cue from where it froze, immediately.
+    Resume,
+    /// Everything dark, now.
+    Blackout,
+    /// Stop playing.
+    Stop,
+}
+
+/// What the engine reports after a command.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reply {
+    /// One line saying what happened (and when the cue starts).
+    pub message: String,
+    /// The state after the command.
+    pub status: Status,
+}
+
+/// A status snapshot (the JSON of `beacon status --json`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Status {
+    /// `stopped`, `standby`, `running`, `hold` or `blackout`.
+    pub state: String,
+    /// The cue of the state, if any.
+    pub cue: Option<String>,
+    /// Cue start, µs in the beacon timebase (running, hold).
+    pub start_us: Option<u64>,
+    /// Frozen offset into the cue, µs (hold).
+    pub offset_us: Option<u64>,
+    /// What a bare `go` fires.
+    pub next: Option<String>,
+    /// Sequence number of the last packet sent.
+    pub seq: u64,
+    /// Boot id, 16 hex digits.
+    pub boot: String,
+    /// Show id (hex) or null.
+    pub show: Option<String>,
+    /// The loaded show.
+    pub show_info: Option<ShowSummary>,
+    /// Beacon clock at the reply, µs.
+    pub now_us: u64,
+    /// GO lead time, ms.
+    pub lead_ms: u64,
+}
+
+/// Why a command was refused (the running show is untouched).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CommandError {
+    /// No show is loaded.
+    #[error("no show loaded (use `beacon load FILE`)")]
+    NoShow,
+    /// The cue is not in the show.
+    #[error("unknown cue {cue:?}; valid cues: {}", valid.join(", "))]
+    UnknownCue {
+        /// The name asked for.
+        cue: String,
+        /// The show's cues.
+        valid: Vec<String>,
+    },
+    /// Bare `go` with nothing armed and no next cue.
+    #[error("nothing to go: no cue in standby and no next cue (name one: {})", valid.join(", "))]
+    NothingToGo {
+        /// The show's cues.
+        valid: Vec<String>,
+    },
+    /// `hold` needs a running cue.
+    #[error("cannot hold: nothing is running (state: {0})")]
+    NotRunning(String),
+    /// `resume` needs a held cue.
+    #[error("cannot resume: nothing is held (state: {0})")]
+    NotHeld(String),
+    /// The show file does not compile or cannot be driven.
+    #[error("invalid show: {0}")]
+    InvalidShow(String),
+}
+
+impl CommandError {
+    /// A stable machine-readable name for the error kind.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            CommandError::NoShow => "no_show",
+            CommandError::UnknownCue { .. } => "unknown_cue",
+            CommandError::NothingToGo { .. } => "nothing_to_go",
+            CommandError::NotRunning(_) => "not_running",
+            CommandError::NotHeld(_) => "not_held",
+            CommandError::InvalidShow(_) => "invalid_show",
+        }
+    }
+}

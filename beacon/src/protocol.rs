@@ -1,0 +1,200 @@
+//! The operator socket protocol: one JSON request, one JSON reply, each framed by a
+//! big-endian u32 length; at most [`MAX_FRAME`] bytes each. A connection may carry several
+//! request/reply pairs in turn.
+//!
+//! Requests (`cmd` selects; unknown fields are refused):
+//! `{"cmd":"status"}`, `{"cmd":"load","path":"/abs/show.toml"}`, `{"cmd":"standby","cue":"x"}`,
+//! `{"cmd":"go"}` or `{"cmd":"go","cue":"x"}`, `{"cmd":"hold"}`, `{"cmd":"resume"}`,
+//! `{"cmd":"blackout"}`, `{"cmd":"stop"}`.
+//!
+//! Replies: `{"ok":true,"message":"go wave: starts at … µs (in 1500 ms)","status":{…}}` or
+//! `{"ok":false,"kind":"unknown_cue","error":"unknown cue \"x\"; valid cues: a, b"}`.
+//! Error kinds: those of [`crate::engine::CommandError::kind`], plus `malformed`, `busy`
+//! and `internal`.
+
+use std::io::{Read, Write};
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::engine::Status;
+
+/// Largest request or reply body, bytes.
+pub const MAX_FRAME: usize = 64 * 1024;
+
+/// One operator request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "cmd", rename_all = "lowercase", deny_unknown_fields)]
+pub enum Request {
+    /// Report the state.
+    Status,
+    /// Compile and load a show file (absolute path, read by the daemon).
+    Load {
+        /// The show source file.
+        path: PathBuf,
+    },
+    /// Arm a cue.
+    Standby {
+        /// The cue.
+        cue: String,
+    },
+    /// Start the named cue, or the armed/next one.
+    Go {
+        /// The cue, if named.
+        #[serde(default)]
+        cue: Option<String>,
+    },
+    /// Freeze the running cue.
+    Hold,
+    /// Continue the held cue.
+    Resume,
+    /// Everything dark.
+    Blackout,
+    /// Stop playing.
+    Stop,
+}
+
+/// Daemon-wide counters reported with every reply.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stats {
+    /// Packets sent.
+    pub packets_sent: u64,
+    /// Packets whose send failed.
+    pub send_errors: u64,
+    /// Malformed operator requests.
+    pub malformed_requests: u64,
+    /// Connections refused because too many were open.
+    pub busy_connections: u64,
+    /// Commands refused by the engine.
+    pub refused_commands: u64,
+}
+
+/// One reply.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Response {
+    /// Whether the command was applied.
+    pub ok: bool,
+    /// What happened (on success).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// The state after the command (on success).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<Status>,
+    /// Daemon counters (on success).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stats: Option<Stats>,
+    /// Error kind (on failure).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// One-line error (on failure).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl Response {
+    /// A failure reply.
+    pub fn error(kind: &str, error: impl Into<String>) -> Response {
+        Response {
+            ok: false,
+            message: None,
+            status: None,
+            stats: None,
+            kind: Some(kind.to_owned()),
+            error: Some(error.into()),
+        }
+    }
+}
+
+/// Why a frame could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum FrameError {
+    /// The peer announced a body larger than [`MAX_FRAME`].
+    #[error("frame of {0} bytes exceeds the {MAX_FRAME}-byte cap")]
+    TooLarge(usize),
+    /// IO failure (including EOF in the middle of a frame).
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+/// Encodes a frame: 4-byte big-endian length then the body.
+pub fn frame(body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(4 + body.len());
+    out.extend_from_slice(&(body.len() as u32).to_be_bytes());
+    out.extend_from_slice(body);
+    out
+}
+
+/// Checks a frame header, returning the body length.
+pub fn body_len(header: [u8; 4]) -> Result<usize, FrameError> {
+    let len = u32::from_be_bytes(header) as usize;
+    if len > MAX_FRAME {
+        return Err(FrameError::TooLarge(len));
+    }
+    Ok(len)
+}
+
+/// Blocking: writes one frame.
+pub fn write_frame(w: &mut impl Write, body: &[u8]) -> std::io::Result<()> {
+    w.write_all(&frame(body))?;
+    w.flush()
+}
+
+/// Blocking: reads one frame.
+pub fn read_frame(r: &mut impl Read) -> Result<Vec<u8>, FrameError> {
+    let mut header = [0u8; 4];
+    r.read_exact(&mut header)?;
+    let mut body = vec![0u8; body_len(header)?];
+    r.read_exact(&mut body)?;
+    Ok(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_json_shapes() {
+        let cases = [
+            (r#"{"cmd":"status"}"#, Request::Status),
+            (r#"{"cmd":"go"}"#, Request::Go { cue: None }),
+            (
+                r#"{"cmd":"go","cue":"a"}"#,
+                Request::Go {
+                    cue: Some("a".into()),
+                },
+            ),
+            (
+                r#"{"cmd":"load","path":"/x.toml"}"#,
+                Request::Load {
+                    path: "/x.toml".into(),
+                },
+            ),
+        ];
+        for (json, req) in cases {
+            assert_eq!(serde_json::from_str::<Request>(json).unwrap(), req);
+        }
+        for bad in [
+            r#"{"cmd":"dance"}"#,
+            r#"{"cmd":"go","cue":"a","x":1}"#,
+            r#"{"cmd":"standby"}"#,
+            "[]",
+            "",
+        ] {
+            assert!(serde_json::from_str::<Request>(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn frames_round_trip_and_cap() {
+        let mut buf = Vec::new();
+        write_frame(&mut buf, b"hello").unwrap();
+        assert_eq!(&buf[..4], &[0, 0, 0, 5]);
+        assert_eq!(read_frame(&mut &buf[..]).unwrap(), b"hello");
+        let huge = ((MAX_FRAME + 1) as u32).to_be_bytes();
+        assert!(matches!(
+            read_frame(&mut &huge[..]),
+            Err(FrameError::TooLarge(_))
+        ));
+        assert!(matches!(read_frame(&mut &buf[..6]), Err(FrameError::Io(_))));
+    }
+}

@@ -1,0 +1,176 @@
+//! Drives every operator command through the real CLI against the real daemon and checks the
+//! state it multicasts on loopback.
+
+mod common;
+
+use beacon::wire::State;
+use common::{Daemon, Listener};
+
+fn show_id(d: &Daemon) -> [u8; 16] {
+    let hex_id = d.status()["show"].as_str().unwrap().to_owned();
+    hex::decode(hex_id).unwrap().try_into().unwrap()
+}
+
+#[test]
+fn every_command_changes_the_multicast_state() {
+    let d = Daemon::start();
+    let mut rx = Listener::join(d.port);
+    let id = show_id(&d);
+    let p = rx.wait_for("stopped", |p| p.state == State::Stopped);
+    assert_eq!(p.show, id);
+    assert_eq!(p.next.as_deref(), Some("intro"));
+
+    let out = d.ok(&["standby", "finale"]);
+    assert!(out.contains("standby finale"), "{out}");
+    rx.wait_for("standby", |p| {
+        p.state
+            == State::Standby {
+                cue: "finale".into(),
+            }
+            && p.next.as_deref() == Some("finale")
+    });
+
+    let out = d.ok(&["go"]);
+    assert!(
+        out.contains("go finale") && out.contains("in 300 ms"),
+        "{out}"
+    );
+    let status = d.status();
+    assert_eq!(status["state"], "running");
+    assert_eq!(status["cue"], "finale");
+    let start_us = status["start_us"].as_u64().unwrap();
+    let p = rx.wait_for("running", |p| matches!(p.state, State::Running { .. }));
+    assert_eq!(
+        p.state,
+        State::Running {
+            cue: "finale".into(),
+            start_us
+        }
+    );
+    assert!(
+        start_us > p.clock_us,
+        "GO leads: the start is in the future"
+    );
+
+    let out = d.ok(&["go", "intro"]);
+    assert!(out.contains("go intro"), "{out}");
+    rx.wait_for("intro", |p| p.state.cue() == Some("intro"));
+    std::thread::sleep(std::time::Duration::from_millis(400));
+
+    let out = d.ok(&["hold"]);
+    assert!(out.starts_with("hold intro at"), "{out}");
+    let p = rx.wait_for("hold", |p| matches!(p.state, State::Hold { .. }));
+    let offset = p.state.offset_us().unwrap();
+
+    let out = d.ok(&["resume"]);
+    assert!(out.starts_with("resume intro"), "{out}");
+    let p = rx.wait_for("resumed", |p| matches!(p.state, State::Running { .. }));
+    // Continuing from the frozen offset: start = resume time - offset.
+    let start = p.state.start_us().unwrap();
+    assert!(start + offset <= p.clock_us);
+
+    d.ok(&["blackout"]);
+    rx.wait_for("blackout", |p| p.state == State::Blackout);
+    d.ok(&["stop"]);
+    rx.wait_for("stopped again", |p| p.state == State::Stopped);
+
+    // An End cue returns to stopped by itself after lead + duration (300 ms + 1 s).
+    d.ok(&["go", "flash"]);
+    rx.wait_for("flash", |p| p.state.cue() == Some("flash"));
+    let p = rx.wait_for("flash ended", |p| p.state == State::Stopped);
+    assert_eq!(p.next.as_deref(), Some("finale"));
+
+    let text = d.ok(&["status"]);
+    assert!(text.starts_with("stopped, next: finale"), "{text}");
+    let json = d.status();
+    for key in ["state", "cue", "seq", "show"] {
+        assert!(json.get(key).is_some(), "status --json lacks {key}: {json}");
+    }
+}
+
+#[test]
+fn load_replaces_the_show_and_bad_shows_are_refused() {
+    let d = Daemon::start();
+    let mut rx = Listener::join(d.port);
+    let first = show_id(&d);
+    d.ok(&["go", "intro"]);
+    rx.wait_for("running", |p| p.state.cue() == Some("intro"));
+
+    let out = d.cli(&["load", common::fixture("bad.toml").to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("invalid show") && err.contains("bad.toml"),
+        "{err}"
+    );
+    let status = d.status();
+    assert_eq!(
+        (status["state"].as_str(), status["cue"].as_str()),
+        (Some("running"), Some("intro"))
+    );
+    assert_eq!(show_id(&d), first);
+
+    let out = d.ok(&["load", common::fixture("other.toml").to_str().unwrap()]);
+    assert!(out.contains("loaded \"Other\""), "{out}");
+    let second = show_id(&d);
+    assert_ne!(second, first);
+    rx.wait_for("new show, stopped", |p| {
+        p.show == second && p.state == State::Stopped
+    });
+    d.ok(&["go", "glow"]);
+    rx.wait_for("glow", |p| p.state.cue() == Some("glow"));
+}
+
+#[test]
+fn refusals_are_one_line_with_nonzero_exit() {
+    let d = Daemon::start();
+    let out = d.cli(&["go", "nope"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(
+        err,
+        "beacon: unknown cue \"nope\"; valid cues: intro, flash, finale\n"
+    );
+    let out = d.cli(&["hold"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8(out.stderr)
+            .unwrap()
+            .contains("nothing is running")
+    );
+    let out = d.cli(&["resume"]);
+    assert_eq!(out.status.code(), Some(1));
+
+    let missing = d.dir.path().join("nowhere/beacon.sock");
+    let out = common::beacon()
+        .env("CROWDLIGHT_SOCKET", &missing)
+        .arg("status")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("no beacon daemon running"), "{err}");
+    assert!(err.contains(missing.to_str().unwrap()), "{err}");
+}
+
+#[test]
+fn every_subcommand_has_help() {
+    for sub in [
+        vec!["--help"],
+        vec!["run", "--help"],
+        vec!["status", "--help"],
+        vec!["load", "--help"],
+        vec!["standby", "--help"],
+        vec!["go", "--help"],
+        vec!["hold", "--help"],
+        vec!["resume", "--help"],
+        vec!["blackout", "--help"],
+        vec!["stop", "--help"],
+    ] {
+        let out = common::beacon().args(&sub).output().unwrap();
+        assert!(out.status.success(), "{sub:?}");
+        assert!(!out.stdout.is_empty(), "{sub:?}");
+    }
+}

@@ -1,0 +1,114 @@
+// Built from page/src/app.js by page/test/tools/build.mjs: edit the source.
+import{ClockSync,makeSample,mulberry32,burstGapMs,resyncDelayMs,JOIN_BURST,resyncBurst}from"./sync.js"
+import{Poller,POLL_TIMEOUT_MS}from"./poll.js"
+import{colourAt,validateShow,cueIndex}from"./show.js"
+import{FlashLimiter}from"./safety.js"
+const $=id=>document.getElementById(id)
+const now=()=>performance.now()
+const rand=mulberry32(Math.floor(performance.timeOrigin%1e6*1e3+now()*1e3))
+const sleep=ms=>new Promise(r=>setTimeout(r,ms))
+const XFADE_MS=300
+const IDLE=[8,10,28]
+const BLACK=[0,0,0]
+const sync=new ClockSync
+const poller=new Poller
+const q=new URLSearchParams(location.search)
+let show=null
+let showUrl=null
+let zone=-1
+let joined=false
+let limiter=new FlashLimiter({reducedMotion:reducedMotion()})
+let shown=null
+let scene=""
+let fadeFrom=null
+let fadeStart=0
+let lastFrameTs=NaN
+let frameMs=16.7
+const frames=[]
+const stats={syncs:0,polls:0,pollErrors:0,showLoads:0}
+function reducedMotion(){return!!(window.matchMedia&&matchMedia("(prefers-reduced-motion: reduce)").matches)}async function get(url,init={},timeoutMs=POLL_TIMEOUT_MS){const ctl=typeof AbortController==="function"?new AbortController:null
+const timer=ctl&&setTimeout(()=>ctl.abort(),timeoutMs)
+try{return await fetch(url,{...init,signal:ctl?.signal})}finally{clearTimeout(timer)}}async function sampleOnce(burst){const t1=now()
+try{const res=await get("/t",{cache:"no-store"},3e3)
+const t4=now()
+if(!res.ok)return
+const body=await res.json()
+if(sync.handleSample(makeSample(t1,Number(body.t),t4,burst)))stats.syncs++}catch{}}async function burst(n,id){const pending=[]
+for(let i=0;i<n;i++){pending.push(sampleOnce(id))
+await sleep(burstGapMs(rand))}await Promise.all(pending)}async function syncLoop(){await burst(JOIN_BURST,0)
+for(let n=1;;n++){await sleep(sync.synced?resyncDelayMs(n,rand):2e3)
+await burst(resyncBurst(n),n)}}async function pollLoop(){for(;;){try{const res=await get("/s",{headers:poller.headers(),cache:"no-cache"})
+if(res.status===304)poller.handleNotModified(now())
+else if(res.ok)poller.handleOk(now(),await res.json(),res.headers.get("ETag"))
+else poller.handleError(now())
+stats.polls++}catch{poller.handleError(now())
+stats.pollErrors++}const url=poller.takeNewShow()
+if(url)loadShow(url)
+await sleep(poller.nextDelayMs(rand))}}async function loadShow(url){try{const res=await get(url,{},15e3)
+const s=await res.json()
+const problem=validateShow(s)
+if(problem)throw new Error(problem)
+const oldZone=show&&zone>=0?show.zones[zone]:null
+show=s
+showUrl=url
+stats.showLoads++
+const keep=oldZone?s.zones.indexOf(oldZone):-1
+zone=keep>=0?keep:pickZone(s)
+renderJoin()}catch{if(poller.showUrl===url)poller.pendingShow=url}}function pickZone(s){const want=q.get("zone")
+if(want!==null){const byName=s.zones.findIndex(z=>z.toLowerCase()===want.toLowerCase())
+if(byName>=0)return byName
+const n=Number(want)
+if(Number.isInteger(n)&&n>=1&&n<=s.zones.length)return n-1}return zone>=0&&zone<s.zones.length?zone:0}function renderJoin(){if(!show)return
+$("title").textContent=show.title
+const box=$("zones")
+box.hidden=show.zones.length<2
+const list=$("zone-list")
+list.textContent=""
+show.zones.forEach((name,i)=>{const b=document.createElement("button")
+b.type="button"
+b.textContent=name.replace(/[-_]/g," ")
+b.setAttribute("aria-pressed",String(i===zone))
+b.onclick=()=>{zone=i
+renderJoin()}
+list.append(b)})}function join(){if(joined)return
+joined=true
+const el=document.documentElement
+try{const fs=el.requestFullscreen||el.webkitRequestFullscreen
+if(fs)Promise.resolve(fs.call(el,{navigationUI:"hide"})).catch(()=>{})}catch{}keepAwake()
+if(show&&history.replaceState){try{history.replaceState(null,"",`?zone=${encodeURIComponent(show.zones[zone])}`)}catch{}}document.body.classList.add("joined")}let wakeLock=null
+async function keepAwake(){if(document.visibilityState==="hidden")return
+if(navigator.wakeLock&&window.isSecureContext&&q.get("keepawake")!=="video"){try{wakeLock=await navigator.wakeLock.request("screen")
+return}catch{}}startVideo()}function startVideo(){const v=$("keepawake")
+if(!v.getAttribute("src"))v.src="keepawake.mp4"
+v.muted=true
+const p=v.play()
+if(p&&p.catch)p.catch(()=>{})}document.addEventListener("visibilitychange",()=>{if(joined&&document.visibilityState==="visible"){keepAwake()
+burst(resyncBurst(1),1e3+stats.syncs)}})
+function target(us){const s=poller.state
+if(!joined||!s||!sync.synced)return{rgb:IDLE,scene:"idle",live:false}
+if(s.state==="blackout")return{rgb:BLACK,scene:"blackout",live:true}
+const c=show&&s.cue?cueIndex(show,s.cue):-1
+if(c>=0&&s.state==="hold"&&s.held!==null){return{rgb:colourAt(show,zone,c,s.held/1e3),scene:`hold:${s.cue}:${s.at}`,live:true}}if(c>=0&&s.state==="running"&&s.at!==null&&us>=s.at){return{rgb:colourAt(show,zone,c,(us-s.at)/1e3),scene:`run:${s.cue}:${s.at}`,live:true}}return{rgb:IDLE,scene:s.state==="standby"||s.state==="running"?"ready":"idle",live:false}}function frame(ts){requestAnimationFrame(frame)
+if(Number.isFinite(lastFrameTs)){const d=ts-lastFrameTs
+if(d>4&&d<50)frameMs+=(d-frameMs)*.1}lastFrameTs=ts
+const local=ts+frameMs
+const us=sync.synced?Math.round(sync.beaconUs(local)):NaN
+const t=target(us)
+if(t.scene!==scene){fadeFrom=shown
+fadeStart=ts
+scene=t.scene}let rgb=t.rgb
+const k=(ts-fadeStart)/XFADE_MS
+const fading=fadeFrom&&k<1
+if(fading)rgb=rgb.map((x,i)=>Math.round(fadeFrom[i]+(x-fadeFrom[i])*k))
+const out=limiter.handleFrame(ts,rgb)
+if(!shown||out[0]!==shown[0]||out[1]!==shown[1]||out[2]!==shown[2]){$("stage").style.backgroundColor=`rgb(${out[0]},${out[1]},${out[2]})`}shown=out
+const mode=joined?t.live?"live":t.scene:"join"
+if(document.body.dataset.mode!==mode)document.body.dataset.mode=mode
+frames.push({us,rgb:out,want:t.rgb,scene:t.scene,fading:!!fading,zone})
+if(frames.length>600)frames.splice(0,frames.length-600)}if(window.matchMedia){const mq=matchMedia("(prefers-reduced-motion: reduce)")
+mq.addEventListener?.("change",()=>{limiter=new FlashLimiter({reducedMotion:mq.matches})})}$("join").addEventListener("click",join)
+syncLoop()
+pollLoop()
+requestAnimationFrame(frame)
+window.crowdlight=Object.freeze({offsetMs:()=>sync.synced?sync.offsetAt(now()):NaN,beaconNowUs:()=>sync.synced?sync.beaconUs(now()):NaN,syncInfo:()=>({synced:sync.synced,errorBoundMs:sync.errorBoundMs,driftPpm:sync.driftPpm,samples:sync.samples.length}),state:()=>({joined,zone,zoneName:show?show.zones[zone]:null,show:showUrl,...poller.state,failures:poller.failures,suppressed:limiter.suppressed,...stats}),colour:()=>shown&&shown.slice(),frames:()=>frames.map(f=>({...f}))})
+

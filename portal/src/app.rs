@@ -1,0 +1,269 @@
+//! Wiring: binds the sockets ([`Listeners`]), starts DNS, HTTP, the relay and the catalog
+//! rescanner ([`Portal::start`]), and runs them until shutdown ([`run`]). Tests call these
+//! in-process with port-0 listeners.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
+
+use beacon::wire::Key;
+use tokio::net::{TcpListener, TcpSocket, UdpSocket};
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+
+use crate::catalog::{self, Catalog};
+use crate::config::Config;
+use crate::dns::{self, CaptiveDns, DnsPolicy, DnsTcpLimits};
+use crate::http::{self, AppState, HttpLimits};
+use crate::metrics::HttpMetrics;
+use crate::relay::RelayState;
+use crate::relay::listen::{self, MulticastConfig};
+use crate::shutdown::Shutdown;
+
+/// Startup errors.
+#[derive(Debug, thiserror::Error)]
+pub enum PortalError {
+    /// A socket could not be opened.
+    #[error("cannot open {what} on {addr}: {source}")]
+    Bind {
+        /// Which socket.
+        what: &'static str,
+        /// Where.
+        addr: String,
+        /// Why.
+        source: io::Error,
+    },
+    /// The beacon key could not be loaded or is not allowed.
+    #[error("beacon key: {0}")]
+    Key(String),
+}
+
+/// The bound sockets.
+#[derive(Debug)]
+pub struct Listeners {
+    /// HTTP.
+    pub http: TcpListener,
+    /// DNS over UDP (optional).
+    pub dns_udp: Option<UdpSocket>,
+    /// DNS over TCP (optional).
+    pub dns_tcp: Option<TcpListener>,
+    /// Beacon multicast (optional: without it `/s` stays `stopped`).
+    pub beacon: Option<UdpSocket>,
+}
+
+/// Binds a TCP listener with a deep backlog (phones arrive in bursts).
+pub fn bind_tcp(addr: SocketAddr) -> io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(4096)
+}
+
+impl Listeners {
+    /// Binds everything `cfg` asks for.
+    pub async fn bind(cfg: &Config) -> Result<Self, PortalError> {
+        let err = |what, addr: String| move |source| PortalError::Bind { what, addr, source };
+        let http = bind_tcp(cfg.http.listen).map_err(err("HTTP", cfg.http.listen.to_string()))?;
+        let (dns_udp, dns_tcp) = match cfg.dns.listen {
+            Some(addr) => {
+                let udp = UdpSocket::bind(addr)
+                    .await
+                    .map_err(err("DNS/UDP", addr.to_string()))?;
+                // Same port for TCP (if the UDP bind picked port 0, reuse its port).
+                let tcp_addr = SocketAddr::new(
+                    addr.ip(),
+                    udp.local_addr().map_or(addr.port(), |a| a.port()),
+                );
+                let tcp = bind_tcp(tcp_addr).map_err(err("DNS/TCP", tcp_addr.to_string()))?;
+                (Some(udp), Some(tcp))
+            }
+            None => (None, None),
+        };
+        let mc = MulticastConfig {
+            group: cfg.beacon.group,
+            port: cfg.beacon.port,
+            interface: cfg.beacon.interface,
+        };
+        let beacon = listen::open_multicast(&mc).map_err(err(
+            "beacon multicast",
+            format!("{}:{} via {}", mc.group, mc.port, mc.interface),
+        ))?;
+        Ok(Self {
+            http,
+            dns_udp,
+            dns_tcp,
+            beacon: Some(beacon),
+        })
+    }
+}
+
+/// Loads the beacon key per `cfg` (dev key only when allowed).
+pub fn load_key(cfg: &Config) -> Result<Key, PortalError> {
+    let key = match &cfg.key_file {
+        Some(p) => Key::load(p).map_err(|e| PortalError::Key(format!("{}: {e}", p.display())))?,
+        None => Key::dev(),
+    };
+    if key.is_dev() && !cfg.allow_dev_key {
+        return Err(PortalError::Key(
+            "refusing the development key outside --dev (pass --key FILE, or allow-dev-key = true)"
+                .into(),
+        ));
+    }
+    Ok(key)
+}
+
+/// A running portal.
+#[derive(Debug)]
+pub struct Portal {
+    /// HTTP address actually bound.
+    pub http_addr: SocketAddr,
+    /// DNS address actually bound (UDP and TCP).
+    pub dns_addr: Option<SocketAddr>,
+    /// Release switch (flip at runtime to release phones).
+    pub release: Arc<AtomicBool>,
+    /// Relay state.
+    pub relay: Arc<RelayState>,
+    /// Show catalog.
+    pub catalog: Arc<Catalog>,
+    /// HTTP counters.
+    pub metrics: Arc<HttpMetrics>,
+    tasks: JoinSet<()>,
+}
+
+impl Portal {
+    /// Starts every service on `listeners`; stops when `shutdown` fires.
+    pub fn start(listeners: Listeners, cfg: &Config, key: Key, shutdown: Shutdown) -> Self {
+        let epoch = Instant::now();
+        let release = Arc::new(AtomicBool::new(cfg.release));
+        let relay = Arc::new(RelayState::new());
+        let catalog = Arc::new(Catalog::new(catalog::resolve_dir(&cfg.shows)));
+        let report = catalog.scan();
+        tracing::info!(dir = %catalog.dir().display(), compiled = report.compiled, failed = report.failed.len(), "catalog ready");
+        let metrics = Arc::new(HttpMetrics::default());
+        let dns = CaptiveDns::new(
+            DnsPolicy {
+                ipv4: cfg.dns.ipv4,
+                ipv6: cfg.dns.ipv6,
+                ttl: cfg.dns.ttl,
+            },
+            release.clone(),
+        );
+        let http_addr = listeners.http.local_addr().unwrap_or(cfg.http.listen);
+        let dns_addr = listeners.dns_udp.as_ref().and_then(|s| s.local_addr().ok());
+        let mut tasks = JoinSet::new();
+
+        if let Some(udp) = listeners.dns_udp {
+            tasks.spawn(dns::serve_udp(udp, dns.clone(), shutdown.clone()));
+        }
+        if let Some(tcp) = listeners.dns_tcp {
+            tasks.spawn(dns::serve_tcp(
+                tcp,
+                dns.clone(),
+                DnsTcpLimits::default(),
+                shutdown.clone(),
+            ));
+        }
+
+        let (unknown_tx, mut unknown_rx) = mpsc::channel::<String>(1);
+        if let Some(sock) = listeners.beacon {
+            let known = catalog.clone();
+            tasks.spawn(listen::listen(
+                sock,
+                key,
+                relay.clone(),
+                epoch,
+                move |hex| known.contains(hex),
+                unknown_tx,
+                shutdown.clone(),
+            ));
+        }
+        {
+            let catalog = catalog.clone();
+            let mut shutdown = shutdown.clone();
+            tasks.spawn(async move {
+                loop {
+                    let hex = tokio::select! {
+                        h = unknown_rx.recv() => match h { Some(h) => h, None => return },
+                        _ = shutdown.wait() => return,
+                    };
+                    let c = catalog.clone();
+                    let scanned =
+                        tokio::task::spawn_blocking(move || c.rescan_if_due(Instant::now())).await;
+                    if let Ok(Some(report)) = scanned {
+                        let found = catalog.contains(&hex);
+                        tracing::info!(
+                            show = hex,
+                            found,
+                            compiled = report.compiled,
+                            "catalog: rescanned for unknown show"
+                        );
+                    }
+                }
+            });
+        }
+
+        let mut own_hosts = vec![
+            cfg.canonical_host(),
+            cfg.dns.ipv4.to_string(),
+            http_addr.ip().to_string(),
+        ];
+        own_hosts.extend(cfg.http.host_aliases.iter().map(|h| h.to_ascii_lowercase()));
+        if let Some(v6) = cfg.dns.ipv6 {
+            own_hosts.push(format!("[{v6}]"));
+        }
+        let state = Arc::new(AppState {
+            canonical_url: cfg.http.canonical_url.clone(),
+            own_hosts,
+            release: release.clone(),
+            relay: relay.clone(),
+            catalog: catalog.clone(),
+            metrics: metrics.clone(),
+            dns: dns.counters().clone(),
+            epoch,
+            venue_info_url: cfg.http.venue_info_url.clone(),
+        });
+        let limits = HttpLimits {
+            header_timeout: Duration::from_millis(cfg.http.header_timeout_ms),
+            idle_timeout: Duration::from_millis(cfg.http.idle_timeout_ms),
+            max_connections: cfg.http.max_connections,
+            max_header_bytes: cfg.http.max_header_bytes,
+            ..HttpLimits::default()
+        };
+        tasks.spawn(http::serve_http(
+            listeners.http,
+            http::router(state),
+            limits,
+            metrics.clone(),
+            shutdown,
+        ));
+        tracing::info!(%http_addr, ?dns_addr, release = cfg.release, "portal running");
+        Self {
+            http_addr,
+            dns_addr,
+            release,
+            relay,
+            catalog,
+            metrics,
+            tasks,
+        }
+    }
+
+    /// Waits until every service has stopped (after shutdown).
+    pub async fn join(mut self) {
+        while self.tasks.join_next().await.is_some() {}
+    }
+}
+
+/// Binds, starts and runs the portal until `shutdown`.
+pub async fn run(cfg: &Config, shutdown: Shutdown) -> Result<(), PortalError> {
+    let key = load_key(cfg)?;
+    let listeners = Listeners::bind(cfg).await?;
+    Portal::start(listeners, cfg, key, shutdown).join().await;
+    Ok(())
+}

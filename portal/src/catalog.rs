@@ -1,0 +1,159 @@
+//! Compiled shows served at `/show/<id_hex>.json`: every `*.toml` in the shows directory is
+//! compiled at start, and rescanned (rate-limited) when the beacon announces an unknown id.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::HeaderValue;
+
+/// Minimum time between two rescans.
+pub const RESCAN_INTERVAL: Duration = Duration::from_secs(2);
+
+/// One compiled show, ready to serve.
+#[derive(Clone, Debug)]
+pub struct ShowEntry {
+    /// Title, for logs.
+    pub title: String,
+    /// Canonical compiled JSON.
+    pub json: Bytes,
+    /// `"<id_hex>"` (the id is a hash of the JSON).
+    pub etag: HeaderValue,
+    /// Source file.
+    pub source: PathBuf,
+}
+
+/// The catalog: id_hex → show.
+#[derive(Debug)]
+pub struct Catalog {
+    dir: PathBuf,
+    shows: RwLock<Arc<HashMap<String, ShowEntry>>>,
+    last_scan: std::sync::Mutex<Option<Instant>>,
+}
+
+/// Outcome of a scan (for logs and tests).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ScanReport {
+    /// Shows compiled.
+    pub compiled: usize,
+    /// Files that failed, with their one-line errors.
+    pub failed: Vec<String>,
+}
+
+impl Catalog {
+    /// An empty catalog over `dir` (call [`Catalog::scan`] to fill it).
+    pub fn new(dir: PathBuf) -> Self {
+        Self {
+            dir,
+            shows: RwLock::new(Arc::default()),
+            last_scan: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// The shows directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Looks up a show by id hex.
+    pub fn get(&self, id_hex: &str) -> Option<ShowEntry> {
+        self.shows.read().ok()?.get(id_hex).cloned()
+    }
+
+    /// True if `id_hex` is known.
+    pub fn contains(&self, id_hex: &str) -> bool {
+        self.shows.read().is_ok_and(|m| m.contains_key(id_hex))
+    }
+
+    /// Number of shows.
+    pub fn len(&self) -> usize {
+        self.shows.read().map_or(0, |m| m.len())
+    }
+
+    /// True if empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Compiles every `*.toml` in the directory (blocking) and replaces the table.
+    /// Bad files are logged and skipped; they never stop the portal.
+    pub fn scan(&self) -> ScanReport {
+        if let Ok(mut t) = self.last_scan.lock() {
+            *t = Some(Instant::now());
+        }
+        let mut report = ScanReport::default();
+        let mut map = HashMap::new();
+        let mut files: Vec<PathBuf> = match std::fs::read_dir(&self.dir) {
+            Ok(rd) => rd
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|e| e == "toml") && p.is_file())
+                .collect(),
+            Err(error) => {
+                tracing::warn!(dir = %self.dir.display(), %error, "catalog: cannot read shows dir");
+                Vec::new()
+            }
+        };
+        files.sort();
+        for path in files {
+            match shows::compile_file(&path) {
+                Ok(show) => {
+                    let id = show.id_hex();
+                    let etag = HeaderValue::from_str(&format!("\"{id}\""))
+                        .unwrap_or_else(|_| HeaderValue::from_static("\"show\""));
+                    tracing::info!(file = %path.display(), id, title = show.title(), "catalog: compiled show");
+                    map.insert(
+                        id,
+                        ShowEntry {
+                            title: show.title().to_string(),
+                            json: Bytes::from(show.to_json()),
+                            etag,
+                            source: path,
+                        },
+                    );
+                    report.compiled += 1;
+                }
+                Err(error) => {
+                    let line = format!(
+                        "{}: {}",
+                        path.display(),
+                        error.to_string().replace('\n', "; ")
+                    );
+                    tracing::warn!(error = line, "catalog: show does not compile, skipped");
+                    report.failed.push(line);
+                }
+            }
+        }
+        if let Ok(mut g) = self.shows.write() {
+            *g = Arc::new(map);
+        }
+        report
+    }
+
+    /// Rescans unless the last scan was less than [`RESCAN_INTERVAL`] before `now`.
+    /// Returns `None` when rate-limited.
+    pub fn rescan_if_due(&self, now: Instant) -> Option<ScanReport> {
+        let due = self
+            .last_scan
+            .lock()
+            .map(|t| t.is_none_or(|t| now.saturating_duration_since(t) >= RESCAN_INTERVAL))
+            .unwrap_or(false);
+        due.then(|| self.scan())
+    }
+}
+
+/// Resolves the shows directory: `dir` as given if it exists (relative to the cwd), else the
+/// same relative path under the repository this binary was built from.
+pub fn resolve_dir(dir: &Path) -> PathBuf {
+    if dir.is_absolute() || dir.exists() {
+        return dir.to_path_buf();
+    }
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(dir);
+    if repo.exists() {
+        repo
+    } else {
+        dir.to_path_buf()
+    }
+}

@@ -1,0 +1,277 @@
+//! Portal configuration: TOML file (kebab-case, unknown fields rejected) whose every field
+//! defaults to the loopback demo value; CLI flags override single fields.
+//!
+//! ```toml
+//! release = false                      # true after the show: answer probes "online"
+//! shows = "shows/examples"             # directory of *.toml shows
+//! key-file = "/etc/crowdlight/venue.key"  # beacon key (hex); absent = development key
+//! allow-dev-key = false                # production refuses the development key
+//!
+//! [http]
+//! listen = "127.0.0.1:8080"
+//! canonical-url = "http://127.0.0.1:8080/"   # where every probe / foreign host is sent
+//! host-aliases = ["localhost"]               # extra Host names served as the portal itself
+//! header-timeout-ms = 5000                   # whole request head must arrive within this
+//! idle-timeout-ms = 15000                    # keep-alive connection with no traffic is closed
+//! max-connections = 8192                     # further connections wait in the backlog
+//! max-header-bytes = 16384
+//! venue-info-url = "https://example.org/"    # optional, RFC 8908 `venue-info-url`
+//!
+//! [dns]
+//! listen = "127.0.0.1:8053"            # UDP and TCP; "" disables DNS
+//! ipv4 = "127.0.0.1"                   # answer for every A query
+//! # ipv6 = "fd00::1"                   # answer for AAAA (default: empty NOERROR)
+//! ttl = 10
+//!
+//! [beacon]
+//! group = "239.255.77.77"
+//! port = 7777
+//! interface = "127.0.0.1"
+//! ```
+
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// Configuration errors.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// File could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// File is not valid config TOML.
+    #[error("{path}: {source}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// Why (with line/column).
+        source: toml::de::Error,
+    },
+    /// A value is out of range or inconsistent.
+    #[error("invalid config: {0}")]
+    Invalid(String),
+}
+
+/// Whole portal configuration.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Config {
+    /// Release phones after the show: probes get their "online" answers.
+    pub release: bool,
+    /// Directory of show sources (`*.toml`).
+    pub shows: PathBuf,
+    /// Beacon key file (hex); `None` = development key (needs `allow-dev-key` or `--dev`).
+    pub key_file: Option<PathBuf>,
+    /// Accept the development key.
+    pub allow_dev_key: bool,
+    /// HTTP server.
+    pub http: HttpConfig,
+    /// Captive DNS.
+    pub dns: DnsConfig,
+    /// Beacon multicast.
+    pub beacon: BeaconConfig,
+}
+
+/// `[http]`.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct HttpConfig {
+    /// Listen address.
+    pub listen: SocketAddr,
+    /// The page's canonical URL (probes and foreign hosts are redirected here).
+    pub canonical_url: String,
+    /// More `Host` names treated as the portal itself.
+    pub host_aliases: Vec<String>,
+    /// Request-head read timeout, ms.
+    pub header_timeout_ms: u64,
+    /// Keep-alive idle timeout, ms.
+    pub idle_timeout_ms: u64,
+    /// Cap on simultaneously open connections.
+    pub max_connections: usize,
+    /// Largest accepted request head, bytes (≥ 8192).
+    pub max_header_bytes: usize,
+    /// RFC 8908 `venue-info-url`.
+    pub venue_info_url: Option<String>,
+}
+
+/// `[dns]`.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct DnsConfig {
+    /// Listen address for UDP and TCP; `None` disables DNS.
+    pub listen: Option<SocketAddr>,
+    /// Answer to every A query.
+    pub ipv4: Ipv4Addr,
+    /// Answer to AAAA queries (else empty NOERROR).
+    pub ipv6: Option<Ipv6Addr>,
+    /// Answer TTL, seconds.
+    pub ttl: u32,
+}
+
+/// `[beacon]`.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct BeaconConfig {
+    /// Multicast group.
+    pub group: Ipv4Addr,
+    /// UDP port.
+    pub port: u16,
+    /// Interface address to join on.
+    pub interface: Ipv4Addr,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            release: false,
+            shows: PathBuf::from("shows/examples"),
+            key_file: None,
+            allow_dev_key: false,
+            http: HttpConfig::default(),
+            dns: DnsConfig::default(),
+            beacon: BeaconConfig::default(),
+        }
+    }
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            canonical_url: "http://127.0.0.1:8080/".into(),
+            host_aliases: vec!["localhost".into()],
+            header_timeout_ms: 5000,
+            idle_timeout_ms: 15000,
+            max_connections: 8192,
+            max_header_bytes: 16384,
+            venue_info_url: None,
+        }
+    }
+}
+
+impl Default for DnsConfig {
+    fn default() -> Self {
+        Self {
+            listen: Some(SocketAddr::from(([127, 0, 0, 1], 8053))),
+            ipv4: Ipv4Addr::LOCALHOST,
+            ipv6: None,
+            ttl: 10,
+        }
+    }
+}
+
+impl Default for BeaconConfig {
+    fn default() -> Self {
+        Self {
+            group: Ipv4Addr::new(239, 255, 77, 77),
+            port: 7777,
+            interface: Ipv4Addr::LOCALHOST,
+        }
+    }
+}
+
+impl Config {
+    /// The loopback demo configuration (`portal run --dev`).
+    pub fn dev() -> Self {
+        Self {
+            allow_dev_key: true,
+            ..Self::default()
+        }
+    }
+
+    /// Parses a config file.
+    pub fn from_toml(text: &str, path: &Path) -> Result<Self, ConfigError> {
+        let cfg: Config = toml::from_str(text).map_err(|source| ConfigError::Parse {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Reads and parses a config file.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_toml(&text, path)
+    }
+
+    /// Checks ranges and consistency.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |m: &str| Err(ConfigError::Invalid(m.to_string()));
+        if !self.beacon.group.is_multicast() {
+            return bad("beacon.group must be an IPv4 multicast address");
+        }
+        if self.http.max_header_bytes < 8192 {
+            return bad("http.max-header-bytes must be at least 8192");
+        }
+        if self.http.max_connections == 0 {
+            return bad("http.max-connections must be at least 1");
+        }
+        if self.http.header_timeout_ms == 0 || self.http.idle_timeout_ms == 0 {
+            return bad("http timeouts must be positive");
+        }
+        if !(self.http.canonical_url.starts_with("http://")
+            || self.http.canonical_url.starts_with("https://"))
+            || http::Uri::try_from(self.http.canonical_url.as_str()).is_err()
+        {
+            return bad("http.canonical-url must be an absolute http(s) URL");
+        }
+        Ok(())
+    }
+
+    /// The host part of the canonical URL (lowercase, no port).
+    pub fn canonical_host(&self) -> String {
+        http::Uri::try_from(self.http.canonical_url.as_str())
+            .ok()
+            .and_then(|u| {
+                u.host()
+                    .map(|h| h.trim_matches(['[', ']']).to_ascii_lowercase())
+            })
+            .unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_file_is_dev_defaults_without_dev_key() {
+        let c = Config::from_toml("", Path::new("x.toml")).unwrap();
+        assert_eq!(c.http.listen.port(), 8080);
+        assert!(!c.allow_dev_key);
+        assert_eq!(c.canonical_host(), "127.0.0.1");
+    }
+
+    #[test]
+    fn unknown_fields_are_rejected() {
+        let e = Config::from_toml(
+            "[http]\nlisten-addr = \"1.2.3.4:80\"\n",
+            Path::new("x.toml"),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("listen-addr"), "{e}");
+    }
+
+    #[test]
+    fn kebab_case_fields() {
+        let c = Config::from_toml(
+            "release = true\n[http]\ncanonical-url = \"http://show.lan/\"\nmax-connections = 5\n[dns]\nttl = 30\nipv6 = \"fd00::1\"\n",
+            Path::new("x.toml"),
+        )
+        .unwrap();
+        assert!(c.release);
+        assert_eq!(c.http.max_connections, 5);
+        assert_eq!(c.dns.ttl, 30);
+        assert_eq!(c.canonical_host(), "show.lan");
+    }
+}

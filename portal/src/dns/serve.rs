@@ -1,0 +1,145 @@
+//! DNS socket loops: one UDP task answering inline, and a TCP accept loop with a connection
+//! cap and per-message / idle timeouts (RFC 7766 framing). Never busy-loops: accept errors
+//! (e.g. out of file descriptors) back off, and every read has a deadline.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use hickory_server::net::xfer::Protocol;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::sync::Semaphore;
+
+use super::CaptiveDns;
+use crate::shutdown::Shutdown;
+
+/// Limits for DNS over TCP.
+#[derive(Clone, Copy, Debug)]
+pub struct DnsTcpLimits {
+    /// Most simultaneous TCP connections; further ones wait in the kernel backlog.
+    pub max_connections: usize,
+    /// Longest wait for the next query on an open connection.
+    pub idle_timeout: Duration,
+    /// Longest time to receive one whole message once its length prefix started.
+    pub read_timeout: Duration,
+}
+
+impl Default for DnsTcpLimits {
+    fn default() -> Self {
+        Self {
+            max_connections: 512,
+            idle_timeout: Duration::from_secs(10),
+            read_timeout: Duration::from_secs(3),
+        }
+    }
+}
+
+/// Answers UDP queries on `socket` until `shutdown` fires.
+pub async fn serve_udp(socket: UdpSocket, dns: CaptiveDns, mut shutdown: Shutdown) {
+    let mut buf = vec![0u8; 4096];
+    loop {
+        let (len, src) = tokio::select! {
+            r = socket.recv_from(&mut buf) => match r {
+                Ok(x) => x,
+                Err(error) => {
+                    // ICMP port-unreachable from a previous send shows up here on Linux: ignore.
+                    tracing::debug!(%error, "dns udp: recv error");
+                    continue;
+                }
+            },
+            _ = shutdown.wait() => return,
+        };
+        if src.port() == 0 {
+            dns.counters().dropped.fetch_add(1, Ordering::Relaxed);
+            continue;
+        }
+        if let Some(reply) = dns.handle_message(&buf[..len], src, Protocol::Udp)
+            && let Err(error) = socket.send_to(&reply, src).await
+        {
+            tracing::debug!(%error, %src, "dns udp: send error");
+        }
+    }
+}
+
+/// Answers TCP queries on `listener` until `shutdown` fires.
+pub async fn serve_tcp(
+    listener: TcpListener,
+    dns: CaptiveDns,
+    limits: DnsTcpLimits,
+    mut shutdown: Shutdown,
+) {
+    let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    loop {
+        let permit = tokio::select! {
+            p = permits.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => return },
+            _ = shutdown.wait() => return,
+        };
+        let (stream, src) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(x) => x,
+                Err(error) => {
+                    tracing::warn!(%error, "dns tcp: accept error, backing off");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = shutdown.wait() => return,
+        };
+        let dns = dns.clone();
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            if let Err(why) = handle_tcp_connection(stream, src, &dns, limits, shutdown).await {
+                dns.counters().tcp_errors.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(%src, why, "dns tcp: connection closed");
+            }
+        });
+    }
+}
+
+async fn handle_tcp_connection(
+    mut stream: TcpStream,
+    src: SocketAddr,
+    dns: &CaptiveDns,
+    limits: DnsTcpLimits,
+    mut shutdown: Shutdown,
+) -> Result<(), &'static str> {
+    let _ = stream.set_nodelay(true);
+    let mut msg = Vec::with_capacity(512);
+    loop {
+        let mut len = [0u8; 2];
+        tokio::select! {
+            r = tokio::time::timeout(limits.idle_timeout, stream.read_u8()) => match r {
+                Err(_) => return Err("idle timeout"),
+                Ok(Err(_)) => return Ok(()), // peer closed
+                Ok(Ok(b)) => len[0] = b,
+            },
+            _ = shutdown.wait() => return Ok(()),
+        }
+        let n = tokio::time::timeout(limits.read_timeout, async {
+            len[1] = stream.read_u8().await?;
+            let n = usize::from(u16::from_be_bytes(len));
+            msg.resize(n, 0);
+            stream.read_exact(&mut msg).await?;
+            Ok::<usize, std::io::Error>(n)
+        })
+        .await
+        .map_err(|_| "read timeout")?
+        .map_err(|_| "truncated message")?;
+        let Some(reply) = dns.handle_message(&msg[..n], src, Protocol::Tcp) else {
+            return Err("dropped message");
+        };
+        let Ok(rlen) = u16::try_from(reply.len()) else {
+            return Err("reply too large");
+        };
+        let mut out = Vec::with_capacity(reply.len() + 2);
+        out.extend_from_slice(&rlen.to_be_bytes());
+        out.extend_from_slice(&reply);
+        tokio::time::timeout(limits.read_timeout, stream.write_all(&out))
+            .await
+            .map_err(|_| "write timeout")?
+            .map_err(|_| "write error")?;
+    }
+}

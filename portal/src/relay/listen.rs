@@ -1,0 +1,85 @@
+//! The multicast socket loop: joins the beacon group (socket2), verifies each datagram with
+//! `beacon::receiver::Receiver`, and feeds [`super::RelayState`].
+
+use std::io;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::sync::Arc;
+use std::time::Instant;
+
+use beacon::receiver::Receiver;
+use beacon::wire::{Key, MAX_PACKET};
+use socket2::{Domain, Protocol, Socket, Type};
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+
+use super::RelayState;
+use crate::shutdown::Shutdown;
+
+/// Where to listen.
+#[derive(Clone, Copy, Debug)]
+pub struct MulticastConfig {
+    /// Multicast group.
+    pub group: Ipv4Addr,
+    /// UDP port.
+    pub port: u16,
+    /// Address of the interface to join on (`127.0.0.1` = loopback).
+    pub interface: Ipv4Addr,
+}
+
+/// Opens a UDP socket bound to `group:port` (SO_REUSEADDR/PORT, so several relays and tests
+/// can share the port) and joined to `group` on `interface`.
+pub fn open_multicast(cfg: &MulticastConfig) -> io::Result<UdpSocket> {
+    let socket = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))?;
+    socket.set_reuse_address(true)?;
+    socket.set_reuse_port(true)?;
+    socket.set_nonblocking(true)?;
+    // Binding to the group address filters out other groups' traffic on the same port.
+    socket.bind(&SocketAddr::V4(SocketAddrV4::new(cfg.group, cfg.port)).into())?;
+    socket.join_multicast_v4(&cfg.group, &cfg.interface)?;
+    socket.set_multicast_loop_v4(true)?;
+    UdpSocket::from_std(socket.into())
+}
+
+/// Receives, verifies and applies beacon packets until `shutdown`. `epoch` is the process's
+/// monotonic origin (local µs = `epoch.elapsed()`). Unknown show ids are sent on `unknown_show`
+/// (the catalog rescans, rate-limited).
+pub async fn listen(
+    socket: UdpSocket,
+    key: Key,
+    relay: Arc<RelayState>,
+    epoch: Instant,
+    known_show: impl Fn(&str) -> bool + Send + 'static,
+    unknown_show: mpsc::Sender<String>,
+    mut shutdown: Shutdown,
+) {
+    let mut receiver = Receiver::new(key);
+    let mut buf = vec![0u8; MAX_PACKET * 2];
+    loop {
+        let len = tokio::select! {
+            r = socket.recv_from(&mut buf) => match r {
+                Ok((len, _)) => len,
+                Err(error) => {
+                    tracing::warn!(%error, "relay: multicast recv error");
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                    continue;
+                }
+            },
+            _ = shutdown.wait() => return,
+        };
+        let local_us = u64::try_from(epoch.elapsed().as_micros()).unwrap_or(u64::MAX);
+        match receiver.handle_datagram(&buf[..len]) {
+            Ok(packet) => {
+                let accepted = relay.handle_packet(packet, local_us);
+                if let Some(hex) = accepted.show_hex
+                    && !known_show(&hex)
+                {
+                    let _ = unknown_show.try_send(hex);
+                }
+            }
+            Err(rejection) => {
+                tracing::debug!(%rejection, len, "relay: rejected datagram");
+                relay.handle_rejection(&rejection);
+            }
+        }
+    }
+}

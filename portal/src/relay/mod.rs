@@ -1,0 +1,168 @@
+//! The relay: verified beacon packets in, `/t` (beacon-timebase clock) and `/s` (pre-rendered
+//! state) out. [`RelayState`] is sans-IO (callers pass `local_us`, our monotonic µs);
+//! [`listen`] is the multicast socket loop feeding it.
+
+pub mod clock;
+pub mod listen;
+pub mod render;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+use beacon::receiver::Rejection;
+use beacon::wire::{NO_SHOW, Packet, State};
+
+pub use clock::ClockEstimator;
+pub use render::{Rendered, SnapshotInput, StateView};
+
+/// `/healthz` is healthy while the last valid packet is younger than this, µs.
+pub const HEALTHY_WITHIN_US: u64 = 3_000_000;
+
+/// Rejection reasons as metric labels (matches `beacon::receiver::RejectCounters`).
+pub const REJECT_REASONS: [&str; 5] = ["bad_tag", "replay", "stale", "garbled", "version"];
+
+/// Relay counters for `/metrics`.
+#[derive(Debug, Default)]
+pub struct RelayCounters {
+    /// Packets accepted.
+    pub accepted: AtomicU64,
+    /// Packets rejected, by [`REJECT_REASONS`] index.
+    pub rejected: [AtomicU64; 5],
+    /// State changes (re-renders of `/s`).
+    pub state_changes: AtomicU64,
+}
+
+/// Result of feeding one accepted packet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Accepted {
+    /// The `/s` body changed.
+    pub changed: bool,
+    /// The announced show id (hex), if any.
+    pub show_hex: Option<String>,
+}
+
+/// Shared relay state.
+#[derive(Debug)]
+pub struct RelayState {
+    current: RwLock<Arc<Rendered>>,
+    clock: Mutex<ClockEstimator>,
+    last_valid_us: AtomicU64, // local µs + 1 of the last valid packet; 0 = never
+    counters: RelayCounters,
+}
+
+impl Default for RelayState {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Converts a wire state to the relay's view.
+pub fn view_of(state: &State) -> StateView {
+    match state {
+        State::Stopped => StateView::Stopped,
+        State::Standby { cue } => StateView::Standby { cue: cue.clone() },
+        State::Running { cue, start_us } => StateView::Running {
+            cue: cue.clone(),
+            start_us: *start_us,
+        },
+        State::Hold {
+            cue,
+            start_us,
+            offset_us,
+        } => StateView::Hold {
+            cue: cue.clone(),
+            start_us: *start_us,
+            offset_us: *offset_us,
+        },
+        State::Blackout => StateView::Blackout,
+    }
+}
+
+/// Lowercase hex of a show id, `None` for [`NO_SHOW`].
+pub fn show_hex(id: &[u8; 16]) -> Option<String> {
+    (*id != NO_SHOW).then(|| id.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Metric label of a rejection.
+pub fn rejection_label(r: &Rejection) -> &'static str {
+    match r {
+        Rejection::BadTag => "bad_tag",
+        Rejection::Replay { .. } => "replay",
+        Rejection::Stale { .. } => "stale",
+        Rejection::Garbled(_) => "garbled",
+        Rejection::Version(_) => "version",
+    }
+}
+
+impl RelayState {
+    /// Nothing heard yet: `/s` says stopped.
+    pub fn new() -> Self {
+        Self {
+            current: RwLock::new(Arc::new(render::render(&SnapshotInput::default()))),
+            clock: Mutex::new(ClockEstimator::new()),
+            last_valid_us: AtomicU64::new(0),
+            counters: RelayCounters::default(),
+        }
+    }
+
+    /// Counters.
+    pub fn counters(&self) -> &RelayCounters {
+        &self.counters
+    }
+
+    /// The current `/s` answer (an `Arc` clone; no formatting).
+    pub fn snapshot(&self) -> Arc<Rendered> {
+        match self.current.read() {
+            Ok(g) => g.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Feeds one packet accepted by the receiver, received at our `local_us`.
+    pub fn handle_packet(&self, packet: &Packet, local_us: u64) -> Accepted {
+        self.counters.accepted.fetch_add(1, Ordering::Relaxed);
+        self.last_valid_us
+            .store(local_us.saturating_add(1), Ordering::Relaxed);
+        if let Ok(mut c) = self.clock.lock() {
+            c.handle_sample(packet.boot, packet.clock_us, local_us);
+        }
+        let input = SnapshotInput {
+            state: view_of(&packet.state),
+            next: packet.next.clone(),
+            show_hex: show_hex(&packet.show),
+        };
+        let show_hex = input.show_hex.clone();
+        let changed = self.snapshot().input != input;
+        if changed {
+            let rendered = Arc::new(render::render(&input));
+            tracing::info!(state = input.state.label(), cue = ?input.state, "relay: state change");
+            match self.current.write() {
+                Ok(mut g) => *g = rendered,
+                Err(poisoned) => *poisoned.into_inner() = rendered,
+            }
+            self.counters.state_changes.fetch_add(1, Ordering::Relaxed);
+        }
+        Accepted { changed, show_hex }
+    }
+
+    /// Counts one rejected datagram.
+    pub fn handle_rejection(&self, rejection: &Rejection) {
+        let label = rejection_label(rejection);
+        if let Some(i) = REJECT_REASONS.iter().position(|r| *r == label) {
+            self.counters.rejected[i].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Beacon-timebase µs at our `local_us` (`None` before the first packet).
+    pub fn beacon_now(&self, local_us: u64) -> Option<u64> {
+        self.clock.lock().ok()?.beacon_now(local_us)
+    }
+
+    /// True if a valid packet arrived within [`HEALTHY_WITHIN_US`] before `local_us`.
+    pub fn is_healthy(&self, local_us: u64) -> bool {
+        match self.last_valid_us.load(Ordering::Relaxed) {
+            0 => false,
+            t => local_us.saturating_sub(t - 1) <= HEALTHY_WITHIN_US,
+        }
+    }
+}

@@ -1,0 +1,402 @@
+//! Shared helpers for the portal integration tests: a tiny raw HTTP/1.1 client, a wrapper that
+//! runs the real `portal` binary on port-0 sockets and a random multicast port, DNS query
+//! builders, and a beacon packet sender.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hasher};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpStream, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// The multicast group used by every test (ports differ per test).
+pub const GROUP: Ipv4Addr = Ipv4Addr::new(239, 255, 77, 77);
+
+/// A random u64 (std's randomly keyed hasher).
+pub fn random_u64() -> u64 {
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(Instant::now().elapsed().as_nanos());
+    h.finish()
+}
+
+/// A random multicast port in 20000..60000.
+pub fn random_port() -> u16 {
+    20000 + (random_u64() % 40000) as u16
+}
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// A parsed HTTP response.
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: HashMap<String, String>,
+    pub body: Vec<u8>,
+}
+
+impl Resp {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .get(&name.to_ascii_lowercase())
+            .map(String::as_str)
+    }
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+    }
+}
+
+/// Sends one GET (Connection: close) with extra headers; `host` goes in the Host header.
+pub fn get(addr: SocketAddr, host: &str, path: &str, headers: &[(&str, &str)]) -> Resp {
+    request(
+        addr,
+        &format!("GET {path} HTTP/1.1\r\nHost: {host}\r\n"),
+        headers,
+    )
+}
+
+/// Sends a raw request head (first line + Host), adding `headers` and Connection: close.
+pub fn request(addr: SocketAddr, head: &str, headers: &[(&str, &str)]) -> Resp {
+    let mut s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut req = head.to_string();
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("Connection: close\r\n\r\n");
+    s.write_all(req.as_bytes()).unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).expect("read response");
+    parse_response(&raw)
+}
+
+pub fn parse_response(raw: &[u8]) -> Resp {
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("response head");
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let mut lines = head.split("\r\n");
+    let status_line = lines.next().unwrap();
+    let status = status_line.split(' ').nth(1).unwrap().parse().unwrap();
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    Resp {
+        status,
+        headers,
+        body: raw[split + 4..].to_vec(),
+    }
+}
+
+/// A running `portal` binary, killed on drop.
+pub struct PortalProcess {
+    pub child: Child,
+    pub http: SocketAddr,
+    pub dns: Option<SocketAddr>,
+    pub mcast_port: u16,
+    pub log: mpsc::Receiver<String>,
+}
+
+impl PortalProcess {
+    /// Starts `portal run --dev` on port 0 with a random multicast port and `extra` flags.
+    pub fn start(extra: &[&str]) -> Self {
+        let port = random_port();
+        let shows = repo().join("shows/examples");
+        let mut args: Vec<String> = vec![
+            "run".into(),
+            "--dev".into(),
+            "--http".into(),
+            "127.0.0.1:0".into(),
+            "--dns".into(),
+            "127.0.0.1:0".into(),
+            "--port".into(),
+            port.to_string(),
+        ];
+        if !extra.contains(&"--shows") {
+            args.extend(["--shows".to_string(), shows.display().to_string()]);
+        }
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let mut child = Command::new(env!("CARGO_BIN_EXE_portal"))
+            .args(&args)
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn portal");
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut seen = Vec::new();
+        loop {
+            let line = rx
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+                .unwrap_or_else(|_| {
+                    panic!("portal did not start (args {args:?}):\n{}", seen.join("\n"))
+                });
+            seen.push(line.clone());
+            if line.contains("portal running") {
+                let field = |name: &str| -> Option<SocketAddr> {
+                    let rest = line.split(&format!("{name}=")).nth(1)?;
+                    let v = rest
+                        .split_whitespace()
+                        .next()?
+                        .trim_start_matches("Some(")
+                        .trim_end_matches(')');
+                    v.parse().ok()
+                };
+                let http = field("http_addr").expect("http_addr in log");
+                let dns = field("dns_addr");
+                return Self {
+                    child,
+                    http,
+                    dns,
+                    mcast_port: port,
+                    log: rx,
+                };
+            }
+        }
+    }
+
+    /// Collected log lines so far.
+    pub fn drain_log(&self) -> Vec<String> {
+        self.log.try_iter().collect()
+    }
+}
+
+impl Drop for PortalProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Sends datagrams to the test multicast group on loopback.
+pub struct McastSender {
+    sock: UdpSocket,
+    dest: SocketAddr,
+}
+
+impl McastSender {
+    pub fn new(port: u16) -> Self {
+        let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::DGRAM, None).unwrap();
+        sock.set_multicast_if_v4(&Ipv4Addr::LOCALHOST).unwrap();
+        sock.set_multicast_loop_v4(true).unwrap();
+        sock.set_multicast_ttl_v4(1).unwrap();
+        sock.bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())
+            .unwrap();
+        Self {
+            sock: sock.into(),
+            dest: SocketAddr::V4(SocketAddrV4::new(GROUP, port)),
+        }
+    }
+
+    pub fn send(&self, bytes: &[u8]) {
+        self.sock.send_to(bytes, self.dest).unwrap();
+    }
+}
+
+/// Microseconds since the Unix epoch now.
+pub fn now_us() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_micros() as u64
+}
+
+/// Polls `f` every 50 ms until it returns `Some`, up to `limit`.
+pub fn poll_until<T>(limit: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(v) = f() {
+            return Some(v);
+        }
+        if Instant::now() > deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Encodes a DNS name.
+pub fn qname(name: &str) -> Vec<u8> {
+    let mut out = Vec::new();
+    for label in name.trim_end_matches('.').split('.') {
+        out.push(label.len() as u8);
+        out.extend_from_slice(label.as_bytes());
+    }
+    out.push(0);
+    out
+}
+
+/// A standard query (RD set), optionally with an EDNS OPT record (version `edns_version`).
+pub fn dns_query(id: u16, name: &str, qtype: u16, edns: Option<u8>) -> Vec<u8> {
+    let mut m = Vec::new();
+    m.extend_from_slice(&id.to_be_bytes());
+    m.extend_from_slice(&0x0100u16.to_be_bytes());
+    m.extend_from_slice(&1u16.to_be_bytes());
+    m.extend_from_slice(&0u16.to_be_bytes());
+    m.extend_from_slice(&0u16.to_be_bytes());
+    m.extend_from_slice(&u16::from(edns.is_some()).to_be_bytes());
+    m.extend_from_slice(&qname(name));
+    m.extend_from_slice(&qtype.to_be_bytes());
+    m.extend_from_slice(&1u16.to_be_bytes());
+    if let Some(v) = edns {
+        m.push(0); // root
+        m.extend_from_slice(&41u16.to_be_bytes());
+        m.extend_from_slice(&4096u16.to_be_bytes());
+        m.extend_from_slice(&[0, v, 0, 0]); // ext rcode, version, flags
+        m.extend_from_slice(&0u16.to_be_bytes());
+    }
+    m
+}
+
+/// Parsed bits of a DNS response.
+#[derive(Debug)]
+pub struct DnsAnswer {
+    pub id: u16,
+    pub rcode: u8,
+    pub flags: u16,
+    pub qdcount: u16,
+    pub ancount: u16,
+    pub arcount: u16,
+    /// (type, ttl, rdata) of each answer.
+    pub answers: Vec<(u16, u32, Vec<u8>)>,
+}
+
+fn skip_name(m: &[u8], mut i: usize) -> usize {
+    loop {
+        let l = m[i] as usize;
+        if l == 0 {
+            return i + 1;
+        }
+        if l & 0xc0 == 0xc0 {
+            return i + 2;
+        }
+        i += 1 + l;
+    }
+}
+
+/// Parses a response produced by the portal (trusted shape).
+pub fn parse_dns(m: &[u8]) -> DnsAnswer {
+    let u16at = |i: usize| u16::from_be_bytes([m[i], m[i + 1]]);
+    let (id, flags, qd, an, ar) = (u16at(0), u16at(2), u16at(4), u16at(6), u16at(10));
+    let mut i = 12;
+    for _ in 0..qd {
+        i = skip_name(m, i) + 4;
+    }
+    let mut answers = Vec::new();
+    for _ in 0..an {
+        i = skip_name(m, i);
+        let t = u16at(i);
+        let ttl = u32::from_be_bytes([m[i + 4], m[i + 5], m[i + 6], m[i + 7]]);
+        let len = u16at(i + 8) as usize;
+        answers.push((t, ttl, m[i + 10..i + 10 + len].to_vec()));
+        i += 10 + len;
+    }
+    DnsAnswer {
+        id,
+        rcode: (flags & 0xf) as u8,
+        flags,
+        qdcount: qd,
+        ancount: an,
+        arcount: ar,
+        answers,
+    }
+}
+
+/// One UDP exchange; `None` on timeout (dropped).
+pub fn udp_exchange(addr: SocketAddr, msg: &[u8]) -> Option<Vec<u8>> {
+    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(700)))
+        .unwrap();
+    s.send_to(msg, addr).unwrap();
+    let mut buf = vec![0u8; 65535];
+    s.recv(&mut buf).ok().map(|n| buf[..n].to_vec())
+}
+
+/// One TCP exchange (2-byte length framing); `None` if the server closed without answering.
+pub fn tcp_exchange(addr: SocketAddr, msg: &[u8]) -> Option<Vec<u8>> {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut framed = (msg.len() as u16).to_be_bytes().to_vec();
+    framed.extend_from_slice(msg);
+    s.write_all(&framed).unwrap();
+    let mut len = [0u8; 2];
+    s.read_exact(&mut len).ok()?;
+    let mut out = vec![0u8; u16::from_be_bytes(len) as usize];
+    s.read_exact(&mut out).ok()?;
+    Some(out)
+}
+
+/// An in-process portal (port-0 HTTP, no DNS, no multicast) on a background runtime.
+pub struct InProcess {
+    pub http: SocketAddr,
+    pub release: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    pub relay: std::sync::Arc<portal::relay::RelayState>,
+    pub catalog: std::sync::Arc<portal::catalog::Catalog>,
+    _trigger: portal::shutdown::ShutdownTrigger,
+}
+
+impl InProcess {
+    pub fn start(cfg: portal::config::Config) -> Self {
+        let (trigger, shutdown) = portal::shutdown::shutdown_pair();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let http = portal::app::bind_tcp("127.0.0.1:0".parse().unwrap()).unwrap();
+                let listeners = portal::app::Listeners {
+                    http,
+                    dns_udp: None,
+                    dns_tcp: None,
+                    beacon: None,
+                };
+                let p =
+                    portal::app::Portal::start(listeners, &cfg, beacon::wire::Key::dev(), shutdown);
+                tx.send((
+                    p.http_addr,
+                    p.release.clone(),
+                    p.relay.clone(),
+                    p.catalog.clone(),
+                ))
+                .unwrap();
+                p.join().await;
+            });
+        });
+        let (http, release, relay, catalog) = rx.recv().unwrap();
+        Self {
+            http,
+            release,
+            relay,
+            catalog,
+            _trigger: trigger,
+        }
+    }
+}
+
+impl Drop for InProcess {
+    fn drop(&mut self) {
+        self._trigger.trigger();
+    }
+}

@@ -1,0 +1,81 @@
+//! Thousands of idle and partial-header connections do not starve `/s` polls, and the
+//! header-read timeout reclaims them.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+use common::*;
+
+fn metric(p: &PortalProcess, name: &str) -> i64 {
+    get(p.http, "127.0.0.1", "/metrics", &[])
+        .text()
+        .lines()
+        .find(|l| l.starts_with(name))
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Opens `n` attackers: even ones send nothing, odd ones send half a request head.
+fn open_attackers(addr: SocketAddr, n: usize) -> Vec<TcpStream> {
+    (0..n)
+        .map(|i| {
+            let mut s = TcpStream::connect(addr).expect("connect attacker");
+            if i % 2 == 1 {
+                s.write_all(b"GET /s HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+                    .unwrap();
+            }
+            s
+        })
+        .collect()
+}
+
+#[test]
+fn s_is_answered_while_thousands_of_slowloris_sockets_are_open() {
+    let p = PortalProcess::start(&["--header-timeout-ms", "4000", "--max-connections", "8192"]);
+    let attackers = open_attackers(p.http, 3000);
+    // The server has actually accepted (most of) them.
+    let held = poll_until(Duration::from_secs(20), || {
+        (metric(&p, "portal_http_open_connections") >= 2500).then_some(())
+    });
+    assert!(held.is_some(), "attackers accepted");
+    let t0 = std::time::Instant::now();
+    for _ in 0..20 {
+        let r = get(p.http, "127.0.0.1", "/s", &[]);
+        assert_eq!(r.status, 200);
+        assert_eq!(r.json()["state"], "stopped");
+    }
+    // Reported, not asserted (no timing asserts).
+    eprintln!(
+        "20 /s polls with 3000 slowloris sockets open: {:?} total",
+        t0.elapsed()
+    );
+    // The head timer closes them: every attacker eventually reads EOF.
+    let sample: Vec<TcpStream> = attackers.into_iter().step_by(97).collect();
+    for mut s in sample {
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let mut buf = [0u8; 512];
+        // EOF (or a 408 then EOF, or a reset) = closed by the server; a read timeout is a failure.
+        let r = s.read(&mut buf);
+        assert!(
+            r.is_ok()
+                || r.as_ref()
+                    .is_err_and(|e| e.kind() == std::io::ErrorKind::ConnectionReset),
+            "attacker not closed: {r:?}"
+        );
+    }
+    let drained = poll_until(Duration::from_secs(30), || {
+        (metric(&p, "portal_http_open_connections") <= 5).then_some(())
+    });
+    assert!(drained.is_some(), "connections reclaimed");
+}
+
+#[test]
+fn at_the_connection_cap_polls_still_get_through_once_timeouts_reclaim_slots() {
+    let p = PortalProcess::start(&["--header-timeout-ms", "1000", "--max-connections", "300"]);
+    let _attackers = open_attackers(p.http, 900);
+    let r = get(p.http, "127.0.0.1", "/s", &[]);
+    assert_eq!(r.status, 200);
+}

@@ -1,0 +1,240 @@
+//! The `shows` command line: argument definitions and the command implementations the thin
+//! binary calls. Exit codes: 0 ok, 1 invalid show, 2 usage or I/O error.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use clap::{Parser, Subcommand};
+
+use crate::error::ShowError;
+use crate::model::CompiledShow;
+use crate::preview::{self, PreviewOptions};
+
+/// Exit code: success.
+pub const EXIT_OK: i32 = 0;
+/// Exit code: a show is invalid.
+pub const EXIT_INVALID: i32 = 1;
+/// Exit code: bad usage or an I/O error.
+pub const EXIT_USAGE: i32 = 2;
+
+/// Crowdlight show tool: check, compile, preview and evaluate light shows.
+#[derive(Debug, Parser)]
+#[command(name = "shows", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Validate show files (incl. WCAG 2.3.1 flash limits); prints each problem as file:line:col.
+    Check {
+        /// Show source files (.toml).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Compile a show to its canonical JSON (default output: <id_hex>.json).
+    Compile {
+        /// Show source file (.toml).
+        file: PathBuf,
+        /// Output path; "-" writes to stdout.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+    /// Draw one cue as a PNG: time on x, one band per zone, segment edges and loop points marked.
+    Preview {
+        /// Show source (.toml) or compiled show (.json).
+        file: PathBuf,
+        /// Cue name (or index).
+        #[arg(long)]
+        cue: String,
+        /// Output PNG path.
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Image width in pixels.
+        #[arg(long, default_value_t = 1200)]
+        width: u32,
+        /// Time span to draw in ms (default: two passes of a loop, else one pass plus a tail).
+        #[arg(long)]
+        span: Option<u64>,
+    },
+    /// Print the colour of a zone at a time into a cue as #rrggbb.
+    Eval {
+        /// Show source (.toml) or compiled show (.json).
+        file: PathBuf,
+        /// Cue name (or index).
+        #[arg(long)]
+        cue: String,
+        /// Zone name (or index).
+        #[arg(long)]
+        zone: String,
+        /// Milliseconds since the cue started.
+        #[arg(long = "t")]
+        t: u64,
+    },
+}
+
+/// Runs a parsed command line, printing to stdout/stderr; returns the exit code.
+pub fn run(cli: Cli) -> i32 {
+    match cli.command {
+        Command::Check { files } => handle_check(&files),
+        Command::Compile { file, output } => handle_compile(&file, output.as_deref()),
+        Command::Preview {
+            file,
+            cue,
+            output,
+            width,
+            span,
+        } => handle_preview(&file, &cue, &output, width, span),
+        Command::Eval { file, cue, zone, t } => handle_eval(&file, &cue, &zone, t),
+    }
+}
+
+/// Prints an error the way the CLI does and returns its exit code.
+fn report(err: &ShowError) -> i32 {
+    eprintln!("{err}");
+    match err {
+        ShowError::Invalid(_) => EXIT_INVALID,
+        _ => EXIT_USAGE,
+    }
+}
+
+/// Loads a show: `.json` files as compiled shows, everything else as TOML source.
+pub fn load(path: &Path) -> Result<CompiledShow, ShowError> {
+    if path.extension().is_some_and(|e| e == "json") {
+        let text = std::fs::read_to_string(path).map_err(|source| ShowError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        CompiledShow::from_json(&text)
+    } else {
+        crate::compile_file(path)
+    }
+}
+
+/// `shows check FILE...`.
+pub fn handle_check(files: &[PathBuf]) -> i32 {
+    let mut code = EXIT_OK;
+    for file in files {
+        match crate::compile_file(file) {
+            Ok(show) => println!(
+                "{}: ok: '{}', {} cues, {} zones, id {}",
+                file.display(),
+                show.title(),
+                show.cues.len(),
+                show.zones.len(),
+                show.id_hex()
+            ),
+            Err(e) => code = code.max(report(&e)),
+        }
+    }
+    code
+}
+
+/// `shows compile FILE [-o OUT]`.
+pub fn handle_compile(file: &Path, output: Option<&Path>) -> i32 {
+    let show = match crate::compile_file(file) {
+        Ok(s) => s,
+        Err(e) => return report(&e),
+    };
+    let json = show.to_json();
+    if output == Some(Path::new("-")) {
+        let mut out = std::io::stdout().lock();
+        return match out.write_all(json.as_bytes()).and_then(|()| out.flush()) {
+            Ok(()) => EXIT_OK,
+            Err(e) => {
+                eprintln!("shows: stdout: {e}");
+                EXIT_USAGE
+            }
+        };
+    }
+    let path = output.map_or_else(
+        || PathBuf::from(format!("{}.json", show.id_hex())),
+        Path::to_path_buf,
+    );
+    match std::fs::write(&path, json) {
+        Ok(()) => {
+            println!("{}", path.display());
+            EXIT_OK
+        }
+        Err(e) => {
+            eprintln!("shows: cannot write {}: {e}", path.display());
+            EXIT_USAGE
+        }
+    }
+}
+
+/// Finds an index by name, or by number when no name matches.
+fn find(names: &[&str], wanted: &str) -> Option<usize> {
+    names
+        .iter()
+        .position(|n| *n == wanted)
+        .or_else(|| wanted.parse::<usize>().ok().filter(|&i| i < names.len()))
+}
+
+fn find_cue(show: &CompiledShow, cue: &str) -> Result<usize, i32> {
+    find(&show.cue_names(), cue).ok_or_else(|| {
+        eprintln!(
+            "shows: unknown cue '{cue}' (cues: {})",
+            show.cue_names().join(", ")
+        );
+        EXIT_USAGE
+    })
+}
+
+/// `shows preview FILE --cue CUE -o OUT.png`.
+pub fn handle_preview(file: &Path, cue: &str, output: &Path, width: u32, span: Option<u64>) -> i32 {
+    let show = match load(file) {
+        Ok(s) => s,
+        Err(e) => return report(&e),
+    };
+    let cue = match find_cue(&show, cue) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let opts = PreviewOptions {
+        width,
+        span_ms: span,
+        ..PreviewOptions::default()
+    };
+    let img = preview::render(&show, cue, &opts);
+    let written = std::fs::File::create(output)
+        .map_err(|e| e.to_string())
+        .and_then(|f| {
+            img.write_png(std::io::BufWriter::new(f))
+                .map_err(|e| e.to_string())
+        });
+    match written {
+        Ok(()) => {
+            println!("{}", output.display());
+            EXIT_OK
+        }
+        Err(e) => {
+            eprintln!("shows: cannot write {}: {e}", output.display());
+            EXIT_USAGE
+        }
+    }
+}
+
+/// `shows eval FILE --cue CUE --zone ZONE --t MS`.
+pub fn handle_eval(file: &Path, cue: &str, zone: &str, t: u64) -> i32 {
+    let show = match load(file) {
+        Ok(s) => s,
+        Err(e) => return report(&e),
+    };
+    let cue = match find_cue(&show, cue) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let Some(zone_index) = find(&show.zone_names(), zone) else {
+        eprintln!(
+            "shows: unknown zone '{zone}' (zones: {})",
+            show.zone_names().join(", ")
+        );
+        return EXIT_USAGE;
+    };
+    println!("{}", show.colour_at(zone_index, cue, t));
+    EXIT_OK
+}

@@ -1,0 +1,274 @@
+//! Drives the `shows` binary: exit codes (0 ok, 1 invalid, 2 usage/IO), located messages,
+//! compile output, preview PNG and eval.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn shows(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_shows"))
+        .args(args)
+        .current_dir(dir())
+        .output()
+        .expect("run shows")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn check_accepts_the_examples() {
+    let out = shows(&[
+        "check",
+        "examples/intermission.toml",
+        "examples/minimal.toml",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("examples/intermission.toml: ok"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("examples/minimal.toml: ok"), "{stdout}");
+}
+
+#[test]
+fn check_reports_every_problem_located() {
+    let out = shows(&["check", "tests/bad/problems.toml"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    let want = [
+        "tests/bad/problems.toml:7:8: colour 'cold' must be \"#rrggbb\", not 'blue'",
+        "tests/bad/problems.toml:19:10: cue 'intro' segment 2: unknown colour 'purple'",
+        "tests/bad/problems.toml:26:18: cue 'intro' segment 3: unknown zone 'upstairs'",
+        "tests/bad/problems.toml:27:7: cue 'intro' segment 3: dur must be longer than 0 ms",
+        "tests/bad/problems.toml:30:8: cue 'intro': duplicate cue name",
+        "tests/bad/problems.toml:31:7: cue 'intro': end must be",
+        "tests/bad/problems.toml:34:8: cue 'intro' segment 1: a fade segment needs 'to'",
+        "tests/bad/problems.toml:36:7: cue 'intro' segment 1: dur: '4beats' is in beats but the show has no bpm",
+    ];
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), want.len(), "{err}");
+    for (line, want) in lines.iter().zip(want) {
+        assert!(line.starts_with(want), "{line}\n  expected {want}");
+    }
+}
+
+#[test]
+fn check_locates_schema_syntax_time_and_flash_errors() {
+    let cases = [
+        (
+            "tests/bad/unknown_key.toml",
+            "tests/bad/unknown_key.toml:14:1: cue 'only' segment 2: unknown field `colur`",
+        ),
+        ("tests/bad/syntax.toml", "tests/bad/syntax.toml:1:"),
+        (
+            "tests/bad/overlap.toml",
+            "tests/bad/overlap.toml:15:6: cue 'second': starts at 5000 ms, overlapping cue 'first'",
+        ),
+        (
+            "tests/bad/fast_strobe.toml",
+            "tests/bad/fast_strobe.toml:10:10: cue 'buzz' segment 1: period 50 ms",
+        ),
+        (
+            "tests/bad/flashing.toml",
+            "tests/bad/flashing.toml:23:8: cue 'strobe' segment 2 zone 'stalls' at 2.000 s: 4 general flashes",
+        ),
+        (
+            "tests/bad/red_flash.toml",
+            "tests/bad/red_flash.toml:10:8: cue 'red' segment 1 zone 'hall' at 0.125 s: 4 red flashes",
+        ),
+    ];
+    for (file, want) in cases {
+        let out = shows(&["check", file]);
+        assert_eq!(out.status.code(), Some(1), "{file}");
+        let err = text(&out.stderr);
+        assert!(
+            err.lines().next().unwrap_or("").starts_with(want),
+            "{file}: {err}"
+        );
+    }
+    let out = shows(&["check", "tests/bad/overlap.toml"]);
+    assert!(
+        text(&out.stderr)
+            .contains("overlap.toml:24:6: cue 'third': starts at 1000 ms, not after cue 'second'")
+    );
+}
+
+#[test]
+fn usage_and_io_errors_exit_2() {
+    assert_eq!(
+        shows(&["check", "no/such/file.toml"]).status.code(),
+        Some(2)
+    );
+    assert_eq!(shows(&["check"]).status.code(), Some(2));
+    assert_eq!(shows(&["frobnicate"]).status.code(), Some(2));
+    // An IO error outranks an invalid show in a mixed run.
+    let out = shows(&[
+        "check",
+        "examples/minimal.toml",
+        "tests/bad/syntax.toml",
+        "missing.toml",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = shows(&[
+        "eval",
+        "examples/minimal.toml",
+        "--cue",
+        "nope",
+        "--zone",
+        "hall",
+        "--t",
+        "0",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("unknown cue 'nope' (cues: glow)"));
+    let out = shows(&[
+        "eval",
+        "examples/minimal.toml",
+        "--cue",
+        "glow",
+        "--zone",
+        "attic",
+        "--t",
+        "0",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn every_command_has_help() {
+    for cmd in [
+        vec!["--help"],
+        vec!["check", "--help"],
+        vec!["compile", "--help"],
+        vec!["preview", "--help"],
+        vec!["eval", "--help"],
+    ] {
+        let out = shows(&cmd);
+        assert_eq!(out.status.code(), Some(0), "{cmd:?}");
+        assert!(text(&out.stdout).contains("Usage:"), "{cmd:?}");
+    }
+}
+
+#[test]
+fn compile_writes_canonical_json_named_by_id() {
+    let tmp = tempfile::tempdir().unwrap();
+    let source = dir().join("examples/intermission.toml");
+    let out = Command::new(env!("CARGO_BIN_EXE_shows"))
+        .args(["compile", source.to_str().unwrap()])
+        .current_dir(tmp.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let show = shows::compile_file(&source).unwrap();
+    let name = format!("{}.json", show.id_hex());
+    assert_eq!(text(&out.stdout).trim(), name);
+    assert_eq!(
+        std::fs::read_to_string(tmp.path().join(&name)).unwrap(),
+        show.to_json()
+    );
+
+    let explicit = tmp.path().join("out.json");
+    let out = shows(&[
+        "compile",
+        "examples/minimal.toml",
+        "-o",
+        explicit.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let json = std::fs::read_to_string(&explicit).unwrap();
+    assert!(json.starts_with("{\"format\":1,\"title\":\"Minimal\""));
+
+    let out = shows(&["compile", "examples/minimal.toml", "-o", "-"]);
+    assert_eq!(text(&out.stdout), json);
+    assert_eq!(
+        shows(&["compile", "tests/bad/problems.toml", "-o", "-"])
+            .status
+            .code(),
+        Some(1)
+    );
+}
+
+#[test]
+fn eval_prints_hex_colours_from_source_or_compiled_json() {
+    let out = shows(&[
+        "eval",
+        "examples/minimal.toml",
+        "--cue",
+        "glow",
+        "--zone",
+        "hall",
+        "--t",
+        "3000",
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(text(&out.stdout), "#ffb000\n");
+    let tmp = tempfile::tempdir().unwrap();
+    let json = tmp.path().join("show.json");
+    assert_eq!(
+        shows(&[
+            "compile",
+            "examples/intermission.toml",
+            "-o",
+            json.to_str().unwrap()
+        ])
+        .status
+        .code(),
+        Some(0)
+    );
+    let show = shows::compile_file(&dir().join("examples/intermission.toml")).unwrap();
+    for (zone, t) in [
+        ("circle", 0u64),
+        ("balcony", 12_345),
+        ("stalls-left", 99_999_999),
+    ] {
+        let want = show.colour_at(
+            show.zone_index(zone).unwrap(),
+            show.cue_index("chase").unwrap(),
+            t,
+        );
+        let t = t.to_string();
+        for file in ["examples/intermission.toml", json.to_str().unwrap()] {
+            let out = shows(&["eval", file, "--cue", "chase", "--zone", zone, "--t", &t]);
+            assert_eq!(text(&out.stdout).trim(), want.to_hex(), "{file} {zone} {t}");
+        }
+    }
+}
+
+#[test]
+fn preview_writes_a_png_with_one_band_per_zone() {
+    let tmp = tempfile::tempdir().unwrap();
+    let png_path = tmp.path().join("chase.png");
+    let out = shows(&[
+        "preview",
+        "examples/intermission.toml",
+        "--cue",
+        "chase",
+        "-o",
+        png_path.to_str().unwrap(),
+        "--width",
+        "600",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let decoder = png::Decoder::new(std::fs::File::open(&png_path).unwrap());
+    let reader = decoder.read_info().unwrap();
+    let info = reader.info();
+    assert_eq!(info.width, 600);
+    let zones = 5;
+    assert_eq!(info.height, shows::preview::expected_height(zones, 40));
+    assert!(Path::new(&png_path).metadata().unwrap().len() > 1000);
+    let out = shows(&[
+        "preview",
+        "examples/intermission.toml",
+        "--cue",
+        "nope",
+        "-o",
+        png_path.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -1,0 +1,18 @@
+//! `sim`: Crowdlight's venue simulation tools.
+//!
+//! - [`sched`]: the sans-IO impairment scheduler (delay, jitter, loss, bandwidth) and
+//!   [`proxy`]: the TCP/UDP proxy that runs it on real sockets (`impair` binary).
+//! - [`sync`]: the page's clock-sync algorithm (min-RTT filter + drift regression), sans-IO,
+//!   and [`poll`]: the page's `/s` polling rules (jitter, backoff, relay failover), sans-IO.
+//! - [`http`]: a minimal keep-alive HTTP/1.1 client, [`phone`]: one simulated phone,
+//!   [`report`]: percentiles and the JSON report (`phonesim` binary).
+//! - [`vectors`]: the sync test vectors shared with the page (`sim/vectors/sync.json`).
+
+pub mod http;
+pub mod phone;
+pub mod poll;
+pub mod proxy;
+pub mod report;
+pub mod sched;
+pub mod sync;
+pub mod vectors;

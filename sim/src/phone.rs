@@ -1,0 +1,566 @@
+//! One simulated phone: joins like a real one (captive probe → page → `/s` → show → `/t`
+//! burst), then polls `/s` and samples `/t` with the page's rules ([`crate::poll`]), syncing
+//! its own drifting clock with the page's algorithm ([`crate::sync`]). Everything it learns is
+//! written to a shared [`PhoneStatus`] so the simulator can report at any moment.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde::{Deserialize, Serialize};
+use tokio::time::Instant;
+
+use crate::http::{Conn, HttpError, Response};
+use crate::poll::{Poller, Rules};
+use crate::sync::{ClockSync, Model, Schedule, make_sample};
+
+/// The captive probe a phone sends first (Android's), with its `Host`.
+pub const CAPTIVE_PROBE: (&str, &str) = ("connectivitycheck.gstatic.com", "/generate_204");
+
+/// Host clock now, µs since the Unix epoch (the beacon timebase on a single machine).
+pub fn host_now_us() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as i64)
+}
+
+/// A relay the phone may talk to.
+#[derive(Debug, Clone)]
+pub struct Relay {
+    /// Where to connect.
+    pub addr: SocketAddr,
+    /// `Host` header for the page requests.
+    pub host: String,
+}
+
+/// A phone's `performance.now()`: reads `origin_ms` at host time `anchor_us`, runs `drift`
+/// fast (e.g. 30e-6 for 30 ppm) and is quantised to `quantum_ms` (Chrome 0.1, Safari 1).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct LocalClock {
+    /// Reading at the anchor, ms.
+    pub origin_ms: f64,
+    /// Drift, dimensionless.
+    pub drift: f64,
+    /// Host time of the anchor, µs.
+    pub anchor_us: i64,
+    /// Resolution, ms (0 = exact).
+    pub quantum_ms: f64,
+}
+
+impl LocalClock {
+    /// The phone's clock reading (ms) at host time `host_us`, exact (no quantisation).
+    pub fn exact_ms(&self, host_us: i64) -> f64 {
+        self.origin_ms + (host_us - self.anchor_us) as f64 / 1000.0 * (1.0 + self.drift)
+    }
+
+    /// The phone's clock reading (ms) at host time `host_us`, as the page would read it.
+    pub fn now_ms(&self, host_us: i64) -> f64 {
+        let exact = self.exact_ms(host_us);
+        if self.quantum_ms > 0.0 {
+            (exact / self.quantum_ms).floor() * self.quantum_ms
+        } else {
+            exact
+        }
+    }
+}
+
+/// `/s` as the page reads it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StateDoc {
+    /// `stopped|standby|running|hold|blackout`.
+    pub state: String,
+    /// Cue name.
+    #[serde(default)]
+    pub cue: Option<String>,
+    /// Cue start, beacon µs.
+    #[serde(default)]
+    pub at: Option<i64>,
+    /// Offset into the cue while held, µs.
+    #[serde(default)]
+    pub held: Option<i64>,
+    /// Armed next cue.
+    #[serde(default)]
+    pub next: Option<String>,
+    /// Server-directed poll interval, ms.
+    #[serde(default)]
+    pub poll: Option<u64>,
+    /// Show URL.
+    #[serde(default)]
+    pub show: Option<String>,
+}
+
+/// Everything the simulator wants to know about one phone, updated as it runs.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PhoneStatus {
+    /// Relay index the phone started on.
+    pub first_relay: usize,
+    /// Relay index it talks to now.
+    pub relay: usize,
+    /// Relay switches.
+    pub failovers: u64,
+    /// Requests sent.
+    pub requests: u64,
+    /// Failed requests by kind.
+    pub errors: ErrorCounts,
+    /// The captive probe got an answer that opens the portal (not a `204`).
+    pub captive_ok: Option<bool>,
+    /// `/` answered 200 with a body.
+    pub page_ok: bool,
+    /// The show JSON was fetched.
+    pub show_ok: bool,
+    /// `/t` samples accepted.
+    pub samples: u64,
+    /// Current clock model.
+    pub model: Option<Model>,
+    /// The phone's clock.
+    pub clock: Option<LocalClock>,
+    /// Last `/s` answer.
+    pub state: Option<StateDoc>,
+    /// Distinct `(cue, at)` seen while running, in order.
+    pub running_keys: Vec<(String, i64)>,
+    /// Times the state went from running to something else.
+    pub left_running: u64,
+    /// `/s` answers that were `304 Not Modified`.
+    pub not_modified: u64,
+    /// Host time of the last good `/s` or `/t` answer, µs.
+    pub last_ok_us: Option<i64>,
+    /// Longest time between two good answers, µs (how long the phone was cut off).
+    pub max_gap_us: i64,
+}
+
+impl PhoneStatus {
+    /// A good `/s` or `/t` answer arrived at host time `now_us`.
+    pub fn handle_ok_answer(&mut self, now_us: i64) {
+        if let Some(last) = self.last_ok_us {
+            self.max_gap_us = self.max_gap_us.max(now_us - last);
+        }
+        self.last_ok_us = Some(now_us);
+    }
+}
+
+impl PhoneStatus {
+    /// Estimated beacon time minus true host time at host time `host_us`, µs.
+    pub fn clock_error_us(&self, host_us: i64) -> Option<f64> {
+        let (model, clock) = (self.model?, self.clock?);
+        Some(model.beacon_us(clock.exact_ms(host_us)) - host_us as f64)
+    }
+}
+
+/// Failed requests by kind.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ErrorCounts {
+    /// Could not connect.
+    pub connect: u64,
+    /// No full answer in time.
+    pub timeout: u64,
+    /// Connection reset/closed or other socket error.
+    pub io: u64,
+    /// Unexpected status code.
+    pub status: u64,
+    /// Unparseable answer.
+    pub garbled: u64,
+}
+
+impl ErrorCounts {
+    /// All errors.
+    pub fn total(&self) -> u64 {
+        self.connect + self.timeout + self.io + self.status + self.garbled
+    }
+}
+
+/// How one phone behaves.
+#[derive(Debug, Clone)]
+pub struct PhoneConfig {
+    /// Relays (the phone starts on `first_relay`, fails over in order).
+    pub relays: Arc<Vec<Relay>>,
+    /// Index of the first relay.
+    pub first_relay: usize,
+    /// Source address to bind, if any.
+    pub source: Option<IpAddr>,
+    /// The phone's clock.
+    pub clock: LocalClock,
+    /// Timing rules.
+    pub rules: Rules,
+    /// Per-phone RNG seed.
+    pub seed: u64,
+    /// Per-request timeout.
+    pub timeout: Duration,
+}
+
+enum Failure {
+    Connect,
+    Timeout,
+    Io,
+    Status(u16),
+    Garbled,
+}
+
+impl From<HttpError> for Failure {
+    fn from(e: HttpError) -> Self {
+        match e {
+            HttpError::Malformed(_) | HttpError::TooLarge => Failure::Garbled,
+            HttpError::Io(_) | HttpError::Closed => Failure::Io,
+        }
+    }
+}
+
+struct Phone {
+    cfg: PhoneConfig,
+    status: Arc<Mutex<PhoneStatus>>,
+    rng: StdRng,
+    poller: Poller,
+    sync: ClockSync,
+    schedule: Schedule,
+    conn: Option<(usize, Conn)>,
+    etag: Option<String>,
+    show_url: Option<String>,
+}
+
+/// Run one phone until the task is dropped (the simulator bounds it with a timeout).
+pub async fn run(cfg: PhoneConfig, status: Arc<Mutex<PhoneStatus>>) {
+    let poller = Poller::new(cfg.rules.clone(), cfg.relays.len(), cfg.first_relay);
+    {
+        let mut s = status.lock().expect("status lock");
+        s.first_relay = poller.relay();
+        s.relay = poller.relay();
+        s.clock = Some(cfg.clock);
+    }
+    let mut phone = Phone {
+        rng: StdRng::seed_from_u64(cfg.seed),
+        sync: ClockSync::default(),
+        schedule: Schedule::default(),
+        poller,
+        cfg,
+        status,
+        conn: None,
+        etag: None,
+        show_url: None,
+    };
+    phone.run().await;
+}
+
+impl Phone {
+    fn update(&self, f: impl FnOnce(&mut PhoneStatus)) {
+        f(&mut self.status.lock().expect("status lock"));
+    }
+
+    async fn run(&mut self) {
+        // Join: captive probe and page, retried with backoff.
+        loop {
+            match self.join().await {
+                Ok(()) => break,
+                Err(f) => self.fail(f).await,
+            }
+        }
+        let mut next_s = Instant::now();
+        let mut next_t = Instant::now();
+        let mut have_state = false;
+        loop {
+            let result = if !have_state || next_s <= next_t {
+                tokio::time::sleep_until(next_s).await;
+                self.poll_state().await.map(|poll_ms| {
+                    have_state = true;
+                    next_s = Instant::now() + Duration::from_millis(poll_ms);
+                })
+            } else {
+                tokio::time::sleep_until(next_t).await;
+                let burst = self.schedule.burst();
+                let ms = self.schedule.handle_sent(&mut self.rng);
+                next_t = Instant::now() + Duration::from_secs_f64(ms / 1000.0);
+                self.sample_time(burst).await
+            };
+            if let Err(f) = result {
+                self.fail(f).await;
+                next_s = Instant::now();
+            }
+        }
+    }
+
+    async fn fail(&mut self, f: Failure) {
+        self.conn = None;
+        let delay = self.poller.handle_error(&mut self.rng);
+        let (relay, failovers) = (self.poller.relay(), self.poller.failovers());
+        self.update(|s| {
+            match f {
+                Failure::Connect => s.errors.connect += 1,
+                Failure::Timeout => s.errors.timeout += 1,
+                Failure::Io => s.errors.io += 1,
+                Failure::Status(code) => {
+                    tracing::debug!("relay {relay}: status {code}");
+                    s.errors.status += 1;
+                }
+                Failure::Garbled => s.errors.garbled += 1,
+            }
+            s.relay = relay;
+            s.failovers = failovers;
+        });
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+    }
+
+    /// One GET on the current relay, (re)connecting as needed, within the request timeout.
+    async fn get(
+        &mut self,
+        host: Option<&str>,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> Result<Response, Failure> {
+        let relay_index = self.poller.relay();
+        let relay = self.cfg.relays[relay_index].clone();
+        let host = host.unwrap_or(&relay.host).to_string();
+        let timeout = self.cfg.timeout;
+        self.update(|s| s.requests += 1);
+        let source = self.cfg.source;
+        let conn = &mut self.conn;
+        let work = async move {
+            if !matches!(conn, Some((i, c)) if *i == relay_index && c.is_reusable()) {
+                let c = Conn::connect(relay.addr, source)
+                    .await
+                    .map_err(|_| Failure::Connect)?;
+                *conn = Some((relay_index, c));
+            }
+            let (_, c) = conn.as_mut().expect("connected above");
+            c.get(&host, path, headers).await.map_err(Failure::from)
+        };
+        match tokio::time::timeout(timeout, work).await {
+            Ok(Ok(r)) => Ok(r),
+            Ok(Err(f)) => {
+                self.conn = None;
+                Err(f)
+            }
+            Err(_) => {
+                self.conn = None;
+                Err(Failure::Timeout)
+            }
+        }
+    }
+
+    async fn join(&mut self) -> Result<(), Failure> {
+        let (host, path) = CAPTIVE_PROBE;
+        let probe = self
+            .get(
+                Some(host),
+                path,
+                &[("User-Agent", "Dalvik/2.1.0 (Linux; U; Android 14)")],
+            )
+            .await?;
+        // The OS opens the portal for anything but 204 (or a tiny 200).
+        let opens = probe.status != 204 && !(probe.status == 200 && probe.body.len() <= 4);
+        self.update(|s| s.captive_ok = Some(opens));
+        // The OS opens the portal where the redirect points (same relay: DNS says so).
+        let target = probe
+            .header("location")
+            .filter(|_| (300..400).contains(&probe.status))
+            .and_then(split_http_url);
+        let (host, path) = match &target {
+            Some((h, p)) => (Some(h.as_str()), p.as_str()),
+            None => (None, "/"),
+        };
+        let page = self
+            .get(host, path, &[("Accept-Encoding", "gzip, br")])
+            .await?;
+        if page.status != 200 || page.body.is_empty() {
+            return Err(Failure::Status(page.status));
+        }
+        self.update(|s| s.page_ok = true);
+        Ok(())
+    }
+
+    /// Poll `/s`; returns the delay until the next poll, ms.
+    async fn poll_state(&mut self) -> Result<u64, Failure> {
+        let etag = self.etag.clone();
+        let mut headers = vec![];
+        if let Some(tag) = etag.as_deref() {
+            headers.push(("If-None-Match", tag));
+        }
+        let resp = self.get(None, "/s", &headers).await?;
+        let doc = match resp.status {
+            304 => {
+                self.update(|s| s.not_modified += 1);
+                self.status.lock().expect("status lock").state.clone()
+            }
+            200 => {
+                let doc: StateDoc =
+                    serde_json::from_slice(&resp.body).map_err(|_| Failure::Garbled)?;
+                self.etag = resp.header("etag").map(str::to_string);
+                self.record_state(&doc);
+                Some(doc)
+            }
+            other => return Err(Failure::Status(other)),
+        };
+        let now = host_now_us();
+        self.update(|s| s.handle_ok_answer(now));
+        let poll = doc.as_ref().and_then(|d| d.poll);
+        let show = doc.and_then(|d| d.show);
+        if show.is_some() && show != self.show_url {
+            self.fetch_show(show.as_deref().unwrap_or_default()).await?;
+            self.show_url = show;
+        }
+        Ok(self.poller.handle_ok(poll, &mut self.rng))
+    }
+
+    fn record_state(&self, doc: &StateDoc) {
+        self.update(|s| {
+            let was_running = s.state.as_ref().is_some_and(|d| d.state == "running");
+            if doc.state == "running" {
+                let key = (doc.cue.clone().unwrap_or_default(), doc.at.unwrap_or(0));
+                if !s.running_keys.contains(&key) {
+                    s.running_keys.push(key);
+                }
+            } else if was_running {
+                s.left_running += 1;
+            }
+            s.state = Some(doc.clone());
+        });
+    }
+
+    async fn fetch_show(&mut self, url: &str) -> Result<(), Failure> {
+        let resp = self
+            .get(None, url, &[("Accept-Encoding", "gzip, br")])
+            .await?;
+        if resp.status != 200 {
+            return Err(Failure::Status(resp.status));
+        }
+        self.update(|s| s.show_ok = true);
+        Ok(())
+    }
+
+    /// One `/t` exchange.
+    async fn sample_time(&mut self, burst: u32) -> Result<(), Failure> {
+        let clock = self.cfg.clock;
+        let t1 = clock.now_ms(host_now_us());
+        let resp = self.get(None, "/t", &[]).await?;
+        let t4 = clock.now_ms(host_now_us());
+        if resp.status != 200 {
+            return Err(Failure::Status(resp.status));
+        }
+        #[derive(Deserialize)]
+        struct T {
+            t: f64,
+        }
+        let t: T = serde_json::from_slice(&resp.body).map_err(|_| Failure::Garbled)?;
+        if !t.t.is_finite() {
+            return Err(Failure::Garbled);
+        }
+        let now = host_now_us();
+        self.update(|s| s.handle_ok_answer(now));
+        if self.sync.handle_sample(make_sample(t1, t.t, t4, burst)) {
+            let model = self.sync.model();
+            self.update(|s| {
+                s.samples += 1;
+                s.model = model;
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Split `http://host[:port]/path` into `("host[:port]", "/path")`; `None` for other URLs.
+pub fn split_http_url(url: &str) -> Option<(String, String)> {
+    let rest = url.strip_prefix("http://")?;
+    let (host, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    (!host.is_empty()).then(|| (host.to_string(), path.to_string()))
+}
+
+/// Draw a phone's clock: page opened up to 10 min ago, drift uniform in ±`max_drift_ppm`.
+pub fn random_clock(
+    rng: &mut impl Rng,
+    max_drift_ppm: f64,
+    quantum_ms: f64,
+    anchor_us: i64,
+) -> LocalClock {
+    let origin_ms = rng.random_range(0.0..600_000.0);
+    let drift = if max_drift_ppm > 0.0 {
+        rng.random_range(-max_drift_ppm..=max_drift_ppm) * 1e-6
+    } else {
+        0.0
+    };
+    LocalClock {
+        origin_ms,
+        drift,
+        anchor_us,
+        quantum_ms,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_clock_drifts_and_quantises() {
+        let c = LocalClock {
+            origin_ms: 500.0,
+            drift: 100e-6,
+            anchor_us: 1_000_000,
+            quantum_ms: 0.1,
+        };
+        assert_eq!(c.exact_ms(1_000_000), 500.0);
+        assert!((c.exact_ms(11_000_000) - (500.0 + 10_000.0 * 1.0001)).abs() < 1e-9);
+        assert!((c.now_ms(1_000_050) - 500.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn clock_error_uses_model_and_clock() {
+        let clock = LocalClock {
+            origin_ms: 1000.0,
+            drift: 0.0,
+            anchor_us: 0,
+            quantum_ms: 0.0,
+        };
+        let mut sync = ClockSync::default();
+        // Server = host. Exchange leaves at host 0, stamped at host 51 ms, back at host 100 ms:
+        // the midpoint estimate is 1 ms ahead.
+        sync.handle_sample(make_sample(
+            clock.now_ms(0),
+            51_000.0,
+            clock.now_ms(100_000),
+            0,
+        ));
+        let status = PhoneStatus {
+            model: sync.model(),
+            clock: Some(clock),
+            ..PhoneStatus::default()
+        };
+        let e = status.clock_error_us(500_000).unwrap();
+        assert!((e - 1_000.0).abs() < 1e-6, "{e}");
+    }
+
+    #[test]
+    fn redirect_urls_split() {
+        assert_eq!(
+            split_http_url("http://show.venue/"),
+            Some(("show.venue".into(), "/".into()))
+        );
+        assert_eq!(
+            split_http_url("http://10.0.0.1:8080/x?y"),
+            Some(("10.0.0.1:8080".into(), "/x?y".into()))
+        );
+        assert_eq!(split_http_url("http://a"), Some(("a".into(), "/".into())));
+        assert_eq!(split_http_url("https://a/"), None);
+        assert_eq!(split_http_url("http:///x"), None);
+    }
+
+    #[test]
+    fn gaps_between_good_answers() {
+        let mut s = PhoneStatus::default();
+        s.handle_ok_answer(1_000);
+        s.handle_ok_answer(5_000);
+        s.handle_ok_answer(6_000);
+        assert_eq!(s.max_gap_us, 4_000);
+    }
+
+    #[test]
+    fn state_doc_parses_the_contract_shape() {
+        let d: StateDoc = serde_json::from_str(
+            r#"{"state":"running","cue":"a","at":1,"held":null,"next":null,"poll":1000,"show":"/show/x.json","extra":1}"#,
+        )
+        .unwrap();
+        assert_eq!(d.poll, Some(1000));
+        assert!(serde_json::from_str::<StateDoc>(r#"{"cue":"a"}"#).is_err());
+    }
+}
