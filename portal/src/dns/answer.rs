@@ -1,9 +1,11 @@
 //! Sans-IO captive DNS policy: raw query bytes in, raw response bytes out.
 //!
 //! Parsing and encoding use hickory-server's request pipeline (`Request::from_bytes`,
-//! `MessageResponseBuilder`), which carries the fixes for the name-compression-loop and
-//! oversized-message advisories (RUSTSEC-2023-0041, RUSTSEC-2026-0119). This module decides
-//! what to answer:
+//! `MessageResponseBuilder`, hickory-proto 0.26.3). Advisories considered:
+//! RUSTSEC-2023-0041 (a server answering *response* messages can be driven into a packet loop:
+//! we drop every message with QR=1) and RUSTSEC-2026-0119 (O(n²) name compression when encoding
+//! large messages, fixed in 0.26.1: we additionally never echo more than one question and
+//! answer with at most one record). This module decides what to answer:
 //! - every `A` query → the portal's IPv4 address (TTL configurable);
 //! - `AAAA` → empty NOERROR, or the portal's IPv6 address when one is configured;
 //! - anything else → empty NOERROR;
@@ -139,26 +141,26 @@ impl CaptiveDns {
             Protocol::Udp => request.max_payload().min(EDNS_PAYLOAD),
             _ => u16::MAX,
         };
+        // Echo the question section only when it is a single question (see module docs).
+        let no_queries = empty_queries()?;
+        let echo = if request.queries.len() == 1 { &request.queries } else { &no_queries };
         let mut edns_out = Edns::new();
         edns_out.set_max_payload(EDNS_PAYLOAD).set_version(0);
         let edns = request.edns.as_ref().map(|_| &edns_out);
 
         if request.metadata.op_code != OpCode::Query {
             DnsCounters::bump(&c.notimp);
-            let resp = MessageResponseBuilder::new(&request.queries, edns)
-                .error_msg(&request.metadata, ResponseCode::NotImp);
+            let resp = MessageResponseBuilder::new(echo, edns).error_msg(&request.metadata, ResponseCode::NotImp);
             return encode(resp, udp_max);
         }
         if request.version() != 0 {
             DnsCounters::bump(&c.badvers);
-            let resp = MessageResponseBuilder::new(&request.queries, edns)
-                .error_msg(&request.metadata, ResponseCode::BADVERS);
+            let resp = MessageResponseBuilder::new(echo, edns).error_msg(&request.metadata, ResponseCode::BADVERS);
             return encode(resp, udp_max);
         }
         let [query] = request.queries.queries() else {
             DnsCounters::bump(&c.formerr);
-            let resp = MessageResponseBuilder::new(&request.queries, edns)
-                .error_msg(&request.metadata, ResponseCode::FormErr);
+            let resp = MessageResponseBuilder::new(echo, edns).error_msg(&request.metadata, ResponseCode::FormErr);
             return encode(resp, udp_max);
         };
         DnsCounters::bump(&c.queries);

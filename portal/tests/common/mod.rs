@@ -142,10 +142,18 @@ impl PortalProcess {
                 let _ = tx.send(line);
             }
         });
+        let mut proc = Self {
+            child,
+            http: SocketAddr::from(([127, 0, 0, 1], 0)),
+            dns: None,
+            mcast_port: port,
+            log: rx,
+        };
         let deadline = Instant::now() + Duration::from_secs(30);
         let mut seen = Vec::new();
         loop {
-            let line = rx
+            let line = proc
+                .log
                 .recv_timeout(deadline.saturating_duration_since(Instant::now()))
                 .unwrap_or_else(|_| {
                     panic!("portal did not start (args {args:?}):\n{}", seen.join("\n"))
@@ -161,15 +169,9 @@ impl PortalProcess {
                         .trim_end_matches(')');
                     v.parse().ok()
                 };
-                let http = field("http_addr").expect("http_addr in log");
-                let dns = field("dns_addr");
-                return Self {
-                    child,
-                    http,
-                    dns,
-                    mcast_port: port,
-                    log: rx,
-                };
+                proc.http = field("http_addr").expect("http_addr in log");
+                proc.dns = field("dns_addr");
+                return proc;
             }
         }
     }
