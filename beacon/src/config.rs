@@ -12,9 +12,13 @@
 //! state-file = "/var/lib/crowdlight/beacon-state.json"
 //! show = "/etc/crowdlight/show.toml"
 //! lead-ms = 1500
+//! osc = "127.0.0.1:9000"                   # OSC input (off when absent)
+//! osc-allow = ["10.0.0.20"]                # senders accepted when osc is not loopback
 //! ```
+//!
+//! `config/beacon.toml` documents every option.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -63,6 +67,13 @@ pub struct RunOptions {
     /// GO lead time in ms [default: 1500].
     #[arg(long)]
     pub lead_ms: Option<u64>,
+    /// OSC input: UDP address to listen on (loopback, or any address with --osc-allow)
+    /// [default: off].
+    #[arg(long)]
+    pub osc: Option<SocketAddr>,
+    /// Source addresses accepted by the OSC input (comma-separated) [default: loopback only].
+    #[arg(long, value_delimiter = ',')]
+    pub osc_allow: Option<Vec<IpAddr>>,
     /// Operator socket (the global `--socket`/`CROWDLIGHT_SOCKET` wins).
     #[arg(skip)]
     pub socket: Option<PathBuf>,
@@ -81,6 +92,8 @@ impl RunOptions {
             state_file: self.state_file.or(other.state_file),
             show: self.show.or(other.show),
             lead_ms: self.lead_ms.or(other.lead_ms),
+            osc: self.osc.or(other.osc),
+            osc_allow: self.osc_allow.or(other.osc_allow),
             socket: self.socket.or(other.socket),
         }
     }
@@ -95,6 +108,30 @@ pub enum InitialShow {
     Explicit(PathBuf),
     /// The `--dev` default example: a warning if missing.
     DevDefault(PathBuf),
+}
+
+/// The OSC input's settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OscSettings {
+    /// UDP address to listen on.
+    pub listen: SocketAddr,
+    /// Source addresses accepted; empty = loopback sources only.
+    pub allow: Vec<IpAddr>,
+}
+
+impl OscSettings {
+    /// Whether a datagram from `source` may drive the beacon.
+    pub fn permits(&self, source: IpAddr) -> bool {
+        let source = match source {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(source, IpAddr::V4),
+            v4 => v4,
+        };
+        if self.allow.is_empty() {
+            source.is_loopback()
+        } else {
+            self.allow.contains(&source)
+        }
+    }
 }
 
 /// Validated daemon settings.
@@ -122,6 +159,33 @@ pub struct Settings {
     pub show: InitialShow,
     /// Engine tunables.
     pub engine: EngineConfig,
+    /// OSC input, if enabled.
+    pub osc: Option<OscSettings>,
+    /// What SIGHUP re-reads: the config file and whether `--show` pinned the show.
+    pub reload: ReloadSource,
+}
+
+/// Where SIGHUP finds the show to reload.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReloadSource {
+    /// The config file given to `beacon run`.
+    pub config_file: Option<PathBuf>,
+    /// The show given by `--show` (it wins over the file).
+    pub flag_show: Option<PathBuf>,
+}
+
+impl ReloadSource {
+    /// The show to reload: `--show`, else the config file's `show`, else `current`.
+    pub fn show(&self, current: Option<&Path>) -> Result<Option<PathBuf>, ConfigError> {
+        if let Some(show) = &self.flag_show {
+            return Ok(Some(show.clone()));
+        }
+        let from_file = match &self.config_file {
+            Some(file) => read_file(file)?.show,
+            None => None,
+        };
+        Ok(from_file.or_else(|| current.map(Path::to_owned)))
+    }
 }
 
 /// Why the settings are not usable.
@@ -187,6 +251,7 @@ impl Settings {
         file: Option<RunOptions>,
         socket: Option<PathBuf>,
     ) -> Result<Settings, ConfigError> {
+        let flag_show = flags.show.clone();
         let o = flags.or(file.unwrap_or_default());
         let key = match &o.key_file {
             Some(path) => Key::load(path)?,
@@ -224,6 +289,33 @@ impl Settings {
                 reason: format!("{lead_ms} ms is more than a minute"),
             });
         }
+        let osc = match o.osc {
+            None => None,
+            Some(listen) => {
+                let allow = o.osc_allow.clone().unwrap_or_default();
+                if !listen.ip().is_loopback() && allow.is_empty() {
+                    return Err(ConfigError::Invalid {
+                        option: "osc",
+                        reason: format!(
+                            "{listen} is not a loopback address: list the desks allowed to send in osc-allow"
+                        ),
+                    });
+                }
+                if listen.port() == 0 {
+                    return Err(ConfigError::Invalid {
+                        option: "osc",
+                        reason: "the port must not be 0".into(),
+                    });
+                }
+                Some(OscSettings { listen, allow })
+            }
+        };
+        if o.osc.is_none() && o.osc_allow.as_ref().is_some_and(|a| !a.is_empty()) {
+            return Err(ConfigError::Invalid {
+                option: "osc-allow",
+                reason: "given without osc (the OSC input is off)".into(),
+            });
+        }
         let socket = socket
             .or(o.socket)
             .unwrap_or_else(paths::default_socket_path);
@@ -249,6 +341,11 @@ impl Settings {
             engine: EngineConfig {
                 lead_us: lead_ms * 1000,
                 repeat_us: DEFAULT_REPEAT_US,
+            },
+            osc,
+            reload: ReloadSource {
+                config_file: None,
+                flag_show,
             },
         })
     }

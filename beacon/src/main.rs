@@ -64,6 +64,24 @@ enum Cmd {
     Blackout,
     /// Stop playing.
     Stop,
+    /// Check a config file without starting (exit 0 valid, 1 invalid, 2 unreadable/usage).
+    Validate {
+        /// The TOML config file.
+        config: PathBuf,
+        /// Check it as `beacon run --dev --config FILE` would read it.
+        #[arg(long)]
+        dev: bool,
+    },
+    /// Serve the operator console (a web page on loopback) for the running beacon.
+    Console {
+        /// Loopback address to serve on.
+        #[arg(long, default_value = beacon::console::DEFAULT_LISTEN)]
+        listen: std::net::SocketAddr,
+        /// A relay (portal) base URL whose /metrics to show, e.g. http://127.0.0.1:8080
+        /// (repeat for several relays).
+        #[arg(long)]
+        relay: Vec<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -84,6 +102,16 @@ fn main() -> ExitCode {
             };
         }
         Cmd::Status { json } => return status(socket, json),
+        Cmd::Validate { config, dev } => return validate(&config, dev),
+        Cmd::Console { listen, relay } => {
+            return match console(listen, relay, socket) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("beacon console: {e:#}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
         Cmd::Load { file } => Request::Load {
             path: std::path::absolute(&file).unwrap_or(file),
         },
@@ -101,6 +129,75 @@ fn main() -> ExitCode {
         }
         Err(code) => code,
     }
+}
+
+fn validate(config: &std::path::Path, dev: bool) -> ExitCode {
+    match beacon::validate::check_file(config, dev) {
+        Err(e) => {
+            eprintln!("beacon validate: {e}");
+            ExitCode::from(2)
+        }
+        Ok(report) => {
+            for note in &report.notes {
+                println!("note: {note}");
+            }
+            for problem in &report.problems {
+                eprintln!("{}: {problem}", config.display());
+            }
+            if report.is_valid() {
+                println!("{}: valid", config.display());
+                ExitCode::SUCCESS
+            } else {
+                eprintln!(
+                    "{}: invalid ({} problem{})",
+                    config.display(),
+                    report.problems.len(),
+                    if report.problems.len() == 1 { "" } else { "s" }
+                );
+                ExitCode::from(1)
+            }
+        }
+    }
+}
+
+fn init_logs() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+}
+
+fn console(
+    listen: std::net::SocketAddr,
+    relays: Vec<String>,
+    socket: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    init_logs();
+    let options = beacon::console::ConsoleOptions {
+        listen,
+        socket: socket.unwrap_or_else(paths::default_socket_path),
+        relays,
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the runtime")?;
+    runtime.block_on(async {
+        let listener = beacon::console::bind(&options).await?;
+        println!(
+            "operator console: http://{}/",
+            listener.local_addr().context("no local address")?
+        );
+        let shutdown = daemon::shutdown_signal().context("cannot install signal handlers")?;
+        beacon::console::serve(listener, options, shutdown)
+            .await
+            .context("console server failed")?;
+        Ok(())
+    })
 }
 
 fn status(socket: Option<PathBuf>, json: bool) -> ExitCode {
@@ -148,16 +245,10 @@ fn run(
     options: RunOptions,
     socket: Option<PathBuf>,
 ) -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    init_logs();
     let file = config_file.as_deref().map(config::read_file).transpose()?;
-    let settings = Settings::resolve(dev, options, file, socket)?;
+    let mut settings = Settings::resolve(dev, options, file, socket)?;
+    settings.reload.config_file = config_file.map(|f| std::path::absolute(&f).unwrap_or(f));
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -67,6 +67,15 @@ pub struct Stats {
     pub busy_connections: u64,
     /// Commands refused by the engine.
     pub refused_commands: u64,
+    /// OSC commands applied.
+    #[serde(default)]
+    pub osc_commands: u64,
+    /// Malformed OSC packets (undecodable, unknown address, wrong arguments).
+    #[serde(default)]
+    pub osc_malformed: u64,
+    /// OSC packets dropped because the sender is not allowed.
+    #[serde(default)]
+    pub osc_denied: u64,
 }
 
 /// One reply.

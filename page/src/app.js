@@ -1,14 +1,14 @@
 // The audience page: wires the pure modules (sync, poll, show, safety) to the network, the DOM
 // and the screen. Works without storage, service worker or secure context (captive sheets).
-import { ClockSync, makeSample, mulberry32, burstGapMs, resyncDelayMs, JOIN_BURST, resyncBurst } from './sync.js';
+import { ClockSync, makeSample, burstGapMs, resyncDelayMs, JOIN_BURST, resyncBurst } from './sync.js';
 import { Poller, POLL_TIMEOUT_MS } from './poll.js';
 import { colourAt, validateShow, cueIndex } from './show.js';
 import { FlashLimiter } from './safety.js';
 
 const $ = (id) => document.getElementById(id);
 const now = () => performance.now();
-// Jitter only needs to differ between phones: seed from the high-resolution clock.
-const rand = mulberry32(Math.floor((performance.timeOrigin % 1e6) * 1000 + now() * 1000));
+// Jitter only needs to differ between phones.
+const rand = Math.random;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** Cross-fade (ms) when the scene changes (new cue, hold, blackout, stop): no hard cuts. */
@@ -87,7 +87,8 @@ async function syncLoop() {
 async function pollLoop() {
   for (;;) {
     try {
-      const res = await get('/s', { headers: poller.headers(), cache: 'no-cache' });
+      // Our own ETag handling: the browser cache stays out of it.
+      const res = await get('/s', { headers: poller.headers(), cache: 'no-store' });
       if (res.status === 304) poller.handleNotModified(now());
       else if (res.ok) poller.handleOk(now(), await res.json(), res.headers.get('ETag'));
       else poller.handleError(now());
@@ -163,7 +164,9 @@ function join() {
   } catch { /* not allowed here */ }
   keepAwake();
   if (show && history.replaceState) {
-    try { history.replaceState(null, '', `?zone=${encodeURIComponent(show.zones[zone])}`); } catch { /* sandboxed */ }
+    // A reload (or a shared link) keeps the zone.
+    q.set('zone', show.zones[zone]);
+    try { history.replaceState(null, '', `?${q}`); } catch { /* sandboxed */ }
   }
   document.body.classList.add('joined');
 }
@@ -260,7 +263,7 @@ window.crowdlight = Object.freeze({
   offsetMs: () => (sync.synced ? sync.offsetAt(now()) : NaN),
   beaconNowUs: () => (sync.synced ? sync.beaconUs(now()) : NaN),
   syncInfo: () => ({ synced: sync.synced, errorBoundMs: sync.errorBoundMs, driftPpm: sync.driftPpm, samples: sync.samples.length }),
-  state: () => ({ joined, zone, zoneName: show ? show.zones[zone] : null, show: showUrl, ...poller.state, failures: poller.failures, suppressed: limiter.suppressed, ...stats }),
+  state: () => ({ joined, zone, reducedMotion: limiter.reducedMotion, zoneName: show ? show.zones[zone] : null, show: showUrl, ...poller.state, failures: poller.failures, suppressed: limiter.suppressed, ...stats }),
   colour: () => shown && shown.slice(),
   frames: () => frames.map((f) => ({ ...f })),
 });

@@ -68,7 +68,10 @@ export class Poller {
   /** A 200 with a body (parsed JSON) and its ETag. Returns whether the state was usable. */
   handleOk(nowMs, body, etag) {
     const s = parseState(body);
-    if (!s) return this.handleError(nowMs), false;
+    if (!s) {
+      this.handleError(nowMs);
+      return false;
+    }
     this.state = s;
     this.etag = etag || null;
     this.failures = 0;

@@ -93,7 +93,7 @@ export class ClockSync {
     if (this.driftSpanMs >= MIN_DRIFT_SPAN_MS) this.driftPpm = fitDriftPpm(s, this.refLocal);
     const { lo, hi } = intersect(s, this.driftPpm * 1e-6, this.refLocal, newest.offset);
     this.baseOffset = newest.offset + (lo + hi) / 2;
-    this.errorBoundMs = (hi - lo) / 2;
+    this.errorBoundMs = Math.max(0, (hi - lo) / 2);
   }
 
   /**

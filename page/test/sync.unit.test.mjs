@@ -112,6 +112,23 @@ test('with 1 ms local clock resolution (Safari, Firefox) the error stays within 
   assert.ok(r.max <= 2.5, `max sync error ${r.max} ms`);
 });
 
+test('a constant path asymmetry shows up as half of it (the limit of any two-way method)', () => {
+  // The uplink floor is 3 ms longer than the downlink's: no exchange can tell, so the offset is
+  // 1.5 ms late. Real LAN/WiFi floors differ far less; this documents the limit.
+  const seeds = Array.from({ length: 10 }, (_, i) => i + 300);
+  const world = (seed) => makeWorld(seed, { floorAsymMs: 3 });
+  const errs = [];
+  for (const seed of seeds) {
+    const w = world(seed);
+    const sync = new ClockSync();
+    runSession(w, sync, { endMs: 10 * 60 * 1000, probe(tau) { errs.push(sync.offsetAt(tau) - w.truth(tau)); } });
+  }
+  errs.sort((x, y) => x - y);
+  const median = errs[Math.floor(errs.length / 2)];
+  console.log(`# 3 ms floor asymmetry: median signed error ${median.toFixed(3)} ms`);
+  assert.ok(Math.abs(median - 1.5) < 0.5, `median ${median}`);
+});
+
 test('drift is estimated: offline for 20 minutes after 30 minutes of syncing, still within 2 ms', () => {
   let worst = 0;
   let worstNaive = 0;

@@ -1,11 +1,11 @@
 // Built from page/src/app.js by page/test/tools/build.mjs: edit the source.
-import{ClockSync,makeSample,mulberry32,burstGapMs,resyncDelayMs,JOIN_BURST,resyncBurst}from"./sync.js"
+import{ClockSync,makeSample,burstGapMs,resyncDelayMs,JOIN_BURST,resyncBurst}from"./sync.js"
 import{Poller,POLL_TIMEOUT_MS}from"./poll.js"
 import{colourAt,validateShow,cueIndex}from"./show.js"
 import{FlashLimiter}from"./safety.js"
 const $=id=>document.getElementById(id)
 const now=()=>performance.now()
-const rand=mulberry32(Math.floor(performance.timeOrigin%1e6*1e3+now()*1e3))
+const rand=Math.random
 const sleep=ms=>new Promise(r=>setTimeout(r,ms))
 const XFADE_MS=300
 const IDLE=[8,10,28]
@@ -37,7 +37,7 @@ if(sync.handleSample(makeSample(t1,Number(body.t),t4,burst)))stats.syncs++}catch
 for(let i=0;i<n;i++){pending.push(sampleOnce(id))
 await sleep(burstGapMs(rand))}await Promise.all(pending)}async function syncLoop(){await burst(JOIN_BURST,0)
 for(let n=1;;n++){await sleep(sync.synced?resyncDelayMs(n,rand):2e3)
-await burst(resyncBurst(n),n)}}async function pollLoop(){for(;;){try{const res=await get("/s",{headers:poller.headers(),cache:"no-cache"})
+await burst(resyncBurst(n),n)}}async function pollLoop(){for(;;){try{const res=await get("/s",{headers:poller.headers(),cache:"no-store"})
 if(res.status===304)poller.handleNotModified(now())
 else if(res.ok)poller.handleOk(now(),await res.json(),res.headers.get("ETag"))
 else poller.handleError(now())
@@ -75,7 +75,8 @@ joined=true
 const el=document.documentElement
 try{const fs=el.requestFullscreen||el.webkitRequestFullscreen
 if(fs)Promise.resolve(fs.call(el,{navigationUI:"hide"})).catch(()=>{})}catch{}keepAwake()
-if(show&&history.replaceState){try{history.replaceState(null,"",`?zone=${encodeURIComponent(show.zones[zone])}`)}catch{}}document.body.classList.add("joined")}let wakeLock=null
+if(show&&history.replaceState){q.set("zone",show.zones[zone])
+try{history.replaceState(null,"",`?${q}`)}catch{}}document.body.classList.add("joined")}let wakeLock=null
 async function keepAwake(){if(document.visibilityState==="hidden")return
 if(navigator.wakeLock&&window.isSecureContext&&q.get("keepawake")!=="video"){try{wakeLock=await navigator.wakeLock.request("screen")
 return}catch{}}startVideo()}function startVideo(){const v=$("keepawake")
@@ -110,5 +111,5 @@ mq.addEventListener?.("change",()=>{limiter=new FlashLimiter({reducedMotion:mq.m
 syncLoop()
 pollLoop()
 requestAnimationFrame(frame)
-window.crowdlight=Object.freeze({offsetMs:()=>sync.synced?sync.offsetAt(now()):NaN,beaconNowUs:()=>sync.synced?sync.beaconUs(now()):NaN,syncInfo:()=>({synced:sync.synced,errorBoundMs:sync.errorBoundMs,driftPpm:sync.driftPpm,samples:sync.samples.length}),state:()=>({joined,zone,zoneName:show?show.zones[zone]:null,show:showUrl,...poller.state,failures:poller.failures,suppressed:limiter.suppressed,...stats}),colour:()=>shown&&shown.slice(),frames:()=>frames.map(f=>({...f}))})
+window.crowdlight=Object.freeze({offsetMs:()=>sync.synced?sync.offsetAt(now()):NaN,beaconNowUs:()=>sync.synced?sync.beaconUs(now()):NaN,syncInfo:()=>({synced:sync.synced,errorBoundMs:sync.errorBoundMs,driftPpm:sync.driftPpm,samples:sync.samples.length}),state:()=>({joined,zone,reducedMotion:limiter.reducedMotion,zoneName:show?show.zones[zone]:null,show:showUrl,...poller.state,failures:poller.failures,suppressed:limiter.suppressed,...stats}),colour:()=>shown&&shown.slice(),frames:()=>frames.map(f=>({...f}))})
 

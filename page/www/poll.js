@@ -19,8 +19,8 @@ this.failures=0
 this.showUrl=null
 this.pendingShow=null
 this.lastOkMs=NaN}headers(){return this.etag?{"If-None-Match":this.etag}:{}}handleOk(nowMs,body,etag){const s=parseState(body)
-if(!s)return this.handleError(nowMs),false
-this.state=s
+if(!s){this.handleError(nowMs)
+return false}this.state=s
 this.etag=etag||null
 this.failures=0
 this.lastOkMs=nowMs

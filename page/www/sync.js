@@ -27,7 +27,7 @@ this.driftSpanMs=newest.mid-s[0].mid
 if(this.driftSpanMs>=MIN_DRIFT_SPAN_MS)this.driftPpm=fitDriftPpm(s,this.refLocal)
 const{lo,hi}=intersect(s,this.driftPpm*1e-6,this.refLocal,newest.offset)
 this.baseOffset=newest.offset+(lo+hi)/2
-this.errorBoundMs=(hi-lo)/2}dropBeforeStep(){const s=this.samples
+this.errorBoundMs=Math.max(0,(hi-lo)/2)}dropBeforeStep(){const s=this.samples
 const ref=s[s.length-1].mid
 const rate=this.driftPpm*1e-6
 let lo=-Infinity

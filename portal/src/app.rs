@@ -72,15 +72,7 @@ impl Listeners {
         let http = bind_tcp(cfg.http.listen).map_err(err("HTTP", cfg.http.listen.to_string()))?;
         let (dns_udp, dns_tcp) = match cfg.dns.listen {
             Some(addr) => {
-                let udp = UdpSocket::bind(addr)
-                    .await
-                    .map_err(err("DNS/UDP", addr.to_string()))?;
-                // Same port for TCP (if the UDP bind picked port 0, reuse its port).
-                let tcp_addr = SocketAddr::new(
-                    addr.ip(),
-                    udp.local_addr().map_or(addr.port(), |a| a.port()),
-                );
-                let tcp = bind_tcp(tcp_addr).map_err(err("DNS/TCP", tcp_addr.to_string()))?;
+                let (udp, tcp) = bind_dns_pair(addr).await?;
                 (Some(udp), Some(tcp))
             }
             None => (None, None),
@@ -100,6 +92,31 @@ impl Listeners {
             dns_tcp,
             beacon: Some(beacon),
         })
+    }
+}
+
+/// Binds DNS UDP and TCP on the same address. With port 0, picks a port free for both
+/// (retrying a few times if the TCP half of the UDP-chosen port is taken).
+async fn bind_dns_pair(addr: SocketAddr) -> Result<(UdpSocket, TcpListener), PortalError> {
+    let err = |what, addr: SocketAddr| {
+        move |source| PortalError::Bind {
+            what,
+            addr: addr.to_string(),
+            source,
+        }
+    };
+    let mut attempt = 0;
+    loop {
+        let udp = UdpSocket::bind(addr).await.map_err(err("DNS/UDP", addr))?;
+        let tcp_addr = udp.local_addr().map_err(err("DNS/UDP", addr))?;
+        match bind_tcp(tcp_addr) {
+            Ok(tcp) => return Ok((udp, tcp)),
+            Err(e) if addr.port() == 0 && attempt < 20 => {
+                tracing::debug!(%tcp_addr, error = %e, "DNS/TCP port taken, retrying");
+                attempt += 1;
+            }
+            Err(e) => return Err(err("DNS/TCP", tcp_addr)(e)),
+        }
     }
 }
 
@@ -208,8 +225,9 @@ impl Portal {
             });
         }
 
+        let canonical_url = cfg.canonical_url_for(http_addr);
         let mut own_hosts = vec![
-            cfg.canonical_host(),
+            crate::config::url_host(&canonical_url),
             cfg.dns.ipv4.to_string(),
             http_addr.ip().to_string(),
         ];
@@ -218,7 +236,7 @@ impl Portal {
             own_hosts.push(format!("[{v6}]"));
         }
         let state = Arc::new(AppState {
-            canonical_url: cfg.http.canonical_url.clone(),
+            canonical_url,
             own_hosts,
             release: release.clone(),
             relay: relay.clone(),

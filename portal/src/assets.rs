@@ -54,6 +54,20 @@ pub fn find(path: &str) -> Option<&'static Asset> {
     ASSETS.iter().find(|a| a.path == path)
 }
 
+/// True if an `Accept-Encoding` value accepts content coding `name` (q > 0).
+pub fn accepts(accept_encoding: &str, name: &str) -> bool {
+    accept_encoding.split(',').any(|part| {
+        let mut it = part.split(';');
+        let coding = it.next().unwrap_or("").trim();
+        let q_zero = it.any(|p| {
+            let p = p.trim();
+            p.strip_prefix("q=")
+                .is_some_and(|q| q.trim().parse::<f32>().is_ok_and(|q| q <= 0.0))
+        });
+        coding.eq_ignore_ascii_case(name) && !q_zero
+    })
+}
+
 /// Picks the best representation of `asset` acceptable per `accept_encoding`
 /// (brotli > gzip > identity; honours `q=0`).
 pub fn negotiate(asset: &Asset, accept_encoding: &str) -> (Encoding, &'static [u8], String) {

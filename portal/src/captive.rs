@@ -243,6 +243,14 @@ mod tests {
         assert_eq!(normalize_host("[::1]:80"), "[::1]");
     }
 
+    proptest::proptest! {
+        #[test]
+        fn classify_never_panics(host in ".{0,80}", path in ".{0,80}", ua in ".{0,80}") {
+            let _ = classify(&host, &path, &ua);
+            let _ = normalize_host(&host);
+        }
+    }
+
     #[test]
     fn google_web_is_not_a_probe() {
         assert_eq!(classify("www.google.com", "/search", "x"), None);

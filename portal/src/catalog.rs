@@ -21,6 +21,10 @@ pub struct ShowEntry {
     pub json: Bytes,
     /// `"<id_hex>"` (the id is a hash of the JSON).
     pub etag: HeaderValue,
+    /// Gzip of `json` (compiled shows compress ~5-10x; 2,500 phones fetch it at once).
+    pub gzip: Option<Bytes>,
+    /// `"<id_hex>-gz"`.
+    pub gzip_etag: HeaderValue,
     /// Source file.
     pub source: PathBuf,
 }
@@ -103,13 +107,21 @@ impl Catalog {
                     let id = show.id_hex();
                     let etag = HeaderValue::from_str(&format!("\"{id}\""))
                         .unwrap_or_else(|_| HeaderValue::from_static("\"show\""));
+                    let gzip_etag = HeaderValue::from_str(&format!("\"{id}-gz\""))
+                        .unwrap_or_else(|_| HeaderValue::from_static("\"show-gz\""));
+                    let json = show.to_json();
+                    let gzip = gzip(json.as_bytes())
+                        .filter(|g| g.len() < json.len())
+                        .map(Bytes::from);
                     tracing::info!(file = %path.display(), id, title = show.title(), "catalog: compiled show");
                     map.insert(
                         id,
                         ShowEntry {
                             title: show.title().to_string(),
-                            json: Bytes::from(show.to_json()),
+                            json: Bytes::from(json),
                             etag,
+                            gzip,
+                            gzip_etag,
                             source: path,
                         },
                     );
@@ -142,6 +154,13 @@ impl Catalog {
             .unwrap_or(false);
         due.then(|| self.scan())
     }
+}
+
+fn gzip(data: &[u8]) -> Option<Vec<u8>> {
+    use std::io::Write as _;
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    e.write_all(data).ok()?;
+    e.finish().ok()
 }
 
 /// Resolves the shows directory: `dir` as given if it exists (relative to the cwd), else the

@@ -32,7 +32,8 @@ pub struct RunArgs {
     /// DNS answer TTL, seconds [default: 10].
     #[arg(long, value_name = "SECONDS")]
     pub dns_ttl: Option<u32>,
-    /// The page's canonical URL; probes and foreign hosts redirect here [default: http://127.0.0.1:8080/].
+    /// The page's canonical URL; probes and foreign hosts redirect here
+    /// [default: http://<HTTP listen IP, or --portal-ip if 0.0.0.0>[:port]/].
     #[arg(long, value_name = "URL")]
     pub canonical_url: Option<String>,
     /// Beacon multicast group [default: 239.255.77.77].
@@ -93,7 +94,7 @@ impl RunArgs {
             c.dns.ttl = v;
         }
         if let Some(v) = &self.canonical_url {
-            c.http.canonical_url = v.clone();
+            c.http.canonical_url = Some(v.clone());
         }
         if let Some(v) = self.group {
             c.beacon.group = v;

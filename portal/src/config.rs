@@ -9,7 +9,8 @@
 //!
 //! [http]
 //! listen = "127.0.0.1:8080"
-//! canonical-url = "http://127.0.0.1:8080/"   # where every probe / foreign host is sent
+//! canonical-url = "http://10.0.0.1/"         # where probes / foreign hosts are sent; default:
+//!                                            # http://<listen ip, or dns.ipv4 if 0.0.0.0>[:port]/
 //! host-aliases = ["localhost"]               # extra Host names served as the portal itself
 //! header-timeout-ms = 5000                   # whole request head must arrive within this
 //! idle-timeout-ms = 15000                    # keep-alive connection with no traffic is closed
@@ -84,8 +85,9 @@ pub struct Config {
 pub struct HttpConfig {
     /// Listen address.
     pub listen: SocketAddr,
-    /// The page's canonical URL (probes and foreign hosts are redirected here).
-    pub canonical_url: String,
+    /// The page's canonical URL (probes and foreign hosts are redirected here); `None` =
+    /// derived from the bound address (see [`Config::canonical_url_for`]).
+    pub canonical_url: Option<String>,
     /// More `Host` names treated as the portal itself.
     pub host_aliases: Vec<String>,
     /// Request-head read timeout, ms.
@@ -144,7 +146,7 @@ impl Default for HttpConfig {
     fn default() -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
-            canonical_url: "http://127.0.0.1:8080/".into(),
+            canonical_url: None,
             host_aliases: vec!["localhost".into()],
             header_timeout_ms: 5000,
             idle_timeout_ms: 15000,
@@ -219,25 +221,47 @@ impl Config {
         if self.http.header_timeout_ms == 0 || self.http.idle_timeout_ms == 0 {
             return bad("http timeouts must be positive");
         }
-        if !(self.http.canonical_url.starts_with("http://")
-            || self.http.canonical_url.starts_with("https://"))
-            || http::Uri::try_from(self.http.canonical_url.as_str()).is_err()
+        if let Some(url) = &self.http.canonical_url
+            && (!(url.starts_with("http://") || url.starts_with("https://"))
+                || http::Uri::try_from(url.as_str()).map_or(true, |u| u.host().is_none()))
         {
             return bad("http.canonical-url must be an absolute http(s) URL");
         }
         Ok(())
     }
 
-    /// The host part of the canonical URL (lowercase, no port).
-    pub fn canonical_host(&self) -> String {
-        http::Uri::try_from(self.http.canonical_url.as_str())
-            .ok()
-            .and_then(|u| {
-                u.host()
-                    .map(|h| h.trim_matches(['[', ']']).to_ascii_lowercase())
-            })
-            .unwrap_or_default()
+    /// The canonical URL given the HTTP address actually bound: the configured one, else
+    /// `http://<ip>[:port]/` with the listen IP (or `dns.ipv4` when listening on all
+    /// addresses) and the port unless it is 80.
+    pub fn canonical_url_for(&self, bound: SocketAddr) -> String {
+        if let Some(url) = &self.http.canonical_url {
+            return url.clone();
+        }
+        let ip = if bound.ip().is_unspecified() {
+            std::net::IpAddr::V4(self.dns.ipv4)
+        } else {
+            bound.ip()
+        };
+        let host = match ip {
+            std::net::IpAddr::V4(v4) => v4.to_string(),
+            std::net::IpAddr::V6(v6) => format!("[{v6}]"),
+        };
+        match bound.port() {
+            80 => format!("http://{host}/"),
+            port => format!("http://{host}:{port}/"),
+        }
     }
+}
+
+/// The host part of a URL (lowercase, no port, no brackets).
+pub fn url_host(url: &str) -> String {
+    http::Uri::try_from(url)
+        .ok()
+        .and_then(|u| {
+            u.host()
+                .map(|h| h.trim_matches(['[', ']']).to_ascii_lowercase())
+        })
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -249,7 +273,11 @@ mod tests {
         let c = Config::from_toml("", Path::new("x.toml")).unwrap();
         assert_eq!(c.http.listen.port(), 8080);
         assert!(!c.allow_dev_key);
-        assert_eq!(c.canonical_host(), "127.0.0.1");
+        assert_eq!(c.canonical_url_for(c.http.listen), "http://127.0.0.1:8080/");
+        assert_eq!(
+            c.canonical_url_for("0.0.0.0:80".parse().unwrap()),
+            "http://127.0.0.1/"
+        );
     }
 
     #[test]
@@ -272,6 +300,6 @@ mod tests {
         assert!(c.release);
         assert_eq!(c.http.max_connections, 5);
         assert_eq!(c.dns.ttl, 30);
-        assert_eq!(c.canonical_host(), "show.lan");
+        assert_eq!(url_host(&c.canonical_url_for(c.http.listen)), "show.lan");
     }
 }

@@ -243,7 +243,7 @@ fn every_probe_opens_the_portal_while_the_show_runs() {
             assert_eq!(r.status, 302, "{os} {h}{path}: {}", r.text());
             assert_eq!(
                 r.header("location"),
-                Some("http://127.0.0.1:8080/"),
+                Some(format!("http://{}/", p.http).as_str()),
                 "{os} {h}{path}"
             );
             assert_eq!(r.header("cache-control"), Some("no-store"));
@@ -272,7 +272,10 @@ fn windows_redirect_page_lands_on_the_portal() {
         &[("User-Agent", "Mozilla/5.0 (Windows NT 10.0; Win64; x64)")],
     );
     assert_eq!(r.status, 302);
-    assert_eq!(r.header("location"), Some("http://127.0.0.1:8080/"));
+    assert_eq!(
+        r.header("location"),
+        Some(format!("http://{}/", p.http).as_str())
+    );
     // Even in release mode /redirect goes to the page (Windows opens it only when asked).
     let p = portal(true);
     let r = get(p.http, "www.msftconnecttest.com", "/redirect", &[]);
@@ -319,7 +322,10 @@ fn any_other_host_or_path_is_redirected_to_the_page() {
     ] {
         let r = get(p.http, host, path, &[]);
         assert_eq!(r.status, 302, "{host}{path}");
-        assert_eq!(r.header("location"), Some("http://127.0.0.1:8080/"));
+        assert_eq!(
+            r.header("location"),
+            Some(format!("http://{}/", p.http).as_str())
+        );
     }
     // The portal's own host serves the page.
     let r = get(p.http, "127.0.0.1:8080", "/", &[]);
@@ -340,7 +346,7 @@ fn rfc8908_api() {
     assert_eq!(r.header("content-type"), Some("application/captive+json"));
     let v = r.json();
     assert_eq!(v["captive"], true);
-    assert_eq!(v["user-portal-url"], "http://127.0.0.1:8080/");
+    assert_eq!(v["user-portal-url"], format!("http://{}/", p.http));
     p.release.store(true, Ordering::Relaxed);
     assert_eq!(
         get(p.http, "127.0.0.1", "/api/captive", &[]).json()["captive"],

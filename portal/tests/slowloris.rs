@@ -79,3 +79,31 @@ fn at_the_connection_cap_polls_still_get_through_once_timeouts_reclaim_slots() {
     let r = get(p.http, "127.0.0.1", "/s", &[]);
     assert_eq!(r.status, 200);
 }
+
+#[test]
+fn connections_without_progress_are_closed_by_the_idle_timer() {
+    // Head timer long, idle timer short: an idle socket is closed by the idle timer.
+    let p = PortalProcess::start(&["--header-timeout-ms", "60000", "--idle-timeout-ms", "300"]);
+    let mut s = TcpStream::connect(p.http).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut buf = [0u8; 64];
+    let r = s.read(&mut buf);
+    assert!(
+        matches!(r, Ok(0)) || r.is_err_and(|e| e.kind() == std::io::ErrorKind::ConnectionReset)
+    );
+    assert!(metric(&p, "portal_http_idle_closed_total") >= 1);
+    // A keep-alive client that keeps polling is not affected.
+    let mut k = TcpStream::connect(p.http).unwrap();
+    k.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    for _ in 0..3 {
+        k.write_all(b"GET /s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            .unwrap();
+        let mut got = Vec::new();
+        while !got.ends_with(b"\"state\":\"stopped\"}") {
+            let n = k.read(&mut buf).unwrap();
+            assert!(n > 0, "closed while polling");
+            got.extend_from_slice(&buf[..n]);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

@@ -77,6 +77,10 @@ fn index_is_served_in_every_encoding_with_etags() {
     let r = request(p.http, "HEAD / HTTP/1.1\r\nHost: 127.0.0.1\r\n", &[]);
     assert_eq!(r.status, 200);
     assert!(r.body.is_empty());
+    assert_eq!(
+        r.header("content-length"),
+        Some(plain.body.len().to_string().as_str())
+    );
 }
 
 #[test]
@@ -110,6 +114,29 @@ fn shows_dir_is_compiled_at_start() {
         Some(format!("\"{}\"", show.id_hex()).as_str())
     );
     assert_eq!(r.header("content-type"), Some("application/json"));
+    // gzip when accepted, with its own ETag; decompresses to the same JSON.
+    let gz = get(
+        p.http,
+        "127.0.0.1",
+        &format!("/show/{}.json", show.id_hex()),
+        &[("Accept-Encoding", "gzip, br")],
+    );
+    assert_eq!(gz.header("content-encoding"), Some("gzip"));
+    assert_eq!(gz.header("vary"), Some("Accept-Encoding"));
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(&gz.body[..])
+        .read_to_end(&mut out)
+        .unwrap();
+    assert_eq!(out, r.body);
+    let gz_tag = gz.header("etag").unwrap();
+    assert_ne!(Some(gz_tag), r.header("etag"));
+    let again = get(
+        p.http,
+        "127.0.0.1",
+        &format!("/show/{}.json", show.id_hex()),
+        &[("Accept-Encoding", "gzip"), ("If-None-Match", gz_tag)],
+    );
+    assert_eq!(again.status, 304);
     // Garbage ids are 404, never a panic.
     for bad in [
         "/show/",
@@ -118,5 +145,60 @@ fn shows_dir_is_compiled_at_start() {
         "/show/%00.json",
     ] {
         assert_eq!(get(p.http, "127.0.0.1", bad, &[]).status, 404, "{bad}");
+    }
+}
+
+#[test]
+fn byte_ranges_for_the_video() {
+    let p = InProcess::start(Config::dev());
+    let a = portal::assets::ASSETS
+        .iter()
+        .max_by_key(|a| a.identity.len())
+        .unwrap();
+    let len = a.identity.len();
+    let r = get(p.http, "127.0.0.1", a.path, &[("Range", "bytes=0-1")]);
+    assert_eq!(r.status, 206);
+    assert_eq!(r.body, &a.identity[..2]);
+    assert_eq!(
+        r.header("content-range"),
+        Some(format!("bytes 0-1/{len}").as_str())
+    );
+    let r = get(p.http, "127.0.0.1", a.path, &[("Range", "bytes=-3")]);
+    assert_eq!(r.body, &a.identity[len - 3..]);
+    let r = get(p.http, "127.0.0.1", a.path, &[("Range", "bytes=1-")]);
+    assert_eq!(r.body, &a.identity[1..]);
+    let r = get(
+        p.http,
+        "127.0.0.1",
+        a.path,
+        &[("Range", &format!("bytes={len}-"))],
+    );
+    assert_eq!(r.status, 416);
+    let r = get(p.http, "127.0.0.1", a.path, &[("Range", "bytes=0-1,4-5")]);
+    assert_eq!(r.status, 200);
+    let r = get(
+        p.http,
+        "127.0.0.1",
+        a.path,
+        &[("Range", "bytes=0-1"), ("If-Range", "\"stale\"")],
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        get(p.http, "127.0.0.1", a.path, &[]).header("accept-ranges"),
+        Some("bytes")
+    );
+}
+
+mod ranges {
+    use portal::http::routes::parse_range;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn parse_range_stays_in_bounds(s in "bytes=[0-9]{0,6}-[0-9]{0,6}", len in 0u64..5000) {
+            if let Some(Ok((a, b))) = parse_range(&s, len) {
+                prop_assert!(a <= b && b < len);
+            }
+        }
     }
 }

@@ -9,6 +9,7 @@
 //!   uniform in `[0, min(cap, base · 2^(errors − 1)))`, at least [`Rules::min_backoff_ms`].
 //!   The simulator also switches to the next relay URL at once (a page has one origin; in a
 //!   venue the relays share one name), so a phone reaches a live relay within one backoff cap.
+//!
 //! The `/t` sampling schedule is the page's, in [`crate::sync::Schedule`].
 
 use rand::Rng;

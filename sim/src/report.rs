@@ -239,8 +239,10 @@ mod tests {
 
     #[test]
     fn summary_counts_restarts_and_states() {
-        let mut a = PhoneStatus::default();
-        a.running_keys = vec![("x".into(), 1), ("x".into(), 2)];
+        let a = PhoneStatus {
+            running_keys: vec![("x".into(), 1), ("x".into(), 2)],
+            ..PhoneStatus::default()
+        };
         let b = PhoneStatus {
             left_running: 1,
             ..PhoneStatus::default()

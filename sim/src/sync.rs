@@ -58,7 +58,7 @@ pub fn make_sample(t1: f64, t_us: f64, t4: f64, burst: u32) -> Option<Sample> {
         return None;
     }
     let rtt = t4 - t1;
-    if rtt < 0.0 || rtt > MAX_RTT_MS {
+    if !(0.0..=MAX_RTT_MS).contains(&rtt) {
         return None;
     }
     let t_ms = t_us / 1000.0;

@@ -3,6 +3,7 @@
 //! and applies operator commands arriving from the socket server.
 
 pub mod operator;
+pub mod osc;
 pub mod sender;
 
 use std::future::Future;
@@ -35,6 +36,12 @@ pub struct Counters {
     pub busy_connections: AtomicU64,
     /// Commands the engine refused.
     pub refused_commands: AtomicU64,
+    /// OSC commands applied.
+    pub osc_commands: AtomicU64,
+    /// Malformed OSC packets.
+    pub osc_malformed: AtomicU64,
+    /// OSC packets from senders not allowed.
+    pub osc_denied: AtomicU64,
 }
 
 impl Counters {
@@ -46,6 +53,9 @@ impl Counters {
             malformed_requests: self.malformed_requests.load(Ordering::Relaxed),
             busy_connections: self.busy_connections.load(Ordering::Relaxed),
             refused_commands: self.refused_commands.load(Ordering::Relaxed),
+            osc_commands: self.osc_commands.load(Ordering::Relaxed),
+            osc_malformed: self.osc_malformed.load(Ordering::Relaxed),
+            osc_denied: self.osc_denied.load(Ordering::Relaxed),
         }
     }
 }
@@ -71,6 +81,14 @@ pub enum DaemonError {
     Multicast {
         /// The interface address.
         interface: std::net::Ipv4Addr,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The OSC port could not be bound.
+    #[error("OSC input on {listen}: {source}")]
+    Osc {
+        /// The address.
+        listen: std::net::SocketAddr,
         /// The OS error.
         source: std::io::Error,
     },
@@ -103,6 +121,19 @@ pub async fn run(
     let boot: u64 = rand::random();
     let mut engine = initial_engine(&settings, boot, clock.now_us())?;
     let listener = operator::bind(&settings.socket)?;
+    let osc_socket = match &settings.osc {
+        Some(osc) => Some(osc::bind(osc).await.map_err(|source| DaemonError::Osc {
+            listen: osc.listen,
+            source,
+        })?),
+        None => None,
+    };
+    let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        .map_err(|source| DaemonError::Socket {
+            path: settings.socket.clone(),
+            what: "cannot install the SIGHUP handler".into(),
+            source,
+        })?;
     tracing::info!(
         boot = %format_args!("{boot:016x}"),
         dest = %dest,
@@ -111,6 +142,7 @@ pub async fn run(
         socket = %settings.socket.display(),
         state_file = %settings.state_file.display(),
         dev = settings.dev,
+        osc = %settings.osc.as_ref().map_or("off".to_owned(), |o| o.listen.to_string()),
         state = engine.state().name(),
         show = engine.show().map_or("(none)".to_owned(), |s| format!("{:?} {}", s.title, s.path.display())),
         "beacon running"
@@ -119,10 +151,19 @@ pub async fn run(
     let (tx, mut rx) = mpsc::channel::<EngineRequest>(32);
     let server = tokio::spawn(operator::serve(
         listener,
-        tx,
+        tx.clone(),
         counters.clone(),
         operator::Limits::default(),
     ));
+    let osc_server = match (osc_socket, &settings.osc) {
+        (Some(socket), Some(osc)) => Some(tokio::spawn(osc::serve(
+            socket,
+            osc.clone(),
+            tx.clone(),
+            counters.clone(),
+        ))),
+        _ => None,
+    };
     tokio::pin!(shutdown);
     loop {
         let now = clock.now_us();
@@ -149,6 +190,10 @@ pub async fn run(
         tokio::select! {
             () = &mut shutdown => break,
             () = tokio::time::sleep_until(wake.into()) => {}
+            _ = hangup.recv() => {
+                let current = engine.show().map(|s| s.path.clone());
+                tokio::spawn(reload(settings.reload.clone(), current, tx.clone(), counters.clone()));
+            }
             request = rx.recv() => {
                 let Some((command, reply)) = request else { break };
                 let outcome = engine.handle_command(clock.now_us(), command);
@@ -160,9 +205,41 @@ pub async fn run(
         }
     }
     server.abort();
+    if let Some(osc) = osc_server {
+        osc.abort();
+    }
     let _ = std::fs::remove_file(&settings.socket);
     tracing::info!("beacon stopped");
     Ok(())
+}
+
+/// SIGHUP: re-reads the config's show and loads it through the operator command path (same
+/// show id: state and cue untouched; another show: loaded as `beacon load` would, stopped).
+async fn reload(
+    source: crate::config::ReloadSource,
+    current: Option<PathBuf>,
+    engine: mpsc::Sender<EngineRequest>,
+    counters: Arc<Counters>,
+) {
+    tracing::info!("SIGHUP: reloading the show (other settings need a restart)");
+    let path = match source.show(current.as_deref()) {
+        Ok(Some(path)) => path,
+        Ok(None) => {
+            tracing::warn!("SIGHUP: no show configured or loaded: nothing to reload");
+            return;
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "SIGHUP: cannot re-read the config; nothing changed");
+            return;
+        }
+    };
+    let path = std::path::absolute(&path).unwrap_or(path);
+    let reply =
+        operator::dispatch(crate::protocol::Request::Load { path }, &engine, &counters).await;
+    match (reply.ok, reply.message, reply.error) {
+        (true, Some(message), _) => tracing::info!(%message, "SIGHUP: reloaded"),
+        (_, _, error) => tracing::error!(error = ?error, "SIGHUP: reload refused; nothing changed"),
+    }
 }
 
 /// Resumes the persisted state (with its show) or starts with the configured show.

@@ -166,8 +166,9 @@ async fn connection(
     }
 }
 
-/// Turns a request into an engine command (compiling shows here, off the engine task).
-async fn dispatch(
+/// Turns a request into an engine command (compiling shows here, off the engine task): the
+/// one command path shared by the socket, OSC and SIGHUP.
+pub(crate) async fn dispatch(
     request: Request,
     engine: &mpsc::Sender<EngineRequest>,
     counters: &Counters,

@@ -365,6 +365,7 @@ impl Engine {
                 title: s.title.clone(),
                 path: s.path.clone(),
                 cues: s.cue_names(),
+                durations_ms: s.cues.iter().map(|c| c.duration_ms).collect(),
             }),
             now_us,
             lead_ms: self.config.lead_us / 1000,

@@ -120,4 +120,7 @@ pub struct ShowSummary {
     pub path: PathBuf,
     /// Cue names in show order.
     pub cues: Vec<String>,
+    /// Length of one pass of each cue, ms (same order as `cues`).
+    #[serde(default)]
+    pub durations_ms: Vec<u64>,
 }

@@ -49,11 +49,18 @@ pub struct Daemon {
     pub state_file: PathBuf,
     /// How many times the process was started.
     pub spawns: u32,
+    /// Arguments after the common ones (default: `--show` the fixture show).
+    pub extra: Vec<std::ffi::OsString>,
 }
 
 impl Daemon {
     /// Starts `beacon run --dev` with the fixture show, on a random port.
     pub fn start() -> Daemon {
+        Daemon::start_with(vec!["--show".into(), fixture("show.toml").into()])
+    }
+
+    /// Starts `beacon run --dev` on a random port with `extra` arguments.
+    pub fn start_with(extra: Vec<std::ffi::OsString>) -> Daemon {
         let dir = tempfile::tempdir().unwrap();
         let socket = dir.path().join("run/beacon.sock");
         let state_file = dir.path().join("state/beacon-state.json");
@@ -65,6 +72,7 @@ impl Daemon {
             socket,
             state_file,
             spawns: 0,
+            extra,
         };
         d.spawn();
         d
@@ -82,8 +90,7 @@ impl Daemon {
             .arg(&self.socket)
             .arg("--state-file")
             .arg(&self.state_file)
-            .arg("--show")
-            .arg(fixture("show.toml"))
+            .args(&self.extra)
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -138,6 +145,11 @@ impl Daemon {
     /// `beacon status --json`.
     pub fn status(&self) -> serde_json::Value {
         serde_json::from_str(&self.ok(&["status", "--json"])).unwrap()
+    }
+
+    /// The daemon's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
     }
 
     /// SIGKILL and reap.

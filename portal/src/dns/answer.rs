@@ -143,24 +143,31 @@ impl CaptiveDns {
         };
         // Echo the question section only when it is a single question (see module docs).
         let no_queries = empty_queries()?;
-        let echo = if request.queries.len() == 1 { &request.queries } else { &no_queries };
+        let echo = if request.queries.len() == 1 {
+            &request.queries
+        } else {
+            &no_queries
+        };
         let mut edns_out = Edns::new();
         edns_out.set_max_payload(EDNS_PAYLOAD).set_version(0);
         let edns = request.edns.as_ref().map(|_| &edns_out);
 
         if request.metadata.op_code != OpCode::Query {
             DnsCounters::bump(&c.notimp);
-            let resp = MessageResponseBuilder::new(echo, edns).error_msg(&request.metadata, ResponseCode::NotImp);
+            let resp = MessageResponseBuilder::new(echo, edns)
+                .error_msg(&request.metadata, ResponseCode::NotImp);
             return encode(resp, udp_max);
         }
         if request.version() != 0 {
             DnsCounters::bump(&c.badvers);
-            let resp = MessageResponseBuilder::new(echo, edns).error_msg(&request.metadata, ResponseCode::BADVERS);
+            let resp = MessageResponseBuilder::new(echo, edns)
+                .error_msg(&request.metadata, ResponseCode::BADVERS);
             return encode(resp, udp_max);
         }
         let [query] = request.queries.queries() else {
             DnsCounters::bump(&c.formerr);
-            let resp = MessageResponseBuilder::new(echo, edns).error_msg(&request.metadata, ResponseCode::FormErr);
+            let resp = MessageResponseBuilder::new(echo, edns)
+                .error_msg(&request.metadata, ResponseCode::FormErr);
             return encode(resp, udp_max);
         };
         DnsCounters::bump(&c.queries);

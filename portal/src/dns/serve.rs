@@ -39,6 +39,8 @@ impl Default for DnsTcpLimits {
 /// Answers UDP queries on `socket` until `shutdown` fires.
 pub async fn serve_udp(socket: UdpSocket, dns: CaptiveDns, mut shutdown: Shutdown) {
     let mut buf = vec![0u8; 4096];
+    let mut bad_seen = 0u64;
+    let mut last_warn: Option<std::time::Instant> = None;
     loop {
         let (len, src) = tokio::select! {
             r = socket.recv_from(&mut buf) => match r {
@@ -59,6 +61,14 @@ pub async fn serve_udp(socket: UdpSocket, dns: CaptiveDns, mut shutdown: Shutdow
             && let Err(error) = socket.send_to(&reply, src).await
         {
             tracing::debug!(%error, %src, "dns udp: send error");
+        }
+        // Malformed messages are logged at debug each, and summarised at warn at most every 5 s.
+        let c = dns.counters();
+        let bad = c.formerr.load(Ordering::Relaxed) + c.dropped.load(Ordering::Relaxed);
+        if bad > bad_seen && last_warn.is_none_or(|t| t.elapsed() >= Duration::from_secs(5)) {
+            tracing::warn!(%src, total = bad, "dns: malformed queries answered FORMERR or dropped");
+            bad_seen = bad;
+            last_warn = Some(std::time::Instant::now());
         }
     }
 }

@@ -11,8 +11,9 @@ use axum::extract::{Request, State};
 use axum::response::Response;
 use bytes::Bytes;
 use http::header::{
-    ACCEPT_ENCODING, ALLOW, CACHE_CONTROL, CONNECTION, CONTENT_ENCODING, CONTENT_LENGTH,
-    CONTENT_TYPE, ETAG, HOST, IF_NONE_MATCH, LOCATION, TRANSFER_ENCODING, USER_AGENT, VARY,
+    ACCEPT_ENCODING, ACCEPT_RANGES, ALLOW, CACHE_CONTROL, CONNECTION, CONTENT_ENCODING,
+    CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, ETAG, HOST, IF_NONE_MATCH, IF_RANGE, LOCATION,
+    RANGE, TRANSFER_ENCODING, USER_AGENT, VARY,
 };
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 
@@ -89,10 +90,8 @@ pub fn etag_matches(if_none_match: &str, etag: &HeaderValue) -> bool {
 }
 
 async fn dispatch(State(app): State<Arc<AppState>>, req: Request) -> Response {
-    let (route, mut resp) = route(&app, &req);
-    if req.method() == Method::HEAD {
-        *resp.body_mut() = Body::empty();
-    }
+    // HEAD: hyper sends the headers (with the GET's Content-Length) and drops the body.
+    let (route, resp) = route(&app, &req);
     app.metrics.handle_request(route, resp.status().as_u16());
     resp
 }
@@ -305,28 +304,58 @@ fn show(app: &AppState, path: &str, h: &HeaderMap) -> Response {
             "unknown show\n",
         );
     };
+    let gz = entry
+        .gzip
+        .clone()
+        .filter(|_| assets::accepts(header(h, ACCEPT_ENCODING), "gzip"));
+    let etag = if gz.is_some() {
+        entry.gzip_etag.clone()
+    } else {
+        entry.etag.clone()
+    };
     let common = [
-        (ETAG, entry.etag.clone()),
+        (ETAG, etag.clone()),
         (
             CACHE_CONTROL,
             HeaderValue::from_static("public, max-age=31536000, immutable"),
         ),
+        (VARY, HeaderValue::from_static("Accept-Encoding")),
     ];
-    if etag_matches(header(h, IF_NONE_MATCH), &entry.etag) {
+    if etag_matches(header(h, IF_NONE_MATCH), &etag) {
         return respond(StatusCode::NOT_MODIFIED, &common, Body::empty());
     }
-    let mut r = respond(StatusCode::OK, &common, entry.json.clone());
+    let mut r = match gz {
+        Some(gz) => {
+            let mut r = respond(StatusCode::OK, &common, gz);
+            r.headers_mut()
+                .insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+            r
+        }
+        None => respond(StatusCode::OK, &common, entry.json.clone()),
+    };
     r.headers_mut().insert(CONTENT_TYPE, JSON);
     r
 }
 
 fn asset(a: &'static assets::Asset, h: &HeaderMap) -> Response {
+    if let Some(range) = h.get(RANGE).and_then(|v| v.to_str().ok()) {
+        // Byte ranges (iOS Safari needs them to play the keep-awake video), on the identity
+        // representation. `If-Range` with another validator means "send it all".
+        let identity_tag = format!("\"{}\"", a.etag);
+        let if_range_ok = h
+            .get(IF_RANGE)
+            .is_none_or(|v| v.to_str().is_ok_and(|t| t == identity_tag));
+        if if_range_ok {
+            return ranged(a, range, &identity_tag);
+        }
+    }
     let (enc, bytes, etag) = assets::negotiate(a, header(h, ACCEPT_ENCODING));
     let etag = HeaderValue::from_str(&etag).unwrap_or_else(|_| HeaderValue::from_static("\"a\""));
     let mut headers = vec![
         (ETAG, etag.clone()),
         (VARY, HeaderValue::from_static("Accept-Encoding")),
         (CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+        (ACCEPT_RANGES, HeaderValue::from_static("bytes")),
     ];
     if etag_matches(header(h, IF_NONE_MATCH), &etag) {
         return respond(StatusCode::NOT_MODIFIED, &headers, Body::empty());
@@ -336,4 +365,68 @@ fn asset(a: &'static assets::Asset, h: &HeaderMap) -> Response {
         headers.push((CONTENT_ENCODING, HeaderValue::from_static(ce)));
     }
     respond(StatusCode::OK, &headers, Bytes::from_static(bytes))
+}
+
+/// Parses a single `bytes=` range against `len`: `Some(Ok((start, end_inclusive)))`,
+/// `Some(Err(()))` if unsatisfiable, `None` if not a single byte range (then: whole file).
+pub fn parse_range(range: &str, len: u64) -> Option<Result<(u64, u64), ()>> {
+    let spec = range.trim().strip_prefix("bytes=")?;
+    if spec.contains(',') {
+        return None; // multipart ranges: answer with the whole file
+    }
+    let (first, last) = spec.split_once('-')?;
+    let (first, last) = (first.trim(), last.trim());
+    let r = if first.is_empty() {
+        let n: u64 = last.parse().ok()?;
+        if n == 0 || len == 0 {
+            Err(())
+        } else {
+            Ok((len.saturating_sub(n), len - 1))
+        }
+    } else {
+        let start: u64 = first.parse().ok()?;
+        let end = if last.is_empty() {
+            len.saturating_sub(1)
+        } else {
+            last.parse::<u64>().ok()?.min(len.saturating_sub(1))
+        };
+        if start >= len || end < start {
+            Err(())
+        } else {
+            Ok((start, end))
+        }
+    };
+    Some(r)
+}
+
+fn ranged(a: &'static assets::Asset, range: &str, etag: &str) -> Response {
+    let len = a.identity.len() as u64;
+    let etag = HeaderValue::from_str(etag).unwrap_or_else(|_| HeaderValue::from_static("\"a\""));
+    let common = [
+        (ETAG, etag),
+        (CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+        (ACCEPT_RANGES, HeaderValue::from_static("bytes")),
+        (CONTENT_TYPE, HeaderValue::from_static(a.mime)),
+    ];
+    match parse_range(range, len) {
+        None => respond(StatusCode::OK, &common, Bytes::from_static(a.identity)),
+        Some(Err(())) => {
+            let cr = HeaderValue::from_str(&format!("bytes */{len}"))
+                .unwrap_or_else(|_| HeaderValue::from_static("bytes */0"));
+            respond(
+                StatusCode::RANGE_NOT_SATISFIABLE,
+                &[(CONTENT_RANGE, cr)],
+                Body::empty(),
+            )
+        }
+        Some(Ok((start, end))) => {
+            let cr = HeaderValue::from_str(&format!("bytes {start}-{end}/{len}"))
+                .unwrap_or_else(|_| HeaderValue::from_static("bytes */0"));
+            // start <= end < len, so the slice is in bounds.
+            let body = Bytes::from_static(a.identity).slice(start as usize..=end as usize);
+            let mut r = respond(StatusCode::PARTIAL_CONTENT, &common, body);
+            r.headers_mut().insert(CONTENT_RANGE, cr);
+            r
+        }
+    }
 }

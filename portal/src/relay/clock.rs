@@ -115,6 +115,34 @@ mod tests {
         assert_eq!(c.offset_at(200), Some(999_800));
     }
 
+    /// Two relays hearing the same packets with different queueing jitter agree within 1 ms
+    /// (the target), as long as each saw one fast packet in the window.
+    #[test]
+    fn two_relays_agree() {
+        let truth: i64 = 1_700_000_000_000_000;
+        let (mut a, mut b) = (ClockEstimator::new(), ClockEstimator::new());
+        let mut x: u64 = 12345;
+        for i in 0..40u64 {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let (da, db) = if i == 17 {
+                (150, 400)
+            } else {
+                (500 + x % 4_000, 900 + (x >> 20) % 20_000)
+            };
+            let sent = 1_000_000 + i * 100_000;
+            let clock = (sent as i64 + truth) as u64;
+            a.handle_sample(9, clock, sent + da);
+            // Relay B's monotonic clock has another origin.
+            b.handle_sample(9, clock, sent + 777_777 + db);
+        }
+        let at = 1_000_000 + 40 * 100_000;
+        let ta = a.beacon_now(at).unwrap();
+        let tb = b.beacon_now(at + 777_777).unwrap();
+        assert!(ta.abs_diff(tb) < 1_000, "{ta} vs {tb}");
+    }
+
     proptest! {
         #[test]
         fn estimate_is_never_later_than_truth(delays in proptest::collection::vec(0u64..5_000, 1..50)) {

@@ -53,6 +53,7 @@ pub async fn listen(
     mut shutdown: Shutdown,
 ) {
     let mut receiver = Receiver::new(key);
+    let mut last_warn: Option<Instant> = None;
     let mut buf = vec![0u8; MAX_PACKET * 2];
     loop {
         let len = tokio::select! {
@@ -77,8 +78,15 @@ pub async fn listen(
                 }
             }
             Err(rejection) => {
-                tracing::debug!(%rejection, len, "relay: rejected datagram");
                 relay.handle_rejection(&rejection);
+                // Logged at most every 5 s (a flood of forgeries must not flood the log);
+                // every one is counted in /metrics.
+                if last_warn.is_none_or(|t| t.elapsed() >= std::time::Duration::from_secs(5)) {
+                    last_warn = Some(Instant::now());
+                    tracing::warn!(%rejection, len, "relay: rejected beacon datagram (see /metrics for counts)");
+                } else {
+                    tracing::debug!(%rejection, len, "relay: rejected beacon datagram");
+                }
             }
         }
     }

@@ -1,0 +1,312 @@
+//! `beacon console`: a small operator web page served on loopback only. It drives the daemon
+//! through the operator socket client ([`crate::client`]) — the same requests as the CLI, no
+//! second command path — and shows the relays' live figures scraped from their `/metrics`.
+//!
+//! Routes: `GET /` (page), `GET /console.js`, `GET /api/status` (the status reply),
+//! `POST /api/command` (a [`Request`] as JSON; `load` is refused: load shows with the CLI),
+//! `GET /api/relays`. Requests must name a loopback `Host` (against DNS rebinding); commands
+//! need `Content-Type: application/json` and a same-origin `Origin` if any (against CSRF).
+
+pub mod relay;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+
+use crate::client;
+use crate::protocol::{Request, Response as Reply};
+use relay::RelayFigures;
+
+/// The default listen address.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8090";
+/// How often relays are scraped.
+pub const SCRAPE_INTERVAL: Duration = Duration::from_secs(1);
+
+const PAGE: &str = include_str!("page.html");
+const SCRIPT: &str = include_str!("console.js");
+
+/// Why the console cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum ConsoleError {
+    /// The listen address is not loopback.
+    #[error("the console serves loopback only: {0} is not a loopback address")]
+    NotLoopback(SocketAddr),
+    /// A relay URL is unusable.
+    #[error("--relay {0}")]
+    Relay(String),
+    /// The port could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The OS error.
+        source: std::io::Error,
+    },
+}
+
+/// Console settings.
+#[derive(Debug, Clone)]
+pub struct ConsoleOptions {
+    /// Where to serve (loopback).
+    pub listen: SocketAddr,
+    /// The beacon's operator socket.
+    pub socket: PathBuf,
+    /// Relay base URLs to scrape.
+    pub relays: Vec<String>,
+}
+
+struct ConsoleState {
+    socket: PathBuf,
+    port: u16,
+    relays: Mutex<Vec<RelayFigures>>,
+}
+
+/// Binds the listener (checks loopback and relay URLs first).
+pub async fn bind(options: &ConsoleOptions) -> Result<tokio::net::TcpListener, ConsoleError> {
+    if !options.listen.ip().is_loopback() {
+        return Err(ConsoleError::NotLoopback(options.listen));
+    }
+    for url in &options.relays {
+        relay::authority(url).map_err(ConsoleError::Relay)?;
+    }
+    tokio::net::TcpListener::bind(options.listen)
+        .await
+        .map_err(|source| ConsoleError::Bind {
+            addr: options.listen,
+            source,
+        })
+}
+
+/// Serves the console on `listener` until `shutdown` completes.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    options: ConsoleOptions,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let port = listener.local_addr()?.port();
+    let state = Arc::new(ConsoleState {
+        socket: options.socket.clone(),
+        port,
+        relays: Mutex::new(
+            options
+                .relays
+                .iter()
+                .cloned()
+                .map(RelayFigures::new)
+                .collect(),
+        ),
+    });
+    if !options.relays.is_empty() {
+        tokio::spawn(scrape_relays(state.clone()));
+    }
+    tracing::info!(
+        url = %format_args!("http://{}/", listener.local_addr()?),
+        socket = %options.socket.display(),
+        relays = options.relays.len(),
+        "operator console"
+    );
+    let app = Router::new()
+        .route("/", get(page))
+        .route("/console.js", get(script))
+        .route("/api/status", get(status))
+        .route("/api/command", post(command))
+        .route("/api/relays", get(relays))
+        .with_state(state);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+async fn scrape_relays(state: Arc<ConsoleState>) {
+    let origin = Instant::now();
+    let urls: Vec<String> = state
+        .relays
+        .lock()
+        .map(|r| r.iter().map(|f| f.url.clone()).collect())
+        .unwrap_or_default();
+    let mut tick = tokio::time::interval(SCRAPE_INTERVAL);
+    loop {
+        tick.tick().await;
+        for (i, url) in urls.iter().enumerate() {
+            let outcome = match relay::authority(url) {
+                Ok(a) => relay::fetch_metrics(&a, Duration::from_millis(800)).await,
+                Err(e) => Err(e),
+            };
+            let now_ms = origin.elapsed().as_millis() as u64;
+            if let Ok(mut figures) = state.relays.lock()
+                && let Some(f) = figures.get_mut(i)
+            {
+                match outcome {
+                    Ok(text) => f.handle_scrape(now_ms, relay::parse_metrics(&text)),
+                    Err(e) => f.handle_error(e),
+                }
+            }
+        }
+    }
+}
+
+/// Refuses requests whose `Host` is not this loopback console (DNS rebinding).
+fn refuse_host(headers: &HeaderMap, port: u16) -> Option<Response> {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let ok = ["127.0.0.1", "localhost", "[::1]"]
+        .iter()
+        .any(|h| host == format!("{h}:{port}") || (port == 80 && host == *h));
+    (!ok).then(|| {
+        reply_error(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            &format!("the console answers only to Host 127.0.0.1:{port} or localhost:{port}"),
+        )
+    })
+}
+
+fn reply_error(status: StatusCode, kind: &str, error: &str) -> Response {
+    (status, json_body(&Reply::error(kind, error))).into_response()
+}
+
+fn json_body<T: serde::Serialize>(value: &T) -> Response {
+    let body = serde_json::to_vec(value).unwrap_or_default();
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            ),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+async fn page(State(state): State<Arc<ConsoleState>>, headers: HeaderMap) -> Response {
+    if let Some(r) = refuse_host(&headers, state.port) {
+        return r;
+    }
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/html; charset=utf-8"),
+            ),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static("default-src 'self'; style-src 'self' 'unsafe-inline'"),
+            ),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        ],
+        PAGE,
+    )
+        .into_response()
+}
+
+async fn script(State(state): State<Arc<ConsoleState>>, headers: HeaderMap) -> Response {
+    if let Some(r) = refuse_host(&headers, state.port) {
+        return r;
+    }
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/javascript; charset=utf-8"),
+            ),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        ],
+        SCRIPT,
+    )
+        .into_response()
+}
+
+/// Sends one request over the operator socket (blocking client, off the runtime).
+async fn ask(state: &ConsoleState, request: Request) -> Reply {
+    let socket = state.socket.clone();
+    tokio::task::spawn_blocking(move || client::request(&socket, &request))
+        .await
+        .map_err(|e| e.to_string())
+        .and_then(|r| r.map_err(|e| e.to_string()))
+        .unwrap_or_else(|e| Reply::error("no_daemon", e))
+}
+
+async fn status(State(state): State<Arc<ConsoleState>>, headers: HeaderMap) -> Response {
+    if let Some(r) = refuse_host(&headers, state.port) {
+        return r;
+    }
+    json_body(&ask(&state, Request::Status).await)
+}
+
+async fn command(
+    State(state): State<Arc<ConsoleState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Some(r) = refuse_host(&headers, state.port) {
+        return r;
+    }
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !json {
+        return reply_error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "malformed",
+            "commands must be sent as application/json",
+        );
+    }
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let host = headers
+            .get(header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        if origin.to_str().ok() != Some(&format!("http://{host}")) {
+            return reply_error(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "cross-origin command refused",
+            );
+        }
+    }
+    let request: Request = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::warn!(error = %e, "malformed console command");
+            return reply_error(
+                StatusCode::BAD_REQUEST,
+                "malformed",
+                &format!("malformed command: {e}"),
+            );
+        }
+    };
+    if matches!(request, Request::Load { .. }) {
+        return reply_error(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "load shows with `beacon load FILE`, not from the console",
+        );
+    }
+    tracing::info!(?request, "console command");
+    let reply = ask(&state, request).await;
+    if !reply.ok {
+        tracing::warn!(error = ?reply.error, "console command refused");
+    }
+    json_body(&reply)
+}
+
+async fn relays(State(state): State<Arc<ConsoleState>>, headers: HeaderMap) -> Response {
+    if let Some(r) = refuse_host(&headers, state.port) {
+        return r;
+    }
+    let figures = state.relays.lock().map(|r| r.clone()).unwrap_or_default();
+    json_body(&figures)
+}

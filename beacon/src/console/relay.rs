@@ -1,0 +1,204 @@
+//! Live relay figures for the console: scrapes each portal's `/metrics` (Prometheus text) for
+//! the number of `/s` polls answered and whether its relay hears the beacon, and turns two
+//! scrapes into polls per second (a live audience estimate: each phone polls `/s` about once
+//! per `poll` ms). Parsing and rates are sans-IO; [`fetch_metrics`] is the only IO.
+
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// What one scrape of `/metrics` says.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Scrape {
+    /// `/s` requests answered so far (every status).
+    pub polls: u64,
+    /// Whether the relay hears a valid beacon (`portal_beacon_healthy 1`).
+    pub healthy: bool,
+    /// Beacon packets accepted so far.
+    pub packets: u64,
+}
+
+/// Parses the Prometheus text of a portal's `/metrics`.
+pub fn parse_metrics(text: &str) -> Scrape {
+    let mut scrape = Scrape::default();
+    for line in text.lines() {
+        let line = line.trim();
+        if line.starts_with('#') {
+            continue;
+        }
+        let Some((name, value)) = line.rsplit_once(' ') else {
+            continue;
+        };
+        let value: f64 = value.parse().unwrap_or(0.0);
+        if name.starts_with("portal_http_requests_total{") && name.contains("route=\"s\"") {
+            scrape.polls += value as u64;
+        } else if name == "portal_beacon_healthy" {
+            scrape.healthy = value >= 1.0;
+        } else if name == "portal_beacon_packets_total{result=\"accepted\"}" {
+            scrape.packets = value as u64;
+        }
+    }
+    scrape
+}
+
+/// One relay as the console page shows it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct RelayFigures {
+    /// The relay's base URL.
+    pub url: String,
+    /// Whether its `/metrics` answered on the last try.
+    pub reachable: bool,
+    /// Whether it hears the beacon.
+    pub healthy: bool,
+    /// `/s` polls per second over the last interval.
+    pub polls_per_s: Option<f64>,
+    /// `/s` polls answered in total.
+    pub polls: u64,
+    /// The last error, if unreachable.
+    pub error: Option<String>,
+    #[serde(skip)]
+    last: Option<(u64, Scrape)>,
+}
+
+impl RelayFigures {
+    /// A relay not scraped yet.
+    pub fn new(url: String) -> RelayFigures {
+        RelayFigures {
+            url,
+            ..Default::default()
+        }
+    }
+
+    /// Records a scrape taken at `now_ms` (any monotonic ms).
+    pub fn handle_scrape(&mut self, now_ms: u64, scrape: Scrape) {
+        if let Some((then, prev)) = self.last
+            && now_ms > then
+        {
+            let polls = scrape.polls.saturating_sub(prev.polls) as f64;
+            self.polls_per_s = Some(polls * 1000.0 / (now_ms - then) as f64);
+        }
+        self.reachable = true;
+        self.healthy = scrape.healthy;
+        self.polls = scrape.polls;
+        self.error = None;
+        self.last = Some((now_ms, scrape));
+    }
+
+    /// Records a failed scrape.
+    pub fn handle_error(&mut self, error: String) {
+        self.reachable = false;
+        self.healthy = false;
+        self.polls_per_s = None;
+        self.error = Some(error);
+        self.last = None;
+    }
+}
+
+/// `host:port` of an `http://host[:port]` relay URL (`host:port` alone is accepted too).
+pub fn authority(url: &str) -> Result<String, String> {
+    let rest = url.strip_prefix("http://").unwrap_or(url);
+    if rest.contains("://") {
+        return Err(format!("{url}: only http:// relays are supported"));
+    }
+    let host = rest.split('/').next().unwrap_or("");
+    if host.is_empty() {
+        return Err(format!("{url}: no host"));
+    }
+    Ok(
+        if host
+            .rsplit_once(':')
+            .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+        {
+            host.to_owned()
+        } else {
+            format!("{host}:80")
+        },
+    )
+}
+
+/// Fetches `http://{authority}/metrics` (HTTP/1.0, so the body ends with the connection).
+pub async fn fetch_metrics(authority: &str, timeout: Duration) -> Result<String, String> {
+    let work = async {
+        let mut stream = tokio::net::TcpStream::connect(authority)
+            .await
+            .map_err(|e| e.to_string())?;
+        let host = authority.rsplit_once(':').map_or(authority, |(h, _)| h);
+        let request = format!(
+            "GET /metrics HTTP/1.0\r\nHost: {host}\r\nUser-Agent: crowdlight-console\r\n\r\n"
+        );
+        stream
+            .write_all(request.as_bytes())
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut body = Vec::new();
+        stream
+            .take(4 * 1024 * 1024)
+            .read_to_end(&mut body)
+            .await
+            .map_err(|e| e.to_string())?;
+        let text = String::from_utf8_lossy(&body);
+        let (head, body) = text
+            .split_once("\r\n\r\n")
+            .ok_or_else(|| "malformed HTTP answer".to_owned())?;
+        let status = head.split_whitespace().nth(1).unwrap_or("");
+        if status != "200" {
+            return Err(format!("/metrics answered {status}"));
+        }
+        Ok(body.to_owned())
+    };
+    tokio::time::timeout(timeout, work)
+        .await
+        .unwrap_or_else(|_| Err("timed out".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TEXT: &str = "# HELP portal_http_requests_total HTTP requests by route and status.\n\
+        # TYPE portal_http_requests_total counter\n\
+        portal_http_requests_total{route=\"s\",status=\"200\"} 40\n\
+        portal_http_requests_total{route=\"s\",status=\"304\"} 60\n\
+        portal_http_requests_total{route=\"t\",status=\"200\"} 7\n\
+        portal_beacon_packets_total{result=\"accepted\"} 12\n\
+        portal_beacon_healthy 1\n";
+
+    #[test]
+    fn parses_polls_and_health() {
+        let s = parse_metrics(TEXT);
+        assert_eq!(
+            s,
+            Scrape {
+                polls: 100,
+                healthy: true,
+                packets: 12
+            }
+        );
+        assert_eq!(parse_metrics("garbage\n\n{}"), Scrape::default());
+    }
+
+    #[test]
+    fn rate_from_two_scrapes() {
+        let mut r = RelayFigures::new("http://x".into());
+        r.handle_scrape(1000, parse_metrics(TEXT));
+        assert_eq!(r.polls_per_s, None);
+        let more = TEXT.replace("} 60", "} 310");
+        r.handle_scrape(3000, parse_metrics(&more));
+        assert_eq!(r.polls_per_s, Some(125.0));
+        r.handle_error("refused".into());
+        assert!(!r.reachable && r.polls_per_s.is_none());
+    }
+
+    #[test]
+    fn authorities() {
+        assert_eq!(
+            authority("http://127.0.0.1:8080").unwrap(),
+            "127.0.0.1:8080"
+        );
+        assert_eq!(authority("http://relay1/").unwrap(), "relay1:80");
+        assert_eq!(authority("10.0.0.2:8080").unwrap(), "10.0.0.2:8080");
+        assert!(authority("https://x").is_err());
+        assert!(authority("http://").is_err());
+    }
+}

@@ -1,0 +1,243 @@
+//! `beacon validate CONFIG`: checks a config file without starting the daemon — syntax and
+//! unknown keys, the key file (readable, private, not the development key), addresses, the
+//! show (present and compiling), the OSC port and the sending interface (by binding them),
+//! and whether a beacon already answers on the operator socket. Each problem is one line
+//! naming the option.
+
+use std::net::{SocketAddr, UdpSocket};
+use std::path::{Path, PathBuf};
+
+use crate::config::{self, ConfigError, InitialShow, RunOptions, Settings};
+use crate::daemon::operator;
+
+/// What the check found.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Report {
+    /// Problems that stop the daemon from starting (or a show from loading).
+    pub problems: Vec<String>,
+    /// Things worth knowing that are not errors.
+    pub notes: Vec<String>,
+}
+
+impl Report {
+    /// True when nothing stops the daemon.
+    pub fn is_valid(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+/// Why the config could not be checked at all (a usage error, not an invalid config).
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct Unreadable(#[from] ConfigError);
+
+/// Checks the config file at `path` (`dev`: as `beacon run --dev --config` would read it).
+pub fn check_file(path: &Path, dev: bool) -> Result<Report, Unreadable> {
+    let options = match config::read_file(path) {
+        Ok(o) => o,
+        Err(e @ ConfigError::Read { .. }) => return Err(e.into()),
+        Err(e) => {
+            return Ok(Report {
+                problems: vec![e.to_string()],
+                notes: Vec::new(),
+            });
+        }
+    };
+    Ok(check_options(options, dev))
+}
+
+/// Checks already parsed options (relative paths are taken from the working directory, as
+/// the daemon takes them).
+pub fn check_options(options: RunOptions, dev: bool) -> Report {
+    let mut report = Report::default();
+    let settings = match Settings::resolve(dev, RunOptions::default(), Some(options.clone()), None)
+    {
+        Ok(s) => Some(s),
+        Err(e) => {
+            report.problems.push(describe(&e));
+            None
+        }
+    };
+    // The checks below need no valid key, so they run even when resolving failed.
+    check_show(&options, settings.as_ref(), &mut report);
+    if let Some(interface) = options.interface
+        && let Err(e) = UdpSocket::bind(SocketAddr::from((interface, 0)))
+    {
+        report.problems.push(format!(
+            "interface: {interface} is not usable on this machine ({e}); give the IPv4 address of the wired LAN interface"
+        ));
+    }
+    if let Some(listen) = options.osc {
+        match UdpSocket::bind(listen) {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => report.problems.push(format!(
+                "osc: UDP {listen} is already in use (another beacon or program listens there)"
+            )),
+            Err(e) => report
+                .problems
+                .push(format!("osc: cannot listen on UDP {listen}: {e}")),
+        }
+    }
+    if let Some(s) = &settings {
+        check_socket(&s.socket, &mut report);
+        check_state_file(&s.state_file, &mut report);
+    }
+    report
+}
+
+fn describe(e: &ConfigError) -> String {
+    match e {
+        ConfigError::NoKey => "key-file: missing: production needs a venue key".to_owned(),
+        ConfigError::Key(k) => format!("key-file: {k}"),
+        ConfigError::DevKey => format!("key-file: {e}"),
+        other => other.to_string(),
+    }
+}
+
+fn check_show(options: &RunOptions, settings: Option<&Settings>, report: &mut Report) {
+    let path: PathBuf = match (settings.map(|s| &s.show), &options.show) {
+        (Some(InitialShow::Explicit(p) | InitialShow::DevDefault(p)), _) | (None, Some(p)) => {
+            p.clone()
+        }
+        _ => {
+            report.notes.push(
+                "show: none configured: the beacon starts without a show (use `beacon load FILE`)"
+                    .to_owned(),
+            );
+            return;
+        }
+    };
+    if !path.exists() {
+        report.problems.push(format!(
+            "show: {} does not exist{}",
+            path.display(),
+            if path.is_relative() {
+                " (relative paths are taken from the daemon's working directory: prefer an absolute path)"
+            } else {
+                ""
+            }
+        ));
+        return;
+    }
+    match operator::compile_blocking(&path) {
+        Ok(show) => report.notes.push(format!(
+            "show: {:?} ({} cues: {}), id {}",
+            show.title,
+            show.cues.len(),
+            show.cue_names().join(", "),
+            show.id_hex()
+        )),
+        Err(e) => report.problems.push(format!("show: {e}")),
+    }
+}
+
+fn check_socket(socket: &Path, report: &mut Report) {
+    if std::os::unix::net::UnixStream::connect(socket).is_ok() {
+        report.problems.push(format!(
+            "socket: a beacon is already running on {} (stop it first, or give another socket)",
+            socket.display()
+        ));
+    }
+}
+
+fn check_state_file(state: &Path, report: &mut Report) {
+    let dir = state.parent().filter(|d| !d.as_os_str().is_empty());
+    if let Some(dir) = dir
+        && !dir.exists()
+    {
+        report.notes.push(format!(
+            "state-file: {} does not exist yet (the daemon creates it; under systemd StateDirectory= does)",
+            dir.display()
+        ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn key_file(dir: &Path, mode: u32) -> PathBuf {
+        let path = dir.join(format!("venue-{mode:o}.key"));
+        std::fs::write(&path, "ab".repeat(32)).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+        path
+    }
+
+    fn show() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/show.toml")
+    }
+
+    fn options(dir: &Path) -> RunOptions {
+        RunOptions {
+            key_file: Some(key_file(dir, 0o600)),
+            show: Some(show()),
+            socket: Some(dir.join("run/beacon.sock")),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_good_config_passes() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = check_options(options(dir.path()), false);
+        assert!(r.is_valid(), "{r:?}");
+        assert!(r.notes.iter().any(|n| n.contains("intro")), "{r:?}");
+    }
+
+    #[test]
+    fn each_problem_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let open_key = RunOptions {
+            key_file: Some(key_file(dir.path(), 0o644)),
+            ..options(dir.path())
+        };
+        let r = check_options(open_key, false);
+        assert!(r.problems[0].contains("key-file") && r.problems[0].contains("chmod 600"));
+
+        let missing_show = RunOptions {
+            show: Some(dir.path().join("nope.toml")),
+            ..options(dir.path())
+        };
+        let r = check_options(missing_show, false);
+        assert!(
+            r.problems.iter().any(|p| p.contains("does not exist")),
+            "{r:?}"
+        );
+
+        let bad_show = RunOptions {
+            show: Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/bad.toml")),
+            ..options(dir.path())
+        };
+        let r = check_options(bad_show, false);
+        assert!(r.problems.iter().any(|p| p.starts_with("show: ")), "{r:?}");
+
+        let taken = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let busy = RunOptions {
+            osc: Some(taken.local_addr().unwrap()),
+            ..options(dir.path())
+        };
+        let r = check_options(busy, false);
+        assert!(
+            r.problems.iter().any(|p| p.contains("already in use")),
+            "{r:?}"
+        );
+
+        let foreign = RunOptions {
+            interface: Some("192.0.2.1".parse().unwrap()),
+            ..options(dir.path())
+        };
+        let r = check_options(foreign, false);
+        assert!(
+            r.problems.iter().any(|p| p.starts_with("interface:")),
+            "{r:?}"
+        );
+
+        let open_osc = RunOptions {
+            osc: Some("0.0.0.0:9000".parse().unwrap()),
+            ..options(dir.path())
+        };
+        let r = check_options(open_osc, false);
+        assert!(r.problems.iter().any(|p| p.contains("osc-allow")), "{r:?}");
+    }
+}

@@ -1,0 +1,113 @@
+//! Byte-counting TCP streams and source-address-spreading connects.
+//!
+//! Every byte a client reads or writes is added to a process-wide counter for its kind of
+//! traffic, so the figures include HTTP headers, chunk framing and WebSocket frames exactly as
+//! they cross the socket (TCP/IP headers are not counted here; see `procstat::lo_counters`).
+
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpSocket, TcpStream};
+
+/// Kinds of traffic counted separately.
+#[derive(Clone, Copy, Debug)]
+pub enum Kind {
+    /// Connection set-up, page, show, captive probe, WebSocket/SSE handshake.
+    Setup = 0,
+    /// State delivery: `/s` polls, WebSocket frames, SSE events.
+    State = 1,
+    /// Clock sync: `/t`.
+    Time = 2,
+}
+
+/// Process-wide byte counters: `[kind][0 = received, 1 = sent]`.
+pub static BYTES: [[AtomicU64; 2]; 3] = [
+    [AtomicU64::new(0), AtomicU64::new(0)],
+    [AtomicU64::new(0), AtomicU64::new(0)],
+    [AtomicU64::new(0), AtomicU64::new(0)],
+];
+
+/// Snapshot of [`BYTES`].
+pub fn bytes_snapshot() -> [[u64; 2]; 3] {
+    let mut out = [[0; 2]; 3];
+    for (k, row) in BYTES.iter().enumerate() {
+        for (d, c) in row.iter().enumerate() {
+            out[k][d] = c.load(Ordering::Relaxed);
+        }
+    }
+    out
+}
+
+/// A TCP stream that adds every byte to [`BYTES`] under its current kind.
+pub struct Counted {
+    inner: TcpStream,
+    /// Kind the next bytes are counted as.
+    pub kind: Kind,
+}
+
+impl Counted {
+    /// Wraps a connected stream.
+    pub fn new(inner: TcpStream, kind: Kind) -> Self {
+        Counted { inner, kind }
+    }
+}
+
+impl AsyncRead for Counted {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let kind = self.kind;
+        let r = Pin::new(&mut self.inner).poll_read(cx, buf);
+        let n = buf.filled().len() - before;
+        BYTES[kind as usize][0].fetch_add(n as u64, Ordering::Relaxed);
+        r
+    }
+}
+
+impl AsyncWrite for Counted {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        let kind = self.kind;
+        let r = Pin::new(&mut self.inner).poll_write(cx, buf);
+        if let Poll::Ready(Ok(n)) = &r {
+            BYTES[kind as usize][1].fetch_add(*n as u64, Ordering::Relaxed);
+        }
+        r
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// Source addresses `base, base+1, ...` (`count` of them), client `i` uses `i % count`.
+#[derive(Clone, Copy, Debug)]
+pub struct Sources {
+    /// First address; `None` lets the kernel choose.
+    pub base: Option<Ipv4Addr>,
+    /// How many.
+    pub count: u32,
+}
+
+impl Sources {
+    /// The source address of client `i`.
+    pub fn for_client(&self, i: usize) -> Option<IpAddr> {
+        self.base
+            .map(|b| IpAddr::V4(Ipv4Addr::from(u32::from(b) + (i as u32 % self.count.max(1)))))
+    }
+}
+
+/// Connects to `dst` from `src` (port chosen by the kernel), `TCP_NODELAY` on.
+pub async fn connect(dst: SocketAddr, src: Option<IpAddr>, kind: Kind) -> io::Result<Counted> {
+    let sock = TcpSocket::new_v4()?;
+    if let Some(ip) = src {
+        sock.bind(SocketAddr::new(ip, 0))?;
+    }
+    let stream = sock.connect(dst).await?;
+    stream.set_nodelay(true)?;
+    Ok(Counted::new(stream, kind))
+}

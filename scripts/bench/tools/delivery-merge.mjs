@@ -1,0 +1,46 @@
+// Merges the load generators' results of one delivery case into one JSON line.
+// usage: node delivery-merge.mjs DESIGN CLIENTS T0_US IDLE_RSS_KIB FILE...
+import { readFileSync } from 'node:fs';
+
+const [design, n, t0, idleRss, ...files] = process.argv.slice(2);
+const runs = files.map((f) => JSON.parse(readFileSync(f, 'utf8')));
+const sum = (f) => runs.reduce((a, r) => a + f(r), 0);
+const clients = Number(n);
+const windowS = runs[0].window_s;
+const perClientMin = (bytes) => (bytes / clients / windowS) * 60;
+const wb = (k) => sum((r) => r.window_bytes[k].rx + r.window_bytes[k].tx);
+const know = runs
+  .flatMap((r) => r.seen_us)
+  .map((s) => (s > 0 ? (s - Number(t0)) / 1000 : Infinity))
+  .sort((a, b) => a - b);
+const pct = (p) => {
+  const v = know[Math.min(know.length, Math.ceil((p / 100) * know.length)) - 1];
+  return Number.isFinite(v) ? Math.round(v * 10) / 10 : null;
+};
+const server = runs[0].server.procs[0] ?? {};
+const lo = runs[0].server.lo;
+const errors = {};
+for (const r of runs) for (const [k, v] of Object.entries(r.errors)) errors[k] = (errors[k] ?? 0) + v;
+console.log(
+  JSON.stringify({
+    design,
+    clients,
+    connected: sum((r) => r.connected_at_window_end),
+    errors,
+    idle_rss_kib: Number(idleRss),
+    rss_kib: server.rss_kib_end,
+    rss_kib_peak: server.rss_kib_peak,
+    cpu_s_per_min: server.cpu_s_per_min,
+    state_bytes_per_client_min: Math.round(perClientMin(wb('state'))),
+    time_bytes_per_client_min: Math.round(perClientMin(wb('time'))),
+    setup_bytes_per_client: Math.round(sum((r) => r.total_bytes.setup.rx + r.total_bytes.setup.tx) / clients),
+    lo_bytes_per_client_min: lo ? Math.round(perClientMin(lo.bytes)) : null,
+    lo_packets_per_client_min: lo ? Math.round(((lo.packets / clients / windowS) * 60) * 10) / 10 : null,
+    state_requests_per_s: Math.round(sum((r) => r.window_requests.state) / windowS),
+    know_p50_ms: pct(50),
+    know_p99_ms: pct(99),
+    know_max_ms: pct(100),
+    unseen: know.filter((x) => !Number.isFinite(x)).length,
+    window_s: windowS,
+  }),
+);
