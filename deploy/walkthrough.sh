@@ -45,7 +45,7 @@ cleanup() {
     ip netns pids "$(ns "$n")" 2>/dev/null | xargs -r kill -9 2>/dev/null
     ip netns del "$(ns "$n")" 2>/dev/null
   done
-  rm -rf "$W"
+  if [ -n "${KEEP:-}" ]; then echo "walkthrough: files kept in $W"; else rm -rf "$W"; fi
 }
 trap cleanup EXIT
 
@@ -85,7 +85,12 @@ localise() { sed -e "s#/etc/crowdlight/#$W/etc/#g" -e "s#/run/crowdlight/#$W/run
   -e "s#/var/lib/crowdlight/#$W/state/#g" "$1"; }
 localise config/beacon.toml >"$W/etc/beacon.toml"
 localise config/portal.toml >"$W/etc/portal.toml"
-sed -e 's/10\.78\.0\.11/10.78.0.12/g' -e 's/10\.77\.0\.11/10.77.0.12/g' "$W/etc/portal.toml" >"$W/etc/portal2.toml"
+# Scaling out (docs/venue.md): each relay's own addresses; phones are sent to the cache.
+for i in 1 2; do
+  sed -e "s/10\.78\.0\.11/10.78.0.1$i/g" -e "s/10\.77\.0\.11/10.77.0.1$i/g" \
+    -e 's#^canonical-url = .*#canonical-url = "http://10.78.0.10/"#' \
+    -e 's#^ipv4 = .*#ipv4 = "10.78.0.10"#' "$W/etc/portal.toml" >"$W/etc/portal-scaled$i.toml"
+done
 check "key file is 0600" test "$(stat -c %a "$W/etc/venue.key")" = 600
 check "beacon validate beacon.toml (in the beacon's namespace)" in_ns beacon "$BIN/beacon" validate "$W/etc/beacon.toml"
 check "beacon validate refuses it on a host without 10.77.0.2" bash -c "! '$BIN/beacon' validate '$W/etc/beacon.toml'"
@@ -101,7 +106,7 @@ in_ns beacon env RUST_LOG=info "$BIN/beacon" run --config "$W/etc/beacon.toml" >
 in_ns portal1 env RUST_LOG=info "$BIN/portal" run --config "$W/etc/portal.toml" >"$W/portal1.log" 2>&1 &
 wait_for() { local what=$1; shift; for _ in $(seq 100); do "$@" >/dev/null 2>&1 && return 0; sleep 0.2; done
   echo "timed out: $what"; return 1; }
-healthy() { in_ns "$1" curl -fsS -o /dev/null "http://$2/healthz"; }
+healthy() { [ "$(in_ns "$1" curl -sS -o /dev/null -w '%{http_code}' "http://$2/healthz")" = 200 ]; }
 check "relay 1 hears the beacon over the show LAN (/healthz 200)" wait_for "portal1 healthy" healthy portal1 10.77.0.11
 
 say "DHCP on the audience network (docs/venue.md, DHCP)"
@@ -211,11 +216,18 @@ sleep 0.5
 check "SIGHUP (systemctl reload) keeps the running cue" same_at
 
 say "Scaling out: a second relay and an nginx cache (docs/venue.md, Scaling out)"
-in_ns portal2 env RUST_LOG=info "$BIN/portal" run --config "$W/etc/portal2.toml" >"$W/portal2.log" 2>&1 &
+kill "$(in_ns portal1 pgrep -f "portal run" | head -1)"
+sleep 0.5
+in_ns portal1 env RUST_LOG=info "$BIN/portal" run --config "$W/etc/portal-scaled1.toml" >>"$W/portal1.log" 2>&1 &
+in_ns portal2 env RUST_LOG=info "$BIN/portal" run --config "$W/etc/portal-scaled2.toml" >"$W/portal2.log" 2>&1 &
+check "relay 1 (restarted, canonical URL = the cache) hears the beacon" wait_for "portal1 healthy" healthy portal1 10.77.0.11
 check "relay 2 hears the beacon" wait_for "portal2 healthy" healthy portal2 10.77.0.12
+check "captive DNS now points phones at the cache" \
+  test "$(in_ns phone dig +short +time=2 @10.78.0.12 anything.example A)" = 10.78.0.10
 sed -e "s#/var/cache/nginx/crowdlight#$W/cache#" deploy/nginx-crowdlight.conf >"$W/crowdlight-nginx.conf"
 cat >"$W/nginx.conf" <<EOF
 worker_processes 1;
+user root;
 pid $W/nginx.pid;
 error_log $W/nginx-error.log warn;
 events { worker_connections 1024; }
@@ -231,6 +243,8 @@ check "nginx -t accepts deploy/nginx-crowdlight.conf" in_ns cache nginx -t -c "$
 in_ns cache nginx -c "$W/nginx.conf" -g 'daemon off;' >"$W/nginx.log" 2>&1 &
 wait_for nginx in_ns phone curl -fsS -o /dev/null http://10.78.0.10/s || true
 cache_status() { in_ns phone curl -s -D - -o /dev/null "http://10.78.0.10$1" | tr -d '\r' | awk -F': ' 'tolower($1)=="x-cache-status"{print $2}'; }
+check "the page through nginx" bash -c "ip netns exec $(ns phone) curl -fsS http://10.78.0.10/ | grep -qi '<html'"
+check "a probe through nginx → 302 to the cache's address" bash -c "[ \"\$(ip netns exec $(ns phone) curl -s -o /dev/null -w '%{http_code} %{redirect_url}' --resolve connectivitycheck.gstatic.com:80:10.78.0.10 http://connectivitycheck.gstatic.com/generate_204)\" = '302 http://10.78.0.10/' ]"
 sleep 1.1; cache_status /s >/dev/null
 check "/s through nginx: the second request is a cache HIT" test "$(cache_status /s)" = HIT
 check "/t through nginx: never cached" bash -c "[ \"\$(ip netns exec $(ns phone) curl -s -D - -o /dev/null http://10.78.0.10/t | tr -d '\r' | awk -F': ' 'tolower(\$1)==\"x-cache-status\"{print \$2}')\" != HIT ]"

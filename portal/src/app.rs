@@ -280,8 +280,34 @@ impl Portal {
 
 /// Binds, starts and runs the portal until `shutdown`.
 pub async fn run(cfg: &Config, shutdown: Shutdown) -> Result<(), PortalError> {
+    let (_never, rescan) = mpsc::channel(1);
+    run_with_rescan(cfg, shutdown, rescan).await
+}
+
+/// [`run`], recompiling the shows directory on every message on `rescan` (SIGHUP): new and
+/// edited shows become servable; the relay's state (the running cue) is untouched.
+pub async fn run_with_rescan(
+    cfg: &Config,
+    shutdown: Shutdown,
+    mut rescan: mpsc::Receiver<()>,
+) -> Result<(), PortalError> {
     let key = load_key(cfg)?;
     let listeners = Listeners::bind(cfg).await?;
-    Portal::start(listeners, cfg, key, shutdown).join().await;
+    let portal = Portal::start(listeners, cfg, key, shutdown);
+    let catalog = portal.catalog.clone();
+    tokio::spawn(async move {
+        while rescan.recv().await.is_some() {
+            let c = catalog.clone();
+            match tokio::task::spawn_blocking(move || c.scan()).await {
+                Ok(report) => tracing::info!(
+                    compiled = report.compiled,
+                    failed = report.failed.len(),
+                    "SIGHUP: shows directory rescanned"
+                ),
+                Err(e) => tracing::error!(error = %e, "SIGHUP: rescan failed"),
+            }
+        }
+    });
+    portal.join().await;
     Ok(())
 }

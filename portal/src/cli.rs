@@ -45,8 +45,8 @@ pub struct RunArgs {
     /// Address of the interface to join the group on [default: 127.0.0.1].
     #[arg(long, value_name = "IP")]
     pub interface: Option<Ipv4Addr>,
-    /// Beacon key file (64 hex chars) [default: the development key, --dev only].
-    #[arg(long, value_name = "FILE")]
+    /// Beacon key file (64 hex chars or 32 raw bytes) [default: the development key, --dev only].
+    #[arg(long = "key-file", alias = "key", value_name = "FILE")]
     pub key: Option<PathBuf>,
     /// Directory of show sources (*.toml) [default: shows/examples].
     #[arg(long, value_name = "DIR")]

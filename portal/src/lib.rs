@@ -15,3 +15,4 @@ pub mod http;
 pub mod metrics;
 pub mod relay;
 pub mod shutdown;
+pub mod validate;

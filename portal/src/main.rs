@@ -18,12 +18,20 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Run the portal in the foreground until SIGINT/SIGTERM.
+    /// Run the portal in the foreground until SIGINT/SIGTERM (SIGHUP rescans the shows).
     Run(RunArgs),
+    /// Check a config file without starting (exit 0 valid, 1 invalid, 2 unreadable/usage).
+    Validate {
+        /// The TOML config file.
+        config: std::path::PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Cmd::Validate { config } = &cli.command {
+        return validate(config);
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -41,8 +49,39 @@ fn main() -> ExitCode {
     }
 }
 
+fn validate(config: &std::path::Path) -> ExitCode {
+    match portal::validate::check_file(config) {
+        Err(e) => {
+            eprintln!("portal validate: {e}");
+            ExitCode::from(2)
+        }
+        Ok(report) => {
+            for note in &report.notes {
+                println!("note: {note}");
+            }
+            for problem in &report.problems {
+                eprintln!("{}: {problem}", config.display());
+            }
+            if report.is_valid() {
+                println!("{}: valid", config.display());
+                ExitCode::SUCCESS
+            } else {
+                eprintln!(
+                    "{}: invalid ({} problem{})",
+                    config.display(),
+                    report.problems.len(),
+                    if report.problems.len() == 1 { "" } else { "s" }
+                );
+                ExitCode::from(1)
+            }
+        }
+    }
+}
+
 fn real_main(cli: Cli) -> anyhow::Result<()> {
-    let Cmd::Run(args) = cli.command;
+    let Cmd::Run(args) = cli.command else {
+        anyhow::bail!("unreachable: validate is handled before");
+    };
     let cfg = args.to_config().context("configuration")?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -50,12 +89,16 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
         .context("tokio runtime")?;
     rt.block_on(async move {
         let (trigger, shutdown) = shutdown_pair();
+        let (rescan_tx, rescan) = tokio::sync::mpsc::channel(1);
         tokio::spawn(async move {
             wait_for_signal().await;
             tracing::info!("signal received, shutting down");
             trigger.trigger();
         });
-        portal::app::run(&cfg, shutdown).await.context("portal")
+        tokio::spawn(forward_hangups(rescan_tx));
+        portal::app::run_with_rescan(&cfg, shutdown, rescan)
+            .await
+            .context("portal")
     })
 }
 
@@ -71,5 +114,18 @@ async fn wait_for_signal() {
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = term.recv() => {}
+    }
+}
+
+/// SIGHUP (systemctl reload): ask the portal to rescan its shows directory.
+async fn forward_hangups(rescan: tokio::sync::mpsc::Sender<()>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut hup) = signal(SignalKind::hangup()) else {
+        tracing::warn!("cannot install the SIGHUP handler");
+        return;
+    };
+    while hup.recv().await.is_some() {
+        tracing::info!("SIGHUP: rescanning the shows directory");
+        let _ = rescan.try_send(());
     }
 }

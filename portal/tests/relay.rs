@@ -81,7 +81,7 @@ fn s_follows_the_beacon_with_etags_and_ignores_forged_and_replayed_packets() {
 
     let (v, e0) = state_of(&p);
     assert_eq!(v["state"], "stopped");
-    assert_eq!(v["poll"], 3000);
+    assert_eq!(v["poll"], 1000);
     assert_eq!(get(p.http, "127.0.0.1", "/healthz", &[]).status, 503);
 
     // standby
@@ -186,7 +186,7 @@ fn s_follows_the_beacon_with_etags_and_ignores_forged_and_replayed_packets() {
     b.send(State::Blackout, None);
     let (v, e_black) = wait_state(&p, "blackout");
     assert!(v["cue"].is_null());
-    assert_eq!(v["poll"], 2000);
+    assert_eq!(v["poll"], 1000);
 
     // Forged: a valid packet signed with another key, newer seq.
     let forged = Packet {

@@ -1,7 +1,7 @@
 //! The page's request timing rules (sans-IO): when to poll `/s` next, when to take the next
 //! `/t` sample, backoff after errors and failover between relay URLs.
 //!
-//! Same constants as the page's `page/www/poll.js`:
+//! Same constants as the page's `page/src/poll.js`:
 //! - After a good `/s` answer: wait the server-directed `poll` ms (clamped to
 //!   [`Rules::min_poll_ms`]..=[`Rules::max_poll_ms`]), ±[`Rules::jitter`] (uniform), so thousands
 //!   of phones that joined together spread out.

@@ -1,4 +1,4 @@
-//! The page's clock sync (`page/www/sync.js`), ported operation by operation to Rust, sans-IO.
+//! The page's clock sync (`page/src/sync.js`), ported operation by operation to Rust, sans-IO.
 //!
 //! A sample is `(t1, t, t4)`: the phone's local clock in ms (`performance.now()`) when the `/t`
 //! request left, the server's stamp in beacon µs, and the local ms when the answer arrived.
@@ -20,8 +20,6 @@ pub const WINDOW_MS: f64 = 30.0 * 60.0 * 1000.0;
 pub const MIN_DRIFT_SPAN_MS: f64 = 10.0 * 60.0 * 1000.0;
 /// Largest drift believed, ppm.
 pub const MAX_DRIFT_PPM: f64 = 100.0;
-/// Only samples this recent set the level.
-pub const LEVEL_WINDOW_MS: f64 = 30.0 * 60.0 * 1000.0;
 /// Answers slower than this are ignored, ms.
 pub const MAX_RTT_MS: f64 = 3000.0;
 /// Width (ms) of the offset band a drift estimate may give up to stay closer to zero drift.
@@ -84,8 +82,6 @@ pub struct Model {
     pub ref_local: f64,
     /// Error bound, ms.
     pub error_bound_ms: f64,
-    /// Samples that set the level.
-    pub used: usize,
     /// Lowest round trip in the window, ms.
     pub min_rtt_ms: f64,
 }
@@ -117,8 +113,6 @@ pub struct ClockSync {
     pub base_offset: f64,
     /// Half-width of the intersected interval, ms.
     pub error_bound_ms: f64,
-    /// Samples that set the level.
-    pub used: usize,
 }
 
 impl Default for ClockSync {
@@ -130,7 +124,6 @@ impl Default for ClockSync {
             ref_local: 0.0,
             base_offset: f64::NAN,
             error_bound_ms: f64::INFINITY,
-            used: 0,
         }
     }
 }
@@ -165,7 +158,6 @@ impl ClockSync {
             drift_ppm: self.drift_ppm,
             ref_local: self.ref_local,
             error_bound_ms: self.error_bound_ms,
-            used: self.used,
             min_rtt_ms: self
                 .samples
                 .iter()
@@ -194,21 +186,14 @@ impl ClockSync {
         if self.drift_span_ms >= MIN_DRIFT_SPAN_MS {
             self.drift_ppm = fit_drift_ppm(&self.samples, self.ref_local);
         }
-        let recent: Vec<Sample> = self
-            .samples
-            .iter()
-            .filter(|x| newest.mid - x.mid <= LEVEL_WINDOW_MS)
-            .copied()
-            .collect();
         let (lo, hi) = intersect(
-            &recent,
+            &self.samples,
             self.drift_ppm * 1e-6,
             self.ref_local,
             newest.offset,
         );
-        self.used = recent.len();
         self.base_offset = newest.offset + (lo + hi) / 2.0;
-        self.error_bound_ms = (hi - lo) / 2.0;
+        self.error_bound_ms = ((hi - lo) / 2.0).max(0.0);
     }
 
     /// Forgets samples older than the newest one that disagrees with the newer ones.

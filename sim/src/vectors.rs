@@ -2,7 +2,7 @@
 //! timebase step, a relay switch, garbage) and what [`crate::sync`] answers after every sample.
 //! `sim/vectors/sync.json` is this module's output; `tests` keep the file current
 //! (`SIM_UPDATE_VECTORS=1 cargo test -p sim` rewrites it) and the page's node tests check that
-//! `page/www/sync.js` gives the same answers (numbers within [`TOLERANCE`]).
+//! `page/src/sync.js` gives the same answers (numbers within [`TOLERANCE`]).
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -38,8 +38,6 @@ pub struct Step {
     pub ref_local: f64,
     /// `errorBoundMs` (null before the first accepted sample).
     pub error_bound_ms: Option<f64>,
-    /// `used`.
-    pub used: usize,
     /// `offsetAt(t4 + 1000)` (null before the first accepted sample).
     pub offset_after_1s: Option<f64>,
 }
@@ -154,7 +152,6 @@ fn run(name: &str, feed: &[(f64, f64, f64, u32)]) -> Case {
                 drift_ppm: sync.drift_ppm,
                 ref_local: sync.ref_local,
                 error_bound_ms: synced.then_some(sync.error_bound_ms),
-                used: sync.used,
                 offset_after_1s: synced.then(|| sync.offset_at(t4 + 1000.0)),
             }
         })
@@ -216,9 +213,9 @@ pub fn build() -> Vectors {
 
     Vectors {
         about:
-            "Clock-sync vectors written by sim::vectors from the Rust port of page/www/sync.js. \
+            "Clock-sync vectors written by sim::vectors from the Rust port of page/src/sync.js. \
                 For each case, feed steps in order: handleSample(makeSample(t1, t_us, t4, burst)); \
-                after each, compare accepted, kept = samples.length, used, and baseOffset, \
+                after each, compare accepted, kept = samples.length, and baseOffset, \
                 driftPpm, refLocal, errorBoundMs, offsetAt(t4 + 1000) within `tolerance` \
                 (null: not synced yet)."
                 .into(),

@@ -45,12 +45,17 @@ impl StateView {
         }
     }
 
-    /// Server-directed poll interval, ms (contract values).
+    /// Server-directed poll interval, ms.
+    ///
+    /// Every state from which the operator can fire a GO polls at most every second, so that with
+    /// the page's +20 % jitter a poll always lands inside the beacon's default 1.5 s GO lead time
+    /// and every phone starts the cue on its first frame. Standby (a GO is imminent) polls faster.
     pub fn poll_ms(&self) -> u64 {
         match self {
-            StateView::Stopped => 3000,
-            StateView::Blackout => 2000,
-            StateView::Hold { .. } | StateView::Running { .. } => 1000,
+            StateView::Stopped
+            | StateView::Blackout
+            | StateView::Hold { .. }
+            | StateView::Running { .. } => 1000,
             StateView::Standby { .. } => 500,
         }
     }
@@ -147,7 +152,7 @@ mod tests {
         let r = render(&SnapshotInput::default());
         let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
         assert_eq!(v["state"], "stopped");
-        assert_eq!(v["poll"], 3000);
+        assert_eq!(v["poll"], 1000);
         assert!(v["cue"].is_null() && v["at"].is_null() && v["show"].is_null());
     }
 

@@ -50,7 +50,8 @@ struct RunArgs {
     /// Phones join spread evenly over this many seconds.
     #[arg(long, default_value_t = 5.0)]
     ramp_s: f64,
-    /// First source address to bind (e.g. 127.0.1.1); phones cycle through --sources addresses.
+    /// First source address to bind; phones cycle through --sources addresses. Default:
+    /// 127.0.1.1 when every relay is on loopback (no port exhaustion with thousands of phones).
     #[arg(long)]
     source_base: Option<Ipv4Addr>,
     /// Number of source addresses from --source-base.
@@ -145,6 +146,12 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
             })
             .collect(),
     );
+    let source_base = args.source_base.or_else(|| {
+        args.relays
+            .iter()
+            .all(|a| a.ip().is_loopback() && a.is_ipv4())
+            .then_some(Ipv4Addr::new(127, 0, 1, 1))
+    });
     let mut rng = StdRng::seed_from_u64(args.seed);
     let anchor = host_now_us();
     let start = tokio::time::Instant::now();
@@ -154,7 +161,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         .collect();
     let mut tasks = tokio::task::JoinSet::new();
     for (i, status) in statuses.iter().enumerate() {
-        let source = args.source_base.map(|base| {
+        let source = source_base.map(|base| {
             IpAddr::V4(Ipv4Addr::from(
                 u32::from(base) + (i as u32 % args.sources.max(1)),
             ))

@@ -1,0 +1,116 @@
+// Renders the results in $OUT (default scripts/bench/results) as Markdown tables, with ratios.
+// usage: node summary.mjs [DIR]
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+const dir = process.argv[2] ?? new URL('../results', import.meta.url).pathname;
+const jsonl = (f) => (existsSync(join(dir, f)) ? readFileSync(join(dir, f), 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l)) : []);
+const json = (f) => (existsSync(join(dir, f)) ? JSON.parse(readFileSync(join(dir, f), 'utf8')) : null);
+const f0 = (x) => (x == null ? '–' : Math.round(x).toLocaleString('en-US'));
+const f1 = (x) => (x == null ? '–' : x.toFixed(1));
+const f2 = (x) => (x == null ? '–' : x.toFixed(2));
+const ratio = (a, b) => (a == null || b == null || b === 0 ? '–' : `${(a / b).toFixed(2)}×`);
+const mib = (kib) => (kib == null ? '–' : (kib / 1024).toFixed(1));
+const out = [];
+const p = (s = '') => out.push(s);
+
+const meta = existsSync(join(dir, 'machine.txt')) ? readFileSync(join(dir, 'machine.txt'), 'utf8').trim() : '';
+if (meta) p(`Machine: ${meta}\n`);
+
+// 1. Relay vs nginx
+const w = jsonl('relay-vs-nginx.jsonl');
+if (w.length) {
+  const by = Object.fromEntries(w.map((r) => [r.name, r]));
+  p(`### 1. Relay vs nginx (wrk ${by.meta?.wrk ?? ''})\n`);
+  p('| request | relay req/s | nginx req/s | relay ÷ nginx | relay p99 ms | nginx p99 ms |');
+  p('| --- | ---: | ---: | ---: | ---: | ---: |');
+  for (const [label, a, b] of [['`/s` 200', 'relay-s-200', 'nginx-s-200'], ['`/s` 304 (If-None-Match)', 'relay-s-304', 'nginx-s-304'], ['`/t` 200', 'relay-t', 'nginx-t']]) {
+    p(`| ${label} | ${f0(by[a]?.rps)} | ${f0(by[b]?.rps)} | ${ratio(by[a]?.rps, by[b]?.rps)} | ${f2(by[a]?.p99_ms)} | ${f2(by[b]?.p99_ms)} |`);
+  }
+  p('');
+  p('| nginx `proxy_cache` in front of the relay | req/s | p99 ms | ÷ relay direct |');
+  p('| --- | ---: | ---: | ---: |');
+  p(`| \`/s\` 200 | ${f0(by['cache-s-200']?.rps)} | ${f2(by['cache-s-200']?.p99_ms)} | ${ratio(by['cache-s-200']?.rps, by['relay-s-200']?.rps)} |`);
+  p(`| \`/s\` 304 | ${f0(by['cache-s-304']?.rps)} | ${f2(by['cache-s-304']?.p99_ms)} | ${ratio(by['cache-s-304']?.rps, by['relay-s-304']?.rps)} |`);
+  const bad = w.filter((r) => r.non_2xx_3xx || r.socket_errors);
+  if (bad.length) p(`\nErrors: ${bad.map((r) => `${r.name}: ${r.non_2xx_3xx} non-2xx/3xx, ${r.socket_errors} socket errors`).join('; ')}`);
+  if (by.meta) p(`\n/s body ${by.meta.s_bytes} B; response head relay ${by.meta.relay_s_headers} B, nginx ${by.meta.nginx_s_headers} B.`);
+  p('');
+}
+
+// 2. Delivery
+const d = jsonl('delivery.jsonl');
+if (d.length) {
+  p('### 2. Delivery designs\n');
+  p('| clients | design | connected | errors | server RSS idle → loaded MiB | CPU s/min | state B/client/min | + `/t` B/client/min | connect B/client | know new cue p50 / p99 ms |');
+  p('| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  for (const r of d) {
+    const errs = Object.values(r.errors).reduce((a, b) => a + b, 0);
+    p(`| ${f0(r.clients)} | ${r.design} | ${f0(r.connected)} | ${errs} | ${mib(r.idle_rss_kib)} → ${mib(r.rss_kib)} | ${f1(r.cpu_s_per_min)} | ${f0(r.state_bytes_per_client_min)} | ${f0(r.time_bytes_per_client_min)} | ${f0(r.setup_bytes_per_client)} | ${f0(r.know_p50_ms)} / ${r.know_p99_ms == null ? `> run (${r.unseen} never)` : f0(r.know_p99_ms)} |`);
+  }
+  p('');
+  p('| clients | Crowdlight RSS ÷ peer RSS | ws-node | ws-rust | sse-node | Crowdlight CPU ÷ ws-node CPU |');
+  p('| ---: | --- | ---: | ---: | ---: | ---: |');
+  for (const n of [...new Set(d.map((r) => r.clients))]) {
+    const get = (x) => d.find((r) => r.clients === n && r.design === x);
+    const c = get('crowdlight');
+    p(`| ${f0(n)} | loaded RSS | ${ratio(c?.rss_kib, get('ws-node')?.rss_kib)} | ${ratio(c?.rss_kib, get('ws-rust')?.rss_kib)} | ${ratio(c?.rss_kib, get('sse-node')?.rss_kib)} | ${ratio(c?.cpu_s_per_min, get('ws-node')?.cpu_s_per_min)} |`);
+  }
+  p('');
+  p('Loopback-interface counters over the same windows (include TCP/IP headers and ACKs, and any other traffic on `lo` at the time):');
+  p(d.map((r) => `${r.design}@${r.clients}: ${f0(r.lo_bytes_per_client_min)} B, ${f1(r.lo_packets_per_client_min)} packets per client per min`).join('; ') + '.');
+  p('');
+}
+
+// 3. Sync
+const s = jsonl('sync.jsonl');
+if (s.length) {
+  p('### 3. Clock-sync accuracy (|error| ms)\n');
+  p('| one-way delay ± jitter | loss | min-RTT + drift filter p50 / p95 / p99 (synced) | single sample p50 / p95 / p99 | single ÷ filter at p99 |');
+  p('| --- | ---: | ---: | ---: | ---: |');
+  for (const r of s) {
+    const fl = r.filter ?? {}, sg = r.single ?? {};
+    p(`| ${r.delay_ms} ± ${r.jitter_ms} ms | ${Math.round(r.loss * 100)} % | ${f2(fl.p50)} / ${f2(fl.p95)} / ${f2(fl.p99)} (${fl.synced ?? '–'}/${fl.phones ?? '–'}) | ${f2(sg.p50)} / ${f2(sg.p95)} / ${f2(sg.p99)} | ${ratio(sg.p99, fl.p99)} |`);
+  }
+  p('');
+}
+
+// 4. Storm
+const st = jsonl('storm.jsonl');
+if (st.length) {
+  p('### 4. Join storm (arrivals spread over 10 s)\n');
+  p('| phones | relays | got the page | first frame | phones with errors | errors (connect/io/timeout/status) | to first synced frame p50 / p99 / max ms | join burst done p99 ms | relay peak RSS MiB | relay CPU s |');
+  p('| ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |');
+  for (const r of st) {
+    const e = r.errors;
+    p(`| ${f0(r.phones)} | ${r.relays} | ${f0(r.page_ok)} | ${f0(r.first_frame)} | ${f0(r.phones_with_errors)} | ${e.connect}/${e.io}/${e.timeout}/${e.status} | ${f0(r.first_frame_p50_ms)} / ${f0(r.first_frame_p99_ms)} / ${f0(r.first_frame_max_ms)} | ${f0(r.burst_done_p99_ms)} | ${mib(r.relay_rss_kib_peak)} | ${f1(r.relay_cpu_s)} |`);
+  }
+  p('');
+}
+
+// 5. DNS
+const dn = jsonl('dns.jsonl');
+if (dn.length) {
+  const by = Object.fromEntries(dn.map((r) => [r.name, r]));
+  p('### 5. DNS (dnsperf)\n');
+  p('| transport | portal q/s | dnsmasq q/s | portal ÷ dnsmasq | portal avg latency ms | dnsmasq avg latency ms | lost (portal / dnsmasq) |');
+  p('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+  for (const m of ['udp', 'tcp']) {
+    const a = by[`portal-${m}`], b = by[`dnsmasq-${m}`];
+    p(`| ${m.toUpperCase()} | ${f0(a?.qps)} | ${f0(b?.qps)} | ${ratio(a?.qps, b?.qps)} | ${f2(a?.avg_latency_ms)} | ${f2(b?.avg_latency_ms)} | ${a?.lost ?? '–'} / ${b?.lost ?? '–'} |`);
+  }
+  p('');
+}
+
+// 6. Page weight
+const pw = json('page-weight.json');
+if (pw) {
+  p('### 6. Page weight: bytes to the first frame\n');
+  p('| encoding | requests | page + assets (bodies) | show (body) | all bodies | all headers (request + response) | total to first frame | 31 more `/t` (rest of join burst) |');
+  p('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  for (const [enc, v] of Object.entries(pw.by_encoding)) {
+    p(`| ${enc} | ${v.requests} | ${f0(v.page_and_assets_body)} | ${f0(v.show_body)} | ${f0(v.body)} | ${f0(v.headers)} | ${f0(v.total_to_first_frame)} | ${f0(v.join_burst_31_more_t)} |`);
+  }
+  p('');
+}
+console.log(out.join('\n'));
