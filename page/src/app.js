@@ -32,7 +32,9 @@ let fadeStart = 0;
 let lastFrameTs = NaN;
 let frameMs = 16.7;
 const frames = [];
-const stats = { syncs: 0, polls: 0, pollErrors: 0, showLoads: 0 };
+const stats = { syncs: 0, polls: 0, pollErrors: 0, showLoads: 0, transport: 'poll', wtPushes: 0, wtFailures: 0 };
+/** The open WebTransport session (wt.js), or null: then state and time come over HTTP. */
+let wt = null;
 
 function reducedMotion() {
   return !!(window.matchMedia && matchMedia('(prefers-reduced-motion: reduce)').matches);
@@ -54,11 +56,17 @@ async function get(url, init = {}, timeoutMs = POLL_TIMEOUT_MS) {
 async function sampleOnce(burst) {
   const t1 = now();
   try {
-    const res = await get('/t', { cache: 'no-store' }, 3000);
+    let t;
+    if (wt && wt.open) {
+      t = await wt.time(3000);
+    } else {
+      const res = await get('/t', { cache: 'no-store' }, 3000);
+      if (!res.ok) return;
+      t = res;
+    }
     const t4 = now();
-    if (!res.ok) return;
-    const body = await res.json();
-    if (sync.handleSample(makeSample(t1, Number(body.t), t4, burst))) stats.syncs++;
+    if (t instanceof Response) t = (await t.json()).t;
+    if (sync.handleSample(makeSample(t1, Number(t), t4, burst))) stats.syncs++;
   } catch {
     // lost: the next sample or burst makes up for it
   }
@@ -97,9 +105,54 @@ async function pollLoop() {
       poller.handleError(now());
       stats.pollErrors++;
     }
-    const url = poller.takeNewShow();
-    if (url) loadShow(url);
-    await sleep(poller.nextDelayMs(rand));
+    takeShow();
+    // With WebTransport, state is pushed: poll only as a slow safety net.
+    await pollSleep(wt ? WT_SAFETY_POLL_MS : poller.nextDelayMs(rand));
+  }
+}
+
+function takeShow() {
+  const url = poller.takeNewShow();
+  if (url) loadShow(url);
+}
+
+/** Poll interval while WebTransport pushes the state. */
+const WT_SAFETY_POLL_MS = 15000;
+let wakePoll = () => {};
+function pollSleep(ms) {
+  return new Promise((r) => {
+    const t = setTimeout(r, ms);
+    wakePoll = () => { clearTimeout(t); r(); };
+  });
+}
+
+// ---- WebTransport (secure contexts only; any failure: HTTP polling) ------------------------
+
+function handlePush(body) {
+  stats.wtPushes++;
+  if (poller.handleOk(now(), body, null)) takeShow();
+}
+
+async function wtLoop() {
+  if (location.protocol !== 'https:' || !window.isSecureContext || typeof WebTransport !== 'function') return;
+  if (q.get('transport') === 'poll') return;
+  let mod;
+  try { mod = await import('./wt.js'); } catch { return; }
+  for (let failures = 0; ; failures++) {
+    try {
+      wt = await mod.openSession(handlePush);
+      stats.transport = 'wt';
+      failures = 0;
+      burst(resyncBurst(1), 2000 + stats.syncs); // datagram samples: better than /t ones
+      const keepAlive = setInterval(() => sampleOnce(3000), 10000);
+      await wt.closed;
+      clearInterval(keepAlive);
+    } catch { /* no UDP, no certificate, no relay support: poll */ }
+    wt = null;
+    stats.transport = 'poll';
+    stats.wtFailures++;
+    wakePoll();
+    await sleep(Math.min(60000, 5000 * 2 ** Math.min(failures, 4)) * (0.75 + 0.5 * rand()));
   }
 }
 
@@ -256,6 +309,7 @@ if (window.matchMedia) {
 $('join').addEventListener('click', join);
 syncLoop();
 pollLoop();
+wtLoop();
 requestAnimationFrame(frame);
 
 /** Read-only hook for tests and for curious people with a console. */

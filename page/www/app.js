@@ -25,15 +25,17 @@ let fadeStart=0
 let lastFrameTs=NaN
 let frameMs=16.7
 const frames=[]
-const stats={syncs:0,polls:0,pollErrors:0,showLoads:0}
+const stats={syncs:0,polls:0,pollErrors:0,showLoads:0,transport:"poll",wtPushes:0,wtFailures:0}
+let wt=null
 function reducedMotion(){return!!(window.matchMedia&&matchMedia("(prefers-reduced-motion: reduce)").matches)}async function get(url,init={},timeoutMs=POLL_TIMEOUT_MS){const ctl=typeof AbortController==="function"?new AbortController:null
 const timer=ctl&&setTimeout(()=>ctl.abort(),timeoutMs)
 try{return await fetch(url,{...init,signal:ctl?.signal})}finally{clearTimeout(timer)}}async function sampleOnce(burst){const t1=now()
-try{const res=await get("/t",{cache:"no-store"},3e3)
-const t4=now()
+try{let t
+if(wt&&wt.open){t=await wt.time(3e3)}else{const res=await get("/t",{cache:"no-store"},3e3)
 if(!res.ok)return
-const body=await res.json()
-if(sync.handleSample(makeSample(t1,Number(body.t),t4,burst)))stats.syncs++}catch{}}async function burst(n,id){const pending=[]
+t=res}const t4=now()
+if(t instanceof Response)t=(await t.json()).t
+if(sync.handleSample(makeSample(t1,Number(t),t4,burst)))stats.syncs++}catch{}}async function burst(n,id){const pending=[]
 for(let i=0;i<n;i++){pending.push(sampleOnce(id))
 await sleep(burstGapMs(rand))}await Promise.all(pending)}async function syncLoop(){await burst(JOIN_BURST,0)
 for(let n=1;;n++){await sleep(sync.synced?resyncDelayMs(n,rand):2e3)
@@ -42,9 +44,27 @@ if(res.status===304)poller.handleNotModified(now())
 else if(res.ok)poller.handleOk(now(),await res.json(),res.headers.get("ETag"))
 else poller.handleError(now())
 stats.polls++}catch{poller.handleError(now())
-stats.pollErrors++}const url=poller.takeNewShow()
-if(url)loadShow(url)
-await sleep(poller.nextDelayMs(rand))}}async function loadShow(url){try{const res=await get(url,{},15e3)
+stats.pollErrors++}takeShow()
+await pollSleep(wt?WT_SAFETY_POLL_MS:poller.nextDelayMs(rand))}}function takeShow(){const url=poller.takeNewShow()
+if(url)loadShow(url)}const WT_SAFETY_POLL_MS=15e3
+let wakePoll=()=>{}
+function pollSleep(ms){return new Promise(r=>{const t=setTimeout(r,ms)
+wakePoll=()=>{clearTimeout(t)
+r()}})}function handlePush(body){stats.wtPushes++
+if(poller.handleOk(now(),body,null))takeShow()}async function wtLoop(){if(location.protocol!=="https:"||!window.isSecureContext||typeof WebTransport!=="function")return
+if(q.get("transport")==="poll")return
+let mod
+try{mod=await(import("./wt.js"))}catch{return}for(let failures=0;;failures++){try{wt=await mod.openSession(handlePush)
+stats.transport="wt"
+failures=0
+burst(resyncBurst(1),2e3+stats.syncs)
+const keepAlive=setInterval(()=>sampleOnce(3e3),1e4)
+await wt.closed
+clearInterval(keepAlive)}catch{}wt=null
+stats.transport="poll"
+stats.wtFailures++
+wakePoll()
+await sleep(Math.min(6e4,5e3*2**Math.min(failures,4))*(.75+.5*rand()))}}async function loadShow(url){try{const res=await get(url,{},15e3)
 const s=await res.json()
 const problem=validateShow(s)
 if(problem)throw new Error(problem)
@@ -110,6 +130,7 @@ if(frames.length>600)frames.splice(0,frames.length-600)}if(window.matchMedia){co
 mq.addEventListener?.("change",()=>{limiter=new FlashLimiter({reducedMotion:mq.matches})})}$("join").addEventListener("click",join)
 syncLoop()
 pollLoop()
+wtLoop()
 requestAnimationFrame(frame)
 window.crowdlight=Object.freeze({offsetMs:()=>sync.synced?sync.offsetAt(now()):NaN,beaconNowUs:()=>sync.synced?sync.beaconUs(now()):NaN,syncInfo:()=>({synced:sync.synced,errorBoundMs:sync.errorBoundMs,driftPpm:sync.driftPpm,samples:sync.samples.length}),state:()=>({joined,zone,reducedMotion:limiter.reducedMotion,zoneName:show?show.zones[zone]:null,show:showUrl,...poller.state,failures:poller.failures,suppressed:limiter.suppressed,...stats}),colour:()=>shown&&shown.slice(),frames:()=>frames.map(f=>({...f}))})
 

@@ -38,6 +38,9 @@ pub enum PortalError {
     /// The beacon key could not be loaded or is not allowed.
     #[error("beacon key: {0}")]
     Key(String),
+    /// The TLS certificate could not be loaded or HTTPS/WebTransport could not start.
+    #[error("tls: {0}")]
+    Tls(String),
 }
 
 /// The bound sockets.
@@ -51,6 +54,8 @@ pub struct Listeners {
     pub dns_tcp: Option<TcpListener>,
     /// Beacon multicast (optional: without it `/s` stays `stopped`).
     pub beacon: Option<UdpSocket>,
+    /// HTTPS + WebTransport (only with `[tls]`).
+    pub https: Option<crate::tls::HttpsListeners>,
 }
 
 /// Binds a TCP listener with a deep backlog (phones arrive in bursts).
@@ -86,11 +91,16 @@ impl Listeners {
             "beacon multicast",
             format!("{}:{} via {}", mc.group, mc.port, mc.interface),
         ))?;
+        let https = match &cfg.tls {
+            Some(t) => Some(crate::tls::HttpsListeners::bind(t).map_err(PortalError::Tls)?),
+            None => None,
+        };
         Ok(Self {
             http,
             dns_udp,
             dns_tcp,
             beacon: Some(beacon),
+            https,
         })
     }
 }
@@ -150,6 +160,10 @@ pub struct Portal {
     pub catalog: Arc<Catalog>,
     /// HTTP counters.
     pub metrics: Arc<HttpMetrics>,
+    /// HTTPS/WebTransport address actually bound (TCP and UDP), with `[tls]`.
+    pub https_addr: Option<SocketAddr>,
+    /// HTTPS/WebTransport counters.
+    pub wt_metrics: Arc<crate::webtransport::WtMetrics>,
     tasks: JoinSet<()>,
 }
 
@@ -225,7 +239,11 @@ impl Portal {
             });
         }
 
-        let canonical_url = cfg.canonical_url_for(http_addr);
+        let https_addr = listeners.https.as_ref().map(|h| h.addr);
+        let canonical_url = match (https_addr, &cfg.http.canonical_url) {
+            (Some(a), None) => crate::tls::https_url(a, cfg.dns.ipv4),
+            _ => cfg.canonical_url_for(http_addr),
+        };
         let mut own_hosts = vec![
             crate::config::url_host(&canonical_url),
             cfg.dns.ipv4.to_string(),
@@ -253,14 +271,31 @@ impl Portal {
             max_header_bytes: cfg.http.max_header_bytes,
             ..HttpLimits::default()
         };
+        let wt_metrics = Arc::new(crate::webtransport::WtMetrics::default());
+        let mut http_app = http::router(state.clone());
+        if let Some(h) = listeners.https {
+            match h.start(
+                &mut tasks,
+                http_app.clone(),
+                &state.canonical_url,
+                relay.clone(),
+                epoch,
+                limits,
+                wt_metrics.clone(),
+                shutdown.clone(),
+            ) {
+                Ok(app) => http_app = app,
+                Err(error) => tracing::error!(%error, "tls: HTTPS/WebTransport not started"),
+            }
+        }
         tasks.spawn(http::serve_http(
             listeners.http,
-            http::router(state),
+            http_app,
             limits,
             metrics.clone(),
             shutdown,
         ));
-        tracing::info!(%http_addr, ?dns_addr, release = cfg.release, "portal running");
+        tracing::info!(%http_addr, ?dns_addr, ?https_addr, release = cfg.release, "portal running");
         Self {
             http_addr,
             dns_addr,
@@ -268,6 +303,8 @@ impl Portal {
             relay,
             catalog,
             metrics,
+            https_addr,
+            wt_metrics,
             tasks,
         }
     }

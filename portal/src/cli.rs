@@ -63,6 +63,18 @@ pub struct RunArgs {
     /// Most simultaneously open HTTP connections [default: 8192].
     #[arg(long, value_name = "N")]
     pub max_connections: Option<usize>,
+    /// PEM certificate chain: serve HTTPS + WebTransport (needs --tls-key; SIGHUP reloads).
+    #[arg(long, value_name = "PEM")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, value_name = "PEM")]
+    pub tls_key: Option<PathBuf>,
+    /// HTTPS (TCP) and WebTransport (UDP) listen address [default: 127.0.0.1:8443].
+    #[arg(long, value_name = "ADDR")]
+    pub https: Option<SocketAddr>,
+    /// Most simultaneously open WebTransport sessions [default: 10000].
+    #[arg(long, value_name = "N")]
+    pub wt_max_sessions: Option<usize>,
 }
 
 impl RunArgs {
@@ -122,6 +134,25 @@ impl RunArgs {
         }
         if let Some(v) = self.max_connections {
             c.http.max_connections = v;
+        }
+        if self.tls_cert.is_some()
+            || self.tls_key.is_some()
+            || self.https.is_some()
+            || self.wt_max_sessions.is_some()
+        {
+            let t = c.tls.get_or_insert_with(Default::default);
+            if let Some(v) = &self.tls_cert {
+                t.cert = v.clone();
+            }
+            if let Some(v) = &self.tls_key {
+                t.key = v.clone();
+            }
+            if let Some(v) = self.https {
+                t.listen = v;
+            }
+            if let Some(v) = self.wt_max_sessions {
+                t.wt_max_sessions = v;
+            }
         }
         c.validate()?;
         Ok(c)

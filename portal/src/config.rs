@@ -28,6 +28,13 @@
 //! group = "239.255.77.77"
 //! port = 7777
 //! interface = "127.0.0.1"
+//!
+//! [tls]                                # optional: HTTPS on TCP + WebTransport on UDP
+//! cert = "/etc/crowdlight/fullchain.pem"
+//! key = "/etc/crowdlight/privkey.pem"  # both re-read on SIGHUP
+//! listen = "127.0.0.1:8443"
+//! wt-max-sessions = 10000
+//! wt-idle-timeout-ms = 30000
 //! ```
 
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -77,6 +84,8 @@ pub struct Config {
     pub dns: DnsConfig,
     /// Beacon multicast.
     pub beacon: BeaconConfig,
+    /// HTTPS + WebTransport (`[tls]`, see [`crate::tls::TlsConfig`]); absent = plain HTTP only.
+    pub tls: Option<crate::tls::TlsConfig>,
 }
 
 /// `[http]`.
@@ -138,6 +147,7 @@ impl Default for Config {
             http: HttpConfig::default(),
             dns: DnsConfig::default(),
             beacon: BeaconConfig::default(),
+            tls: None,
         }
     }
 }
@@ -226,6 +236,10 @@ impl Config {
                 || http::Uri::try_from(url.as_str()).map_or(true, |u| u.host().is_none()))
         {
             return bad("http.canonical-url must be an absolute http(s) URL");
+        }
+        if let Some(tls) = &self.tls {
+            tls.validate()
+                .map_err(|m| ConfigError::Invalid(m.to_string()))?;
         }
         Ok(())
     }

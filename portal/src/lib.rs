@@ -15,4 +15,6 @@ pub mod http;
 pub mod metrics;
 pub mod relay;
 pub mod shutdown;
+pub mod tls;
 pub mod validate;
+pub mod webtransport;

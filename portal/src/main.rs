@@ -19,7 +19,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Cmd {
     /// Run the portal in the foreground until SIGINT/SIGTERM (SIGHUP rescans the shows).
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Check a config file without starting (exit 0 valid, 1 invalid, 2 unreadable/usage).
     Validate {
         /// The TOML config file.

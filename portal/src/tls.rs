@@ -61,6 +61,22 @@ impl Default for TlsConfig {
     }
 }
 
+impl TlsConfig {
+    /// Checks the section (paths given, positive limits).
+    pub fn validate(&self) -> Result<(), &'static str> {
+        if self.cert.as_os_str().is_empty() || self.key.as_os_str().is_empty() {
+            return Err("tls needs both cert and key (--tls-cert, --tls-key)");
+        }
+        if self.wt_max_sessions == 0 {
+            return Err("tls.wt-max-sessions must be at least 1");
+        }
+        if self.wt_idle_timeout_ms == 0 {
+            return Err("tls.wt-idle-timeout-ms must be positive");
+        }
+        Ok(())
+    }
+}
+
 /// Certificate loading errors.
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
@@ -191,13 +207,12 @@ fn base_config(
     versions: &[&'static rustls::SupportedProtocolVersion],
     alpn: &[u8],
 ) -> rustls::ServerConfig {
-    let mut c = rustls::ServerConfig::builder_with_provider(Arc::new(
-        ring_provider::default_provider(),
-    ))
-    .with_protocol_versions(versions)
-    .unwrap_or_else(|_| unreachable!("ring supports TLS 1.2 and 1.3"))
-    .with_no_client_auth()
-    .with_cert_resolver(store);
+    let mut c =
+        rustls::ServerConfig::builder_with_provider(Arc::new(ring_provider::default_provider()))
+            .with_protocol_versions(versions)
+            .unwrap_or_else(|_| unreachable!("ring supports TLS 1.2 and 1.3"))
+            .with_no_client_auth()
+            .with_cert_resolver(store);
     c.alpn_protocols = vec![alpn.to_vec()];
     c
 }
@@ -230,7 +245,9 @@ pub async fn reload_on_sighup(store: Arc<CertStore>, mut shutdown: Shutdown) {
                 let c = store.current();
                 tracing::info!(sha256 = c.sha256_hex(), "tls: certificate reloaded");
             }
-            Err(error) => tracing::error!(%error, "tls: reload failed, keeping the old certificate"),
+            Err(error) => {
+                tracing::error!(%error, "tls: reload failed, keeping the old certificate")
+            }
         }
     }
 }
@@ -283,20 +300,19 @@ pub async fn serve_https(
         );
         tasks.spawn(async move {
             let _permit = permit;
-            let tls = match tokio::time::timeout(limits.header_timeout, acceptor.accept(stream))
-                .await
-            {
-                Ok(Ok(tls)) => tls,
-                Ok(Err(error)) => {
-                    metrics.tls_errors.fetch_add(1, Ordering::Relaxed);
-                    tracing::debug!(%error, "https: handshake failed");
-                    return;
-                }
-                Err(_) => {
-                    metrics.tls_errors.fetch_add(1, Ordering::Relaxed);
-                    return;
-                }
-            };
+            let tls =
+                match tokio::time::timeout(limits.header_timeout, acceptor.accept(stream)).await {
+                    Ok(Ok(tls)) => tls,
+                    Ok(Err(error)) => {
+                        metrics.tls_errors.fetch_add(1, Ordering::Relaxed);
+                        tracing::debug!(%error, "https: handshake failed");
+                        return;
+                    }
+                    Err(_) => {
+                        metrics.tls_errors.fetch_add(1, Ordering::Relaxed);
+                        return;
+                    }
+                };
             let conn = builder.serve_connection(TokioIo::new(tls), TowerToHyperService::new(app));
             let mut conn = std::pin::pin!(conn);
             tokio::select! {
@@ -316,6 +332,87 @@ pub async fn serve_https(
     })
     .await;
     tasks.abort_all();
+}
+
+/// The bound HTTPS/WebTransport sockets and the loaded certificate.
+#[derive(Debug)]
+pub struct HttpsListeners {
+    /// HTTPS.
+    pub tcp: TcpListener,
+    /// QUIC (WebTransport), same port.
+    pub udp: std::net::UdpSocket,
+    /// The address bound (TCP and UDP).
+    pub addr: SocketAddr,
+    /// The certificate.
+    pub store: Arc<CertStore>,
+    /// The `[tls]` settings.
+    pub config: TlsConfig,
+}
+
+impl HttpsListeners {
+    /// Loads the certificate and binds `cfg.listen` (TCP + UDP).
+    pub fn bind(cfg: &TlsConfig) -> Result<Self, String> {
+        let store = CertStore::open(&cfg.cert, &cfg.key).map_err(|e| e.to_string())?;
+        let (tcp, udp) = bind_pair(cfg.listen)
+            .map_err(|e| format!("cannot open HTTPS/WebTransport on {}: {e}", cfg.listen))?;
+        let addr = tcp.local_addr().map_err(|e| e.to_string())?;
+        Ok(Self {
+            tcp,
+            udp,
+            addr,
+            store: Arc::new(store),
+            config: cfg.clone(),
+        })
+    }
+
+    /// Starts HTTPS, WebTransport and the SIGHUP reloader on `tasks`; returns the router to
+    /// use for plain HTTP (the page redirected to `canonical_url` when that is `https:`).
+    #[allow(clippy::too_many_arguments)]
+    pub fn start(
+        self,
+        tasks: &mut tokio::task::JoinSet<()>,
+        app: Router,
+        canonical_url: &str,
+        relay: Arc<crate::relay::RelayState>,
+        epoch: std::time::Instant,
+        limits: HttpLimits,
+        metrics: Arc<WtMetrics>,
+        shutdown: Shutdown,
+    ) -> Result<Router, String> {
+        use crate::webtransport::{WtLimits, routes, serve};
+        let wt_limits = WtLimits {
+            max_sessions: self.config.wt_max_sessions,
+            idle_timeout: Duration::from_millis(self.config.wt_idle_timeout_ms),
+        };
+        let endpoint = serve::endpoint(self.udp, quic_config(self.store.clone()), wt_limits)
+            .map_err(|e| format!("WebTransport endpoint on {}: {e}", self.addr))?;
+        let acceptor = TlsAcceptor::from(Arc::new(https_config(self.store.clone())));
+        let https_app = routes::https_router(app.clone(), self.store.clone(), metrics.clone());
+        tasks.spawn(serve_https(
+            self.tcp,
+            acceptor,
+            https_app,
+            limits,
+            metrics.clone(),
+            shutdown.clone(),
+        ));
+        tasks.spawn(serve::serve_webtransport(
+            endpoint,
+            relay,
+            epoch,
+            wt_limits,
+            metrics.clone(),
+            shutdown.clone(),
+        ));
+        tasks.spawn(reload_on_sighup(self.store.clone(), shutdown));
+        let c = self.store.current();
+        tracing::info!(https_addr = %self.addr, sha256 = c.sha256_hex(), pinnable = c.pinnable(), "tls: HTTPS and WebTransport running");
+        Ok(routes::http_router(
+            app,
+            Some(canonical_url.to_string()),
+            metrics,
+        ))
+    }
 }
 
 /// Binds TCP (HTTPS) and UDP (QUIC) on the same address; with port 0, a port free for both.

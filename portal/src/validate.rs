@@ -53,9 +53,10 @@ pub fn check_config(cfg: &Config) -> Report {
     }
     check_shows(cfg, &mut report);
     if let Err(e) = std::net::TcpListener::bind(cfg.http.listen) {
-        report
-            .problems
-            .push(format!("http.listen: {}", bind_error(cfg.http.listen, "TCP", &e)));
+        report.problems.push(format!(
+            "http.listen: {}",
+            bind_error(cfg.http.listen, "TCP", &e)
+        ));
     }
     if let Some(dns) = cfg.dns.listen {
         if let Err(e) = std::net::UdpSocket::bind(dns) {
@@ -87,7 +88,10 @@ fn bind_error(addr: SocketAddr, proto: &str, e: &std::io::Error) -> String {
             "{proto} {addr}: permission denied (ports below 1024 need CAP_NET_BIND_SERVICE: the systemd unit grants it)"
         ),
         std::io::ErrorKind::AddrNotAvailable => {
-            format!("{proto} {addr}: {} is not an address of this machine", addr.ip())
+            format!(
+                "{proto} {addr}: {} is not an address of this machine",
+                addr.ip()
+            )
         }
         _ => format!("{proto} {addr}: {e}"),
     }
@@ -139,9 +143,11 @@ mod tests {
         let key = dir.join("venue.key");
         std::fs::write(&key, "ab".repeat(32)).unwrap();
         std::fs::set_permissions(&key, std::fs::Permissions::from_mode(mode)).unwrap();
-        let mut cfg = Config::default();
-        cfg.key_file = Some(key);
-        cfg.shows = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shows/examples");
+        let mut cfg = Config {
+            key_file: Some(key),
+            shows: Path::new(env!("CARGO_MANIFEST_DIR")).join("../shows/examples"),
+            ..Config::default()
+        };
         cfg.http.listen = "127.0.0.1:0".parse().unwrap();
         cfg.dns.listen = Some("127.0.0.1:0".parse().unwrap());
         cfg

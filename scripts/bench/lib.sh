@@ -27,7 +27,8 @@ bench_cleanup() {
   for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
   sleep 0.5
   for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-  rm -rf "$B_TMP"
+  mkdir -p "$OUT/logs/$(basename "$0")" && cp "$B_TMP"/*.log "$OUT/logs/$(basename "$0")/" 2>/dev/null
+  if [ "${BENCH_KEEP:-0}" = 1 ]; then echo "bench: kept $B_TMP" >&2; else rm -rf "$B_TMP"; fi
   exit "$rc"
 }
 trap bench_cleanup EXIT

@@ -48,6 +48,7 @@ pub struct RelayState {
     clock: Mutex<ClockEstimator>,
     last_valid_us: AtomicU64, // local µs + 1 of the last valid packet; 0 = never
     counters: RelayCounters,
+    changes: tokio::sync::watch::Sender<u64>, // bumped on every `/s` change (WebTransport push)
 }
 
 impl Default for RelayState {
@@ -102,6 +103,7 @@ impl RelayState {
             clock: Mutex::new(ClockEstimator::new()),
             last_valid_us: AtomicU64::new(0),
             counters: RelayCounters::default(),
+            changes: tokio::sync::watch::Sender::new(0),
         }
     }
 
@@ -141,8 +143,14 @@ impl RelayState {
                 Err(poisoned) => *poisoned.into_inner() = rendered,
             }
             self.counters.state_changes.fetch_add(1, Ordering::Relaxed);
+            self.changes.send_modify(|n| *n = n.wrapping_add(1));
         }
         Accepted { changed, show_hex }
+    }
+
+    /// Notified after every `/s` change (then read [`RelayState::snapshot`]).
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changes.subscribe()
     }
 
     /// Counts one rejected datagram.

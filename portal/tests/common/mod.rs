@@ -104,6 +104,8 @@ pub struct PortalProcess {
     pub child: Child,
     pub http: SocketAddr,
     pub dns: Option<SocketAddr>,
+    /// HTTPS/WebTransport address (with `--tls-cert`).
+    pub https: Option<SocketAddr>,
     pub mcast_port: u16,
     pub log: mpsc::Receiver<String>,
 }
@@ -146,6 +148,7 @@ impl PortalProcess {
             child,
             http: SocketAddr::from(([127, 0, 0, 1], 0)),
             dns: None,
+            https: None,
             mcast_port: port,
             log: rx,
         };
@@ -171,6 +174,7 @@ impl PortalProcess {
                 };
                 proc.http = field("http_addr").expect("http_addr in log");
                 proc.dns = field("dns_addr");
+                proc.https = field("https_addr");
                 return proc;
             }
         }
@@ -373,6 +377,7 @@ impl InProcess {
                     dns_udp: None,
                     dns_tcp: None,
                     beacon: None,
+                    https: None,
                 };
                 let p =
                     portal::app::Portal::start(listeners, &cfg, beacon::wire::Key::dev(), shutdown);

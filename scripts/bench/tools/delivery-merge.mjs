@@ -40,6 +40,8 @@ console.log(
     know_p50_ms: pct(50),
     know_p99_ms: pct(99),
     know_max_ms: pct(100),
+    // Crowdlight's GO starts the cue 1.5 s after the command: clients that know by then start on time.
+    knew_within_1500ms_pct: Math.round((know.filter((x) => x <= 1500).length / know.length) * 1000) / 10,
     unseen: know.filter((x) => !Number.isFinite(x)).length,
     window_s: windowS,
   }),

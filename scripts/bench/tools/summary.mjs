@@ -20,18 +20,28 @@ if (meta) p(`Machine: ${meta}\n`);
 // 1. Relay vs nginx
 const w = jsonl('relay-vs-nginx.jsonl');
 if (w.length) {
-  const by = Object.fromEntries(w.map((r) => [r.name, r]));
+  // Several rounds per name: the median of req/s and of p99 (and the req/s range).
+  const med = (v) => { const s = v.filter((x) => x != null).sort((a, b) => a - b); return s.length ? s[Math.floor((s.length - 1) / 2)] : null; };
+  const by = {};
+  for (const name of [...new Set(w.map((r) => r.name))]) {
+    const rs = w.filter((r) => r.name === name);
+    by[name] = name === 'meta' ? rs[0] : {
+      rps: med(rs.map((r) => r.rps)), p99_ms: med(rs.map((r) => r.p99_ms)),
+      lo: Math.min(...rs.map((r) => r.rps)), hi: Math.max(...rs.map((r) => r.rps)), n: rs.length,
+    };
+  }
+  const range = (x) => (x && x.n > 1 ? ` (${f0(x.lo)}–${f0(x.hi)})` : '');
   p(`### 1. Relay vs nginx (wrk ${by.meta?.wrk ?? ''})\n`);
   p('| request | relay req/s | nginx req/s | relay ÷ nginx | relay p99 ms | nginx p99 ms |');
   p('| --- | ---: | ---: | ---: | ---: | ---: |');
   for (const [label, a, b] of [['`/s` 200', 'relay-s-200', 'nginx-s-200'], ['`/s` 304 (If-None-Match)', 'relay-s-304', 'nginx-s-304'], ['`/t` 200', 'relay-t', 'nginx-t']]) {
-    p(`| ${label} | ${f0(by[a]?.rps)} | ${f0(by[b]?.rps)} | ${ratio(by[a]?.rps, by[b]?.rps)} | ${f2(by[a]?.p99_ms)} | ${f2(by[b]?.p99_ms)} |`);
+    p(`| ${label} | ${f0(by[a]?.rps)}${range(by[a])} | ${f0(by[b]?.rps)}${range(by[b])} | ${ratio(by[a]?.rps, by[b]?.rps)} | ${f2(by[a]?.p99_ms)} | ${f2(by[b]?.p99_ms)} |`);
   }
   p('');
   p('| nginx `proxy_cache` in front of the relay | req/s | p99 ms | ÷ relay direct |');
   p('| --- | ---: | ---: | ---: |');
-  p(`| \`/s\` 200 | ${f0(by['cache-s-200']?.rps)} | ${f2(by['cache-s-200']?.p99_ms)} | ${ratio(by['cache-s-200']?.rps, by['relay-s-200']?.rps)} |`);
-  p(`| \`/s\` 304 | ${f0(by['cache-s-304']?.rps)} | ${f2(by['cache-s-304']?.p99_ms)} | ${ratio(by['cache-s-304']?.rps, by['relay-s-304']?.rps)} |`);
+  p(`| \`/s\` 200 | ${f0(by['cache-s-200']?.rps)}${range(by['cache-s-200'])} | ${f2(by['cache-s-200']?.p99_ms)} | ${ratio(by['cache-s-200']?.rps, by['relay-s-200']?.rps)} |`);
+  p(`| \`/s\` 304 | ${f0(by['cache-s-304']?.rps)}${range(by['cache-s-304'])} | ${f2(by['cache-s-304']?.p99_ms)} | ${ratio(by['cache-s-304']?.rps, by['relay-s-304']?.rps)} |`);
   const bad = w.filter((r) => r.non_2xx_3xx || r.socket_errors);
   if (bad.length) p(`\nErrors: ${bad.map((r) => `${r.name}: ${r.non_2xx_3xx} non-2xx/3xx, ${r.socket_errors} socket errors`).join('; ')}`);
   if (by.meta) p(`\n/s body ${by.meta.s_bytes} B; response head relay ${by.meta.relay_s_headers} B, nginx ${by.meta.nginx_s_headers} B.`);

@@ -31,6 +31,20 @@ enum Command {
     Relays(RelaysArgs),
     /// Print the clock-sync test vectors (the content of sim/vectors/sync.json).
     Vectors,
+    /// GET one URL (`http://host:port/path`) and print the body; exit 1 unless 2xx/3xx.
+    Get(GetArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct GetArgs {
+    /// The URL (plain http, numeric host or resolvable name).
+    url: String,
+    /// Print only the status code.
+    #[arg(long)]
+    status: bool,
+    /// Timeout, ms.
+    #[arg(long, default_value_t = 3000)]
+    timeout_ms: u64,
 }
 
 #[derive(Debug, clap::Args)]
@@ -90,6 +104,12 @@ struct RunArgs {
     /// Fail when fewer phones than this fraction (0..1) are synced with the show at the end.
     #[arg(long, default_value_t = 0.0)]
     min_synced: f64,
+    /// Fail unless every phone joined (captive probe opened the portal, page and show fetched).
+    #[arg(long)]
+    require_join: bool,
+    /// Fail unless every phone that started on this relay (index) ended on another one.
+    #[arg(long)]
+    require_moved_from: Option<usize>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -120,6 +140,7 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Run(args) => rt.block_on(run(args)),
         Command::Relays(args) => rt.block_on(relays(args)),
+        Command::Get(args) => rt.block_on(get(args)),
         Command::Vectors => {
             print!("{}", sim::vectors::to_json());
             Ok(())
@@ -207,6 +228,25 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     tasks.abort_all();
     let (sum, rows) = summarise(&all, now);
     println!("phonesim final: {}", one_line(&sum));
+    for relay in 0..relays.len() {
+        let group: Vec<_> = rows.iter().filter(|r| r.first_relay == relay).collect();
+        let mut errs: Vec<f64> = group
+            .iter()
+            .filter_map(|r| r.clock_error_ms.map(f64::abs))
+            .collect();
+        errs.sort_by(f64::total_cmp);
+        let fmt = |v: Option<f64>| v.map_or_else(|| "-".into(), |v| format!("{v:.2}"));
+        println!(
+            "phonesim started on relay {relay} ({}): {} phones, {} moved, clock error ms p95 {} \
+             p99 {}, longest gap ms {}",
+            relays[relay].addr,
+            group.len(),
+            group.iter().filter(|r| r.relay != relay).count(),
+            fmt(sim::report::percentile(&errs, 95.0)),
+            fmt(sim::report::percentile(&errs, 99.0)),
+            fmt(group.iter().map(|r| r.max_gap_ms).reduce(f64::max)),
+        );
+    }
     if let Some(path) = &args.json {
         let doc = serde_json::json!({ "summary": sum, "phones": rows });
         let text = serde_json::to_string_pretty(&doc)?;
@@ -240,6 +280,23 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         match sum.gap_max_ms {
             Some(v) if v <= max => {}
             v => broken.push(format!("longest gap without answers {v:?} ms > {max} ms")),
+        }
+    }
+    if args.require_join
+        && (sum.captive_ok < sum.phones || sum.page_ok < sum.phones || sum.show_ok < sum.phones)
+    {
+        broken.push(format!(
+            "not every phone joined: captive {} page {} show {} of {}",
+            sum.captive_ok, sum.page_ok, sum.show_ok, sum.phones
+        ));
+    }
+    if let Some(relay) = args.require_moved_from {
+        let stuck = rows
+            .iter()
+            .filter(|r| r.first_relay == relay && r.relay == relay)
+            .count();
+        if stuck > 0 {
+            broken.push(format!("{stuck} phones never left relay {relay}"));
         }
     }
     if args.require_steady_cue && (sum.phones_cue_restarted > 0 || sum.phones_cue_lost > 0) {
@@ -332,6 +389,36 @@ async fn relays(args: RelaysArgs) -> anyhow::Result<()> {
     }
     if diff_ms > args.max_t_diff_ms {
         eprintln!("phonesim relays: /t differ by {diff_ms:.3} ms");
+        std::process::exit(1);
+    }
+    Ok(())
+}
+
+async fn get(args: GetArgs) -> anyhow::Result<()> {
+    let (host, path) = sim::phone::split_http_url(&args.url)
+        .with_context(|| format!("not a plain http URL: {}", args.url))?;
+    let addr = tokio::net::lookup_host(if host.contains(':') {
+        host.clone()
+    } else {
+        format!("{host}:80")
+    })
+    .await?
+    .next()
+    .with_context(|| format!("cannot resolve {host}"))?;
+    let work = async {
+        let mut conn = Conn::connect(addr, None).await?;
+        conn.get(&host, &path, &[]).await
+    };
+    let resp = tokio::time::timeout(Duration::from_millis(args.timeout_ms), work)
+        .await
+        .map_err(|_| anyhow::anyhow!("timed out"))??;
+    if args.status {
+        println!("{}", resp.status);
+    } else {
+        use std::io::Write;
+        std::io::stdout().write_all(&resp.body)?;
+    }
+    if !(200..400).contains(&resp.status) {
         std::process::exit(1);
     }
     Ok(())

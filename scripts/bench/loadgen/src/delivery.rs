@@ -72,6 +72,8 @@ struct Shared {
     errors: [AtomicU64; 4],
     /// by Kind
     requests: [AtomicU64; 3],
+    /// Requests retried on a fresh connection after the server closed an idle one.
+    stale_retries: AtomicU64,
 }
 
 fn err(sh: &Shared, e: &anyhow::Error) {
@@ -105,6 +107,7 @@ pub async fn run(plan: Plan) -> anyhow::Result<Value> {
         connected: AtomicUsize::new(0),
         errors: Default::default(),
         requests: Default::default(),
+        stale_retries: AtomicU64::new(0),
         plan: plan.clone(),
     });
     let mut tasks = tokio::task::JoinSet::new();
@@ -159,6 +162,7 @@ pub async fn run(plan: Plan) -> anyhow::Result<Value> {
         "window_bytes": window_bytes,
         "total_bytes": total_bytes,
         "window_requests": {"state": req_b[1] - req_a[1], "time": req_b[2] - req_a[2]},
+        "stale_retries": sh.stale_retries.load(Ordering::Relaxed),
         "errors": {
             "connect": errors[0].load(Ordering::Relaxed),
             "io": errors[1].load(Ordering::Relaxed),
@@ -183,6 +187,7 @@ async fn poll_client(sh: &Shared, i: usize, rng: &mut StdRng) {
     let mut conn: Option<Conn> = None;
     let mut etag: Option<String> = None;
     let mut failures = 0u32;
+    let mut reused = false;
     let t_every = (plan.t_per_min > 0.0).then(|| 60.0 / plan.t_per_min);
     let mut next_t = t_every.map(|e| Instant::now() + Duration::from_secs_f64(e * rng.random::<f64>()));
     loop {
@@ -191,6 +196,7 @@ async fn poll_client(sh: &Shared, i: usize, rng: &mut StdRng) {
                 Ok(c) => {
                     conn = Some(Conn::new(c));
                     sh.connected.fetch_add(1, Ordering::Relaxed);
+                    reused = false;
                 }
                 Err(_) => {
                     sh.errors[0].fetch_add(1, Ordering::Relaxed);
@@ -209,7 +215,30 @@ async fn poll_client(sh: &Shared, i: usize, rng: &mut StdRng) {
             headers.push(("If-None-Match", tag.as_str()));
         }
         let mut poll_ms = 1000.0;
-        let result = c.get(&host, "/s", &headers, timeout).await;
+        let mut result = c.get(&host, "/s", &headers, timeout).await;
+        if result.is_err() && reused {
+            // A browser retries an idempotent request once on a fresh connection when a reused
+            // keep-alive connection turns out to be closed by the server.
+            sh.stale_retries.fetch_add(1, Ordering::Relaxed);
+            sh.connected.fetch_sub(1, Ordering::Relaxed);
+            conn = None;
+            match connect(plan.target, src, Kind::State).await {
+                Ok(fresh) => {
+                    conn = Some(Conn::new(fresh));
+                    sh.connected.fetch_add(1, Ordering::Relaxed);
+                    let c = conn.as_mut().expect("connected");
+                    result = c.get(&host, "/s", &headers, timeout).await;
+                }
+                Err(e) => result = Err(anyhow::anyhow!("connect: {e}")),
+            }
+        }
+        reused = true;
+        let Some(c) = conn.as_mut() else {
+            sh.errors[0].fetch_add(1, Ordering::Relaxed);
+            failures += 1;
+            tokio::time::sleep(Duration::from_millis(backoff_ms(failures, rng))).await;
+            continue;
+        };
         sh.requests[Kind::State as usize].fetch_add(1, Ordering::Relaxed);
         let mut close = false;
         match result {

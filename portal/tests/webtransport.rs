@@ -1,0 +1,305 @@
+//! The real `portal` binary with a short-lived rcgen certificate: HTTPS serves the page, `/wt`
+//! (with the pinnable certificate hash) and the RFC 8908 API; plain HTTP redirects the page to
+//! HTTPS but still answers probes; a `wtransport` client (pinning the hash, like a browser's
+//! `serverCertificateHashes`) gets its time datagrams answered and every beacon state change
+//! pushed as the exact `/s` bytes; the session cap answers `429`.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use beacon::wire::{self, Key, Packet, State};
+use common::*;
+use portal::webtransport::wire as wt_wire;
+use wtransport::{ClientConfig, Endpoint};
+
+/// Proleptic Gregorian (y, m, d) of a day count since 1970-01-01.
+fn civil_from_days(z: i64) -> (i32, u8, u8) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u8;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u8;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y as i32, m, d)
+}
+
+/// Writes a 9-day ECDSA P-256 certificate for 127.0.0.1/localhost; returns its DER.
+fn make_cert(dir: &Path, days: i64) -> Vec<u8> {
+    let mut params =
+        rcgen::CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
+            .unwrap();
+    let today = (now_us() / 86_400_000_000) as i64;
+    let (y, m, d) = civil_from_days(today - 1);
+    params.not_before = rcgen::date_time_ymd(y, m, d);
+    let (y, m, d) = civil_from_days(today - 1 + days);
+    params.not_after = rcgen::date_time_ymd(y, m, d);
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = params.self_signed(&key).unwrap();
+    std::fs::write(dir.join("cert.pem"), cert.pem()).unwrap();
+    std::fs::write(dir.join("key.pem"), key.serialize_pem()).unwrap();
+    cert.der().to_vec()
+}
+
+fn start(dir: &Path, extra: &[&str]) -> PortalProcess {
+    let cert = dir.join("cert.pem").display().to_string();
+    let key = dir.join("key.pem").display().to_string();
+    let mut args = vec![
+        "--tls-cert",
+        cert.as_str(),
+        "--tls-key",
+        key.as_str(),
+        "--https",
+        "127.0.0.1:0",
+    ];
+    args.extend_from_slice(extra);
+    let p = PortalProcess::start(&args);
+    assert!(p.https.is_some(), "https_addr in the log");
+    p
+}
+
+/// One HTTPS GET (trusting exactly `cert_der`).
+fn https_get(addr: SocketAddr, cert_der: &[u8], path: &str) -> Resp {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(cert_der.to_vec().into()).unwrap();
+    let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
+    let conn = rustls::ClientConnection::new(Arc::new(cfg), name).unwrap();
+    let sock = TcpStream::connect(addr).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut tls = rustls::StreamOwned::new(conn, sock);
+    write!(
+        tls,
+        "GET {path} HTTP/1.1\r\nHost: localhost:{}\r\nConnection: close\r\n\r\n",
+        addr.port()
+    )
+    .unwrap();
+    let mut raw = Vec::new();
+    let _ = tls.read_to_end(&mut raw); // peers may close without close_notify
+    parse_response(&raw)
+}
+
+fn send_state(port: u16, seq: u64, state: State) {
+    let show = shows::compile_file(&repo().join("shows/examples/intermission.toml")).unwrap();
+    let p = Packet {
+        show: show.id(),
+        boot: 42,
+        seq,
+        clock_us: now_us(),
+        state,
+        next: None,
+    };
+    McastSender::new(port).send(&wire::emit(&p, &Key::dev()));
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+async fn connect(addr: SocketAddr, hash: [u8; 32]) -> wtransport::Connection {
+    let cfg = ClientConfig::builder()
+        .with_bind_address("127.0.0.1:0".parse().unwrap())
+        .with_server_certificate_hashes([wtransport::tls::Sha256Digest::new(hash)])
+        .build();
+    let ep = Endpoint::client(cfg).unwrap();
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        ep.connect(format!("https://127.0.0.1:{}/wt", addr.port())),
+    )
+    .await
+    .expect("connect in time")
+    .expect("session")
+}
+
+/// Receives datagrams until one satisfies `f` (bounded).
+async fn recv_until<T>(
+    c: &wtransport::Connection,
+    mut f: impl FnMut(&[u8]) -> Option<T>,
+) -> Option<T> {
+    let end = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let d = tokio::time::timeout_at(end, c.receive_datagram())
+            .await
+            .ok()?
+            .ok()?;
+        if let Some(v) = f(&d) {
+            return Some(v);
+        }
+    }
+}
+
+fn sha256(der: &[u8]) -> [u8; 32] {
+    *wtransport::tls::Certificate::from_der(der.to_vec())
+        .unwrap()
+        .hash()
+        .as_ref()
+}
+
+#[test]
+fn https_serves_page_wt_document_and_captive_api_and_http_redirects_the_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let der = make_cert(dir.path(), 9);
+    let p = start(dir.path(), &[]);
+    let https = p.https.unwrap();
+
+    let r = https_get(https, &der, "/");
+    assert_eq!(r.status, 200);
+    assert!(r.text().contains("Crowdlight"));
+    let r = https_get(https, &der, "/wt");
+    assert_eq!(r.status, 200);
+    let v = r.json();
+    assert_eq!(
+        v["url"],
+        format!("https://localhost:{}/wt", https.port()),
+        "{v}"
+    );
+    let hex: String = sha256(&der).iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(v["hashes"][0], hex);
+    let r = https_get(https, &der, "/api/captive");
+    assert_eq!(r.header("content-type"), Some("application/captive+json"));
+    assert_eq!(
+        r.json()["user-portal-url"],
+        format!("https://127.0.0.1:{}/", https.port())
+    );
+    assert_eq!(https_get(https, &der, "/s").json()["state"], "stopped");
+
+    // Plain HTTP: the page moves to HTTPS; probes are still intercepted; /s still answers.
+    let r = get(p.http, "127.0.0.1", "/", &[]);
+    assert_eq!(r.status, 302);
+    assert_eq!(
+        r.header("location"),
+        Some(format!("https://127.0.0.1:{}/", https.port()).as_str())
+    );
+    let r = get(p.http, "captive.apple.com", "/hotspot-detect.html", &[]);
+    assert_eq!(r.status, 302);
+    assert_eq!(get(p.http, "127.0.0.1", "/s", &[]).status, 200);
+    let m = get(p.http, "127.0.0.1", "/metrics", &[]).text();
+    assert!(m.contains("portal_https_connections_total "), "{m}");
+    assert!(m.contains("portal_wt_sessions_open 0"), "{m}");
+}
+
+#[test]
+fn long_lived_certificate_is_not_offered_for_pinning() {
+    let dir = tempfile::tempdir().unwrap();
+    let der = make_cert(dir.path(), 90);
+    let p = start(dir.path(), &[]);
+    let v = https_get(p.https.unwrap(), &der, "/wt").json();
+    assert_eq!(v["hashes"], serde_json::json!([]));
+}
+
+#[test]
+fn time_datagrams_are_answered_and_state_changes_are_pushed_as_s_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let der = make_cert(dir.path(), 9);
+    let p = start(dir.path(), &[]);
+    let https = p.https.unwrap();
+    rt().block_on(async {
+        let c = connect(https, sha256(&der)).await;
+        // The current state arrives at once (the exact /s body).
+        let first = recv_until(&c, |d| (d.first() == Some(&b'{')).then(|| d.to_vec()))
+            .await
+            .expect("initial state push");
+        assert_eq!(first, get(p.http, "127.0.0.1", "/s", &[]).body);
+
+        // Time: beacon µs for our request id (no beacon yet: system time fallback).
+        let before = now_us();
+        c.send_datagram(wt_wire::time_request(77, 12.5)).unwrap();
+        let (id, ms, t) = recv_until(&c, wt_wire::parse_time_reply)
+            .await
+            .expect("time reply");
+        assert_eq!((id, ms), (77, 12.5));
+        assert!(t.abs_diff(before) < 5_000_000, "t={t} before={before}");
+
+        // A beacon GO is pushed without polling.
+        let start_us = now_us() + 1_000_000;
+        send_state(
+            p.mcast_port,
+            1,
+            State::Running {
+                cue: "warm".into(),
+                start_us,
+            },
+        );
+        let pushed = recv_until(&c, |d| {
+            let v: serde_json::Value = serde_json::from_slice(d).ok()?;
+            (v["state"] == "running").then(|| d.to_vec())
+        })
+        .await
+        .expect("pushed running state");
+        let v: serde_json::Value = serde_json::from_slice(&pushed).unwrap();
+        assert_eq!(v["cue"], "warm");
+        assert_eq!(v["at"], start_us);
+        assert_eq!(pushed, get(p.http, "127.0.0.1", "/s", &[]).body);
+
+        // Repeats of the push arrive (×3 for loss) with the same bytes.
+        let mut copies = 1;
+        while copies < 3 {
+            match recv_until(&c, |d| Some(d.to_vec())).await {
+                Some(d) if d == pushed => copies += 1,
+                Some(_) => {}
+                None => break,
+            }
+        }
+        assert_eq!(copies, 3);
+
+        // Garbage is counted, not fatal: the session still answers.
+        c.send_datagram(b"xyz").unwrap();
+        c.send_datagram(wt_wire::time_request(78, 1.0)).unwrap();
+        let (id, _, t2) = recv_until(&c, wt_wire::parse_time_reply).await.unwrap();
+        assert_eq!(id, 78);
+        assert!(t2 >= t);
+
+        let m = get(p.http, "127.0.0.1", "/metrics", &[]).text();
+        assert!(m.contains("portal_wt_sessions_open 1"), "{m}");
+        assert!(
+            m.contains("portal_wt_datagrams_total{kind=\"bad\"} 1"),
+            "{m}"
+        );
+        assert!(
+            m.contains("portal_wt_datagrams_total{kind=\"time\"} 2"),
+            "{m}"
+        );
+    });
+}
+
+#[test]
+fn sessions_beyond_the_cap_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let der = make_cert(dir.path(), 9);
+    let p = start(dir.path(), &["--wt-max-sessions", "1"]);
+    let https = p.https.unwrap();
+    rt().block_on(async {
+        let _first = connect(https, sha256(&der)).await;
+        let cfg = ClientConfig::builder()
+            .with_bind_address("127.0.0.1:0".parse().unwrap())
+            .with_server_certificate_hashes([wtransport::tls::Sha256Digest::new(sha256(&der))])
+            .build();
+        let ep = Endpoint::client(cfg).unwrap();
+        let second = tokio::time::timeout(
+            Duration::from_secs(10),
+            ep.connect(format!("https://127.0.0.1:{}/wt", https.port())),
+        )
+        .await
+        .expect("answered in time");
+        assert!(second.is_err(), "second session must be refused");
+    });
+    let m = get(p.http, "127.0.0.1", "/metrics", &[]).text();
+    assert!(m.contains("portal_wt_sessions_refused_total 1"), "{m}");
+}
