@@ -303,3 +303,65 @@ fn sessions_beyond_the_cap_are_refused() {
     let m = get(p.http, "127.0.0.1", "/metrics", &[]).text();
     assert!(m.contains("portal_wt_sessions_refused_total 1"), "{m}");
 }
+
+#[test]
+fn sighup_reloads_the_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = make_cert(dir.path(), 9);
+    let p = start(dir.path(), &[]);
+    let https = p.https.unwrap();
+    let hex = |der: &[u8]| -> String { sha256(der).iter().map(|b| format!("{b:02x}")).collect() };
+    assert_eq!(https_get(https, &old, "/wt").json()["hashes"][0], hex(&old));
+    let new = make_cert(dir.path(), 9);
+    let ok = std::process::Command::new("kill")
+        .args(["-HUP", &p.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let seen = poll_until(Duration::from_secs(10), || {
+        let r = std::panic::catch_unwind(|| https_get(https, &new, "/wt"));
+        r.ok()
+            .filter(|r| r.status == 200)
+            .map(|r| r.json()["hashes"][0].clone())
+    });
+    assert_eq!(seen, Some(serde_json::Value::from(hex(&new))));
+    // A broken file keeps the working certificate.
+    std::fs::write(dir.path().join("cert.pem"), "garbage").unwrap();
+    std::process::Command::new("kill")
+        .args(["-HUP", &p.child.id().to_string()])
+        .status()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(https_get(https, &new, "/wt").json()["hashes"][0], hex(&new));
+}
+
+#[test]
+fn idle_sessions_are_closed() {
+    let dir = tempfile::tempdir().unwrap();
+    let der = make_cert(dir.path(), 9);
+    let cfg = dir.path().join("portal.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[tls]\ncert = {:?}\nkey = {:?}\nlisten = \"127.0.0.1:0\"\nwt-idle-timeout-ms = 400\n",
+            dir.path().join("cert.pem"),
+            dir.path().join("key.pem")
+        ),
+    )
+    .unwrap();
+    let p = PortalProcess::start(&["--config", cfg.to_str().unwrap()]);
+    let https = p.https.expect("https from [tls]");
+    rt().block_on(async {
+        let c = connect(https, sha256(&der)).await;
+        // No traffic from us: the relay closes the session after its idle timeout.
+        let closed = tokio::time::timeout(Duration::from_secs(10), c.closed()).await;
+        assert!(closed.is_ok(), "session still open");
+    });
+    let closed = poll_until(Duration::from_secs(5), || {
+        let m = get(p.http, "127.0.0.1", "/metrics", &[]).text();
+        m.contains("portal_wt_sessions_idle_closed_total 1")
+            .then_some(())
+            .filter(|_| m.contains("portal_wt_sessions_open 0"))
+    });
+    assert!(closed.is_some());
+}

@@ -8,9 +8,9 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+use wtransport::config::QuicTransportConfig;
 use wtransport::endpoint::IncomingSession;
 use wtransport::endpoint::endpoint_side::Server;
-use wtransport::config::QuicTransportConfig;
 use wtransport::error::ConnectionError;
 use wtransport::{Connection, Endpoint, ServerConfig, VarInt};
 
