@@ -115,7 +115,8 @@ pub struct HttpConfig {
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
 pub struct DnsConfig {
-    /// Listen address for UDP and TCP; `None` disables DNS.
+    /// Listen address for UDP and TCP; `None` (written `listen = ""`) disables DNS.
+    #[serde(deserialize_with = "empty_is_none")]
     pub listen: Option<SocketAddr>,
     /// Answer to every A query.
     pub ipv4: Ipv4Addr,
@@ -165,6 +166,18 @@ impl Default for HttpConfig {
             venue_info_url: None,
         }
     }
+}
+
+/// `""` means "off"; anything else must be a socket address.
+fn empty_is_none<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<SocketAddr>, D::Error> {
+    let s = String::deserialize(d)?;
+    if s.trim().is_empty() {
+        return Ok(None);
+    }
+    s.trim()
+        .parse()
+        .map(Some)
+        .map_err(|e| serde::de::Error::custom(format!("invalid address {s:?}: {e}")))
 }
 
 impl Default for DnsConfig {
@@ -292,6 +305,17 @@ mod tests {
             c.canonical_url_for("0.0.0.0:80".parse().unwrap()),
             "http://127.0.0.1/"
         );
+    }
+
+    #[test]
+    fn dns_listen_empty_disables_dns() {
+        let path = Path::new("x.toml");
+        let c = Config::from_toml("[dns]\nlisten = \"\"\n", path).unwrap();
+        assert_eq!(c.dns.listen, None);
+        let c = Config::from_toml("[dns]\nlisten = \"127.0.0.1:53\"\n", path).unwrap();
+        assert_eq!(c.dns.listen, Some("127.0.0.1:53".parse().unwrap()));
+        let e = Config::from_toml("[dns]\nlisten = \"nope\"\n", path).unwrap_err();
+        assert!(e.to_string().contains("invalid address"), "{e}");
     }
 
     #[test]

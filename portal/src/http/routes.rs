@@ -137,6 +137,13 @@ fn route(app: &AppState, req: &Request) -> (&'static str, Response) {
             _ => ("captive", redirect(&app.canonical_url)),
         };
     }
+    // Operational endpoints answer whatever Host a monitor or load balancer uses, so a health
+    // check is never fooled by the captive redirect.
+    match path {
+        "/healthz" => return ("healthz", healthz(app)),
+        "/metrics" => return ("metrics", metrics_page(app)),
+        _ => {}
+    }
     let host = captive::normalize_host(host_raw);
     if !host.is_empty() && !app.own_hosts.contains(&host) {
         return ("redirect", redirect(&app.canonical_url));
@@ -144,8 +151,6 @@ fn route(app: &AppState, req: &Request) -> (&'static str, Response) {
     match path {
         "/t" => ("t", time(app)),
         "/s" => ("s", state(app, h)),
-        "/healthz" => ("healthz", healthz(app)),
-        "/metrics" => ("metrics", metrics_page(app)),
         "/api/captive" => ("api", captive_api(app, release)),
         p if p.starts_with("/show/") => ("show", show(app, p, h)),
         p => match assets::find(p) {
