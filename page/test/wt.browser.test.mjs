@@ -164,6 +164,23 @@ async function openAndJoin(base, query) {
   return page;
 }
 
+/** Logs how far the page's beacon clock is from the relay's stamp (tightest of 10 brackets). */
+async function logSync(page, label) {
+  const checks = await page.evaluate(async () => {
+    const out = [];
+    for (let i = 0; i < 10; i++) {
+      const a = crowdlight.beaconNowUs();
+      const t = (await (await fetch('/t', { cache: 'no-store' })).json()).t;
+      out.push({ a, t, b: crowdlight.beaconNowUs() });
+    }
+    return out;
+  });
+  const best = checks.reduce((x, y) => (y.b - y.a < x.b - x.a ? y : x));
+  const info = await page.evaluate(() => crowdlight.syncInfo());
+  console.log(`# ${label}: relay stamp ${((best.t - (best.a + best.b) / 2) / 1000).toFixed(3)} ms from the middle of a ` +
+    `${((best.b - best.a) / 1000).toFixed(3)} ms bracket; page's bound ${info.errorBoundMs.toFixed(3)} ms from ${info.samples} samples`);
+}
+
 /** GO `cue` from standby; checks that `page` renders it like `shows eval` for ~1.5 s. */
 async function goAndCheck(page, cue, zone) {
   await beacon('standby', cue);
@@ -193,6 +210,7 @@ test('over WebTransport: session opens, a cue pushed by `beacon go` renders like
   const pollsBefore = (await page.evaluate(() => crowdlight.state())).polls;
   const pushesBefore = (await page.evaluate(() => crowdlight.state())).wtPushes;
   const s = await goAndCheck(page, 'chase', 'circle');
+  await logSync(page, 'WebTransport page clock vs relay');
   const st = await page.evaluate(() => crowdlight.state());
   assert.equal(st.transport, 'wt');
   assert.ok(st.wtPushes >= pushesBefore + 2, `standby and go were pushed (${pushesBefore} → ${st.wtPushes})`);
@@ -226,6 +244,7 @@ test('UDP blocked: the page falls back to HTTP polling and still renders the cue
   assert.equal(st0.transport, 'poll');
   assert.equal(st0.wtPushes, 0);
   await goAndCheck(page, 'chase', 'stalls-left');
+  await logSync(page, 'polling page clock vs relay');
   const st = await page.evaluate(() => crowdlight.state());
   assert.equal(st.transport, 'poll');
   assert.ok(st.polls > st0.polls, 'state came by polling');
