@@ -137,38 +137,8 @@ fn validate(config: &std::path::Path, dev: bool) -> ExitCode {
             eprintln!("beacon validate: {e}");
             ExitCode::from(2)
         }
-        Ok(report) => {
-            for note in &report.notes {
-                println!("note: {note}");
-            }
-            for problem in &report.problems {
-                eprintln!("{}: {problem}", config.display());
-            }
-            if report.is_valid() {
-                println!("{}: valid", config.display());
-                ExitCode::SUCCESS
-            } else {
-                eprintln!(
-                    "{}: invalid ({} problem{})",
-                    config.display(),
-                    report.problems.len(),
-                    if report.problems.len() == 1 { "" } else { "s" }
-                );
-                ExitCode::from(1)
-            }
-        }
+        Ok(report) => report.print(config),
     }
-}
-
-fn init_logs() {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
 }
 
 fn console(
@@ -176,7 +146,7 @@ fn console(
     relays: Vec<String>,
     socket: Option<PathBuf>,
 ) -> anyhow::Result<()> {
-    init_logs();
+    beacon::logging::init_logging();
     let options = beacon::console::ConsoleOptions {
         listen,
         socket: socket.unwrap_or_else(paths::default_socket_path),
@@ -245,7 +215,7 @@ fn run(
     options: RunOptions,
     socket: Option<PathBuf>,
 ) -> anyhow::Result<()> {
-    init_logs();
+    beacon::logging::init_logging();
     let file = config_file.as_deref().map(config::read_file).transpose()?;
     let mut settings = Settings::resolve(dev, options, file, socket)?;
     settings.reload.config_file = config_file.map(|f| std::path::absolute(&f).unwrap_or(f));

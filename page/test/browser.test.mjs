@@ -2,145 +2,58 @@
 // `beacon` and `portal` binaries on loopback, on non-default ports, with the page as the portal
 // embeds it. Colours are checked against the Rust reference evaluator (`shows eval`).
 //
-// Binaries: target/release/{beacon,portal,shows} (scripts/test builds them); if missing they are
-// built here. CROWDLIGHT_BIN_DIR overrides the directory (e.g. target/debug while developing).
+// Processes, ports, Chromium and the binaries (target/release; CROWDLIGHT_BIN_DIR overrides):
+// tools/harness.mjs.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFile, execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
-import { chromium } from 'playwright-core';
 import { Png } from './tools/png.mjs';
+import { Harness, joinShow, PHONE, beaconCtl, freePort, multicastPort, phonePage, prepare, referenceColours, results, sleep, waitFor } from './tools/harness.mjs';
 
-const run = promisify(execFile);
 const here = dirname(fileURLToPath(import.meta.url));
-const repo = join(here, '..', '..');
-const results = join(here, '..', 'test-results');
-const binDir = process.env.CROWDLIGHT_BIN_DIR ? join(repo, process.env.CROWDLIGHT_BIN_DIR) : join(repo, 'target', 'release');
-const bin = (name) => join(binDir, name);
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-const PHONE = { width: 390, height: 844 };
 
-let tmp;
+let harness;
 let socket;
 let base;
-let showFile;
-const children = [];
 let browser;
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
-  });
-}
-
-function start(name, args) {
-  const child = spawn(bin(name), args, { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RUST_LOG: 'warn' } });
-  let log = '';
-  child.stdout.on('data', (d) => { log += d; });
-  child.stderr.on('data', (d) => { log += d; });
-  child.log = () => log;
-  children.push(child);
-  return child;
-}
+/** The Rust reference colour as [r, g, b] (`shows eval` on the show the portal serves). */
+let reference;
 
 /** Operator command on our own socket; returns stdout. */
-async function beacon(...args) {
-  const { stdout } = await run(bin('beacon'), ['--socket', socket, ...args], { cwd: repo });
-  return stdout.trim();
-}
-
-/** The Rust reference colour as [r, g, b]. */
-const evalCache = new Map();
-async function reference(cue, zone, tMs) {
-  const key = `${cue}/${zone}/${tMs}`;
-  if (!evalCache.has(key)) {
-    const { stdout } = await run(bin('shows'), ['eval', showFile, '--cue', cue, '--zone', zone, '--t', String(tMs)], { cwd: repo });
-    const hex = stdout.trim();
-    assert.match(hex, /^#[0-9a-f]{6}$/);
-    evalCache.set(key, [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16)));
-  }
-  return evalCache.get(key);
-}
+const beacon = (...args) => beaconCtl(socket, ...args);
 
 async function getJson(path) {
   const res = await fetch(base + path);
   return res.json();
 }
 
-async function waitFor(what, fn, timeoutMs = 15000) {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
-
 before(async () => {
-  for (const name of ['beacon', 'portal', 'shows']) {
-    if (!existsSync(bin(name))) {
-      assert.ok(!process.env.CROWDLIGHT_BIN_DIR, `${bin(name)} is missing`);
-      execFileSync('cargo', ['build', '--release', '-p', 'beacon', '-p', 'portal', '-p', 'shows'], { cwd: repo, stdio: 'inherit' });
-      break;
-    }
-  }
-  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: run scripts/setup-page-deps`);
-  mkdirSync(results, { recursive: true });
-  tmp = mkdtempSync(join(tmpdir(), 'crowdlight-page-'));
-  socket = join(tmp, 'beacon.sock');
-  const mport = String(20000 + Math.floor(Math.random() * 40000));
+  prepare(['beacon', 'portal', 'shows'], { withResults: true });
+  harness = new Harness('crowdlight-page-');
+  socket = join(harness.tmp, 'beacon.sock');
+  const mport = multicastPort();
   const http = await freePort();
   base = `http://127.0.0.1:${http}`;
-  start('beacon', ['run', '--dev', '--socket', socket, '--port', mport]);
-  start('portal', ['run', '--dev', '--http', `127.0.0.1:${http}`, '--no-dns', '--port', mport, '--canonical-url', `${base}/`]);
-  await waitFor('the relay to hear the beacon', async () => {
-    try { return (await fetch(`${base}/healthz`)).status === 200; } catch { return false; }
-  }, 30000).catch((e) => {
-    throw new Error(`${e.message}\nbeacon: ${children[0].log()}\nportal: ${children[1].log()}`);
-  });
+  const b = harness.start('beacon', ['run', '--dev', '--socket', socket, '--port', mport]);
+  const p = harness.start('portal', ['run', '--dev', '--http', `127.0.0.1:${http}`, '--no-dns', '--port', mport, '--canonical-url', `${base}/`]);
+  await harness.waitForRelay(base, b, p);
   // Evaluate exactly the show the portal serves.
   const s = await getJson('/s');
   assert.ok(s.show, '/s names a show');
-  showFile = join(tmp, 'show.json');
+  const showFile = join(harness.tmp, 'show.json');
   writeFileSync(showFile, await (await fetch(base + s.show)).text());
-  // playwright gives the browser a fresh temporary user-data-dir; every page gets its own
-  // context (its own window, so that no page is a hidden background tab).
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      '--force-color-profile=srgb', '--disable-background-timer-throttling',
-      '--disable-renderer-backgrounding', '--disable-backgrounding-occluded-windows'],
-  });
+  reference = referenceColours(showFile);
+  browser = await harness.launch({ render: true });
 });
 
 after(async () => {
-  await browser?.close().catch(() => {});
-  for (const c of children) c.kill('SIGTERM');
-  const running = (c) => c.exitCode === null && c.signalCode === null;
-  await Promise.all(children.map((c) => (running(c) ? new Promise((r) => c.once('exit', r)) : null)));
-  if (tmp) rmSync(tmp, { recursive: true, force: true });
+  await harness?.stop();
 });
 
 /** A new phone: its own context (no storage shared), phone viewport, touch. */
-async function phone() {
-  const ctx = await browser.newContext({ viewport: PHONE, deviceScaleFactor: 1, isMobile: true, hasTouch: true });
-  const page = await ctx.newPage();
-  const close = page.close.bind(page);
-  page.close = async () => { await close(); await ctx.close(); };
-  return page;
-}
+const phone = () => phonePage(browser, { deviceScaleFactor: 1 });
 
 /** Opens the page (optionally in a zone), waits for the show, taps join, waits for sync. */
 async function openAndJoin(query = '') {
@@ -148,10 +61,7 @@ async function openAndJoin(query = '') {
   const errors = [];
   page.on('pageerror', (e) => errors.push(e.message));
   page.errors = errors;
-  await page.goto(`${base}/${query}`);
-  await page.waitForFunction(() => window.crowdlight?.state().show && document.querySelectorAll('#zone-list button').length > 0);
-  await page.tap('#join');
-  await page.waitForFunction(() => crowdlight.state().joined && crowdlight.syncInfo().synced);
+  await joinShow(page, `${base}/${query}`);
   return page;
 }
 

@@ -2,71 +2,29 @@
 // multicast port), a REAL `portal` as its relay, and `beacon console` serving the page. Clicking
 // the console's buttons drives the beacon through its operator socket; the state shown follows.
 //
-// Binaries: target/release/{beacon,portal} (scripts/test builds them); if missing they are
-// built here. CROWDLIGHT_BIN_DIR overrides the directory (e.g. target/debug while developing).
+// Processes, ports, Chromium and the binaries (target/release; CROWDLIGHT_BIN_DIR overrides):
+// tools/harness.mjs.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFile, execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, mkdirSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { request } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
-import { chromium } from 'playwright-core';
+import { join } from 'node:path';
+import { Harness, beaconCtl, freePort, multicastPort, prepare, results, waitFor as waitUntil } from './tools/harness.mjs';
 
-const run = promisify(execFile);
-const here = dirname(fileURLToPath(import.meta.url));
-const repo = join(here, '..', '..');
-const results = join(here, '..', 'test-results');
-const binDir = process.env.CROWDLIGHT_BIN_DIR ? join(repo, process.env.CROWDLIGHT_BIN_DIR) : join(repo, 'target', 'release');
-const bin = (name) => join(binDir, name);
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-
-let tmp;
+let harness;
 let socket;
 let consoleUrl;
 let consolePort;
 let relay;
-const children = [];
 let browser;
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
-  });
-}
-
-function start(name, args) {
-  const child = spawn(bin(name), args, { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RUST_LOG: 'warn' } });
-  let log = '';
-  child.stdout.on('data', (d) => { log += d; });
-  child.stderr.on('data', (d) => { log += d; });
-  child.log = () => log;
-  children.push(child);
-  return child;
-}
 
 /** `beacon status --json` on our own socket. */
 async function status() {
-  const { stdout } = await run(bin('beacon'), ['--socket', socket, 'status', '--json'], { cwd: repo });
-  return JSON.parse(stdout);
+  return JSON.parse(await beaconCtl(socket, 'status', '--json'));
 }
 
-async function waitFor(what, fn, timeoutMs = 15000) {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn().catch(() => false);
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}\n${children.map((c) => c.log()).join('\n')}`);
-    await sleep(100);
-  }
-}
+/** Waits for `fn` (a rejection counts as not yet); the timeout error carries every log. */
+const waitFor = (what, fn, timeoutMs = 15000) =>
+  waitUntil(what, () => fn().catch(() => false), timeoutMs, () => `\n${harness.logs()}`);
 
 /** A raw HTTP request to the console (node's http lets us set Host and Origin freely). */
 function raw(method, path, headers, body) {
@@ -82,40 +40,24 @@ function raw(method, path, headers, body) {
 }
 
 before(async () => {
-  for (const name of ['beacon', 'portal']) {
-    if (!existsSync(bin(name))) {
-      assert.ok(!process.env.CROWDLIGHT_BIN_DIR, `${bin(name)} is missing`);
-      execFileSync('cargo', ['build', '--release', '-p', 'beacon', '-p', 'portal'], { cwd: repo, stdio: 'inherit' });
-      break;
-    }
-  }
-  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: run scripts/setup-page-deps`);
-  mkdirSync(results, { recursive: true });
-  tmp = mkdtempSync(join(tmpdir(), 'crowdlight-console-'));
-  socket = join(tmp, 'run', 'beacon.sock');
-  const mport = String(20000 + Math.floor(Math.random() * 40000));
+  prepare(['beacon', 'portal'], { withResults: true });
+  harness = new Harness('crowdlight-console-');
+  socket = join(harness.tmp, 'run', 'beacon.sock');
+  const mport = multicastPort();
   const http = await freePort();
   relay = `http://127.0.0.1:${http}`;
   consolePort = await freePort();
   consoleUrl = `http://127.0.0.1:${consolePort}/`;
-  start('beacon', ['run', '--dev', '--socket', socket, '--port', mport, '--lead-ms', '1500']);
-  start('portal', ['run', '--dev', '--http', `127.0.0.1:${http}`, '--no-dns', '--port', mport, '--canonical-url', `${relay}/`]);
+  harness.start('beacon', ['run', '--dev', '--socket', socket, '--port', mport, '--lead-ms', '1500']);
+  harness.start('portal', ['run', '--dev', '--http', `127.0.0.1:${http}`, '--no-dns', '--port', mport, '--canonical-url', `${relay}/`]);
   await waitFor('the beacon socket', async () => (await status()).state);
-  start('beacon', ['--socket', socket, 'console', '--listen', `127.0.0.1:${consolePort}`, '--relay', relay]);
+  harness.start('beacon', ['--socket', socket, 'console', '--listen', `127.0.0.1:${consolePort}`, '--relay', relay]);
   await waitFor('the console', async () => (await fetch(consoleUrl)).ok);
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await harness.launch();
 });
 
 after(async () => {
-  await browser?.close().catch(() => {});
-  for (const c of children) c.kill('SIGTERM');
-  await Promise.all(children.map((c) => (c.exitCode === null ? new Promise((r) => c.once('exit', r)) : null)));
-  if (tmp) rmSync(tmp, { recursive: true, force: true });
+  await harness?.stop();
 });
 
 const text = (page, sel) => page.textContent(sel).then((t) => t.trim());

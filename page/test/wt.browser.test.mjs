@@ -11,115 +11,51 @@
 // 3. Plain HTTP redirects the page to HTTPS.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFile, execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
-import { chromium } from 'playwright-core';
+import { join } from 'node:path';
+import { Harness, joinShow, beaconCtl, freePort, multicastPort, phonePage, prepare, referenceColours, sleep, waitFor } from './tools/harness.mjs';
 
-const run = promisify(execFile);
-const here = dirname(fileURLToPath(import.meta.url));
-const repo = join(here, '..', '..');
-const binDir = process.env.CROWDLIGHT_BIN_DIR ? join(repo, process.env.CROWDLIGHT_BIN_DIR) : join(repo, 'target', 'release');
-const bin = (name) => join(binDir, name);
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-const PHONE = { width: 390, height: 844 };
-
-let tmp;
+let harness;
 let socket;
 let httpBase;
 let httpsBase;
 let proxyBase;
-let showFile;
 let proxy;
 let browser;
-const children = [];
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+let reference;
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
-  });
-}
-
-function start(name, args) {
-  const child = spawn(bin(name), args, { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RUST_LOG: 'warn' } });
-  let log = '';
-  child.stdout.on('data', (d) => { log += d; });
-  child.stderr.on('data', (d) => { log += d; });
-  child.log = () => log;
-  children.push(child);
-  return child;
-}
-
-async function beacon(...args) {
-  const { stdout } = await run(bin('beacon'), ['--socket', socket, ...args], { cwd: repo });
-  return stdout.trim();
-}
-
-const evalCache = new Map();
-async function reference(cue, zone, tMs) {
-  const key = `${cue}/${zone}/${tMs}`;
-  if (!evalCache.has(key)) {
-    const { stdout } = await run(bin('shows'), ['eval', showFile, '--cue', cue, '--zone', zone, '--t', String(tMs)], { cwd: repo });
-    const hex = stdout.trim();
-    evalCache.set(key, [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16)));
-  }
-  return evalCache.get(key);
-}
+const beacon = (...args) => beaconCtl(socket, ...args);
 
 async function getJson(path) {
   return (await fetch(httpBase + path)).json();
 }
 
-async function waitFor(what, fn, timeoutMs = 15000) {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
-
 const same = (a, b) => a && b && a[0] === b[0] && a[1] === b[1] && a[2] === b[2];
 
 before(async () => {
-  for (const name of ['beacon', 'portal', 'shows']) {
-    if (!existsSync(bin(name))) {
-      assert.ok(!process.env.CROWDLIGHT_BIN_DIR, `${bin(name)} is missing`);
-      execFileSync('cargo', ['build', '--release', '-p', 'beacon', '-p', 'portal', '-p', 'shows'], { cwd: repo, stdio: 'inherit' });
-      break;
-    }
-  }
-  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: run scripts/setup-page-deps`);
-  tmp = mkdtempSync(join(tmpdir(), 'crowdlight-wt-'));
+  prepare(['beacon', 'portal', 'shows']);
+  harness = new Harness('crowdlight-wt-');
+  const tmp = harness.tmp;
   socket = join(tmp, 'beacon.sock');
   // Short-lived ECDSA P-256 certificate: what serverCertificateHashes accepts (≤ 14 days).
   execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
     '-days', '10', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1',
     '-keyout', join(tmp, 'key.pem'), '-out', join(tmp, 'cert.pem')], { stdio: 'ignore' });
-  const mport = String(20000 + Math.floor(Math.random() * 40000));
+  const mport = multicastPort();
   const http = await freePort();
   const https = await freePort();
   httpBase = `http://127.0.0.1:${http}`;
   httpsBase = `https://127.0.0.1:${https}`;
-  start('beacon', ['run', '--dev', '--socket', socket, '--port', mport]);
-  start('portal', ['run', '--dev', '--http', `127.0.0.1:${http}`, '--no-dns', '--port', mport,
+  const b = harness.start('beacon', ['run', '--dev', '--socket', socket, '--port', mport]);
+  const p = harness.start('portal', ['run', '--dev', '--http', `127.0.0.1:${http}`, '--no-dns', '--port', mport,
     '--tls-cert', join(tmp, 'cert.pem'), '--tls-key', join(tmp, 'key.pem'), '--https', `127.0.0.1:${https}`]);
-  await waitFor('the relay to hear the beacon', async () => {
-    try { return (await fetch(`${httpBase}/healthz`)).status === 200; } catch { return false; }
-  }, 30000).catch((e) => {
-    throw new Error(`${e.message}\nbeacon: ${children[0].log()}\nportal: ${children[1].log()}`);
-  });
+  await harness.waitForRelay(httpBase, b, p);
   const s = await getJson('/s');
-  showFile = join(tmp, 'show.json');
+  const showFile = join(tmp, 'show.json');
   writeFileSync(showFile, await (await fetch(httpBase + s.show)).text());
+  reference = referenceColours(showFile);
   // A TCP-only proxy to the HTTPS port: pages loaded through it get a /wt URL on the proxy's
   // port, where no UDP listens (as when a venue's WiFi blocks UDP).
   proxy = createServer((c) => {
@@ -130,37 +66,21 @@ before(async () => {
   });
   await new Promise((r) => proxy.listen(0, '127.0.0.1', r));
   proxyBase = `https://127.0.0.1:${proxy.address().port}`;
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    // QUIC stays ON (no --disable-quic): WebTransport runs over it.
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      '--force-color-profile=srgb', '--disable-background-timer-throttling',
-      '--disable-renderer-backgrounding', '--disable-backgrounding-occluded-windows'],
-  });
+  // QUIC stays ON (no --disable-quic): WebTransport runs over it.
+  browser = await harness.launch({ quic: true, render: true });
 });
 
 after(async () => {
-  await browser?.close().catch(() => {});
+  await harness?.browser?.close().catch(() => {});
   proxy?.close();
-  for (const c of children) c.kill('SIGTERM');
-  const running = (c) => c.exitCode === null && c.signalCode === null;
-  await Promise.all(children.map((c) => (running(c) ? new Promise((r) => c.once('exit', r)) : null)));
-  if (tmp) rmSync(tmp, { recursive: true, force: true });
+  await harness?.stop();
 });
 
 async function openAndJoin(base, query) {
-  const ctx = await browser.newContext({ viewport: PHONE, isMobile: true, hasTouch: true, ignoreHTTPSErrors: true });
-  const page = await ctx.newPage();
+  const page = await phonePage(browser, { ignoreHTTPSErrors: true });
   page.errors = [];
   page.on('pageerror', (e) => page.errors.push(e.message));
-  const close = page.close.bind(page);
-  page.close = async () => { await close(); await ctx.close(); };
-  await page.goto(`${base}/${query}`);
-  await page.waitForFunction(() => window.crowdlight?.state().show && document.querySelectorAll('#zone-list button').length > 0);
-  await page.tap('#join');
-  await page.waitForFunction(() => crowdlight.state().joined && crowdlight.syncInfo().synced);
+  await joinShow(page, `${base}/${query}`);
   return page;
 }
 

@@ -32,14 +32,7 @@ fn main() -> ExitCode {
     if let Cmd::Validate { config } = &cli.command {
         return validate(config);
     }
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    beacon::logging::init_logging();
     match real_main(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -55,26 +48,7 @@ fn validate(config: &std::path::Path) -> ExitCode {
             eprintln!("portal validate: {e}");
             ExitCode::from(2)
         }
-        Ok(report) => {
-            for note in &report.notes {
-                println!("note: {note}");
-            }
-            for problem in &report.problems {
-                eprintln!("{}: {problem}", config.display());
-            }
-            if report.is_valid() {
-                println!("{}: valid", config.display());
-                ExitCode::SUCCESS
-            } else {
-                eprintln!(
-                    "{}: invalid ({} problem{})",
-                    config.display(),
-                    report.problems.len(),
-                    if report.problems.len() == 1 { "" } else { "s" }
-                );
-                ExitCode::from(1)
-            }
-        }
+        Ok(report) => report.print(config),
     }
 }
 

@@ -13,8 +13,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use axum::Router;
-use hyper::server::conn::http1;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
 use rustls::crypto::ring as ring_provider;
 use rustls::server::{ClientHello, ResolvesServerCert};
@@ -23,7 +22,6 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use serde::Deserialize;
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
 
 use crate::http::HttpLimits;
@@ -261,47 +259,20 @@ pub async fn serve_https(
     app: Router,
     limits: HttpLimits,
     metrics: Arc<WtMetrics>,
-    mut shutdown: Shutdown,
+    shutdown: Shutdown,
 ) {
-    let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
-    let mut builder = http1::Builder::new();
-    builder
-        .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_timeout)
-        .keep_alive(true)
-        .max_buf_size(limits.max_header_bytes.max(8192))
-        .max_headers(64);
-    let builder = Arc::new(builder);
-    let mut tasks = tokio::task::JoinSet::new();
-    loop {
-        let permit = tokio::select! {
-            p = permits.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
-            _ = shutdown.wait() => break,
-        };
-        let (stream, _peer) = tokio::select! {
-            r = listener.accept() => match r {
-                Ok(x) => x,
-                Err(error) => {
-                    tracing::warn!(%error, "https: accept error, backing off");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            _ = shutdown.wait() => break,
-        };
-        let _ = stream.set_nodelay(true);
-        metrics.https_connections.fetch_add(1, Ordering::Relaxed);
-        let (acceptor, builder, app, metrics, mut shutdown) = (
-            acceptor.clone(),
-            builder.clone(),
-            app.clone(),
-            metrics.clone(),
-            shutdown.clone(),
-        );
-        tasks.spawn(async move {
-            let _permit = permit;
-            let tls =
-                match tokio::time::timeout(limits.header_timeout, acceptor.accept(stream)).await {
+    crate::http::serve::serve_connections(
+        listener,
+        limits,
+        "https",
+        shutdown,
+        move |stream, _peer, builder, mut shutdown| {
+            metrics.https_connections.fetch_add(1, Ordering::Relaxed);
+            let (acceptor, app, metrics) = (acceptor.clone(), app.clone(), metrics.clone());
+            async move {
+                let tls = match tokio::time::timeout(limits.header_timeout, acceptor.accept(stream))
+                    .await
+                {
                     Ok(Ok(tls)) => tls,
                     Ok(Err(error)) => {
                         metrics.tls_errors.fetch_add(1, Ordering::Relaxed);
@@ -313,25 +284,22 @@ pub async fn serve_https(
                         return;
                     }
                 };
-            let conn = builder.serve_connection(TokioIo::new(tls), TowerToHyperService::new(app));
-            let mut conn = std::pin::pin!(conn);
-            tokio::select! {
-                r = conn.as_mut() => if let Err(error) = r {
-                    tracing::debug!(%error, "https: connection error");
-                },
-                _ = shutdown.wait() => {
-                    conn.as_mut().graceful_shutdown();
-                    let _ = tokio::time::timeout(limits.drain, conn.as_mut()).await;
+                let conn =
+                    builder.serve_connection(TokioIo::new(tls), TowerToHyperService::new(app));
+                let mut conn = std::pin::pin!(conn);
+                tokio::select! {
+                    r = conn.as_mut() => if let Err(error) = r {
+                        tracing::debug!(%error, "https: connection error");
+                    },
+                    _ = shutdown.wait() => {
+                        conn.as_mut().graceful_shutdown();
+                        let _ = tokio::time::timeout(limits.drain, conn.as_mut()).await;
+                    }
                 }
             }
-        });
-        while tasks.try_join_next().is_some() {}
-    }
-    let _ = tokio::time::timeout(limits.drain + Duration::from_millis(500), async {
-        while tasks.join_next().await.is_some() {}
-    })
+        },
+    )
     .await;
-    tasks.abort_all();
 }
 
 /// The bound HTTPS/WebTransport sockets and the loaded certificate.

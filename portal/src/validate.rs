@@ -12,21 +12,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 use crate::catalog::{self, Catalog};
 use crate::config::{Config, ConfigError};
 
-/// What the check found.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Report {
-    /// Problems that stop the portal from starting or serving a show.
-    pub problems: Vec<String>,
-    /// Facts worth knowing (shows found, ...).
-    pub notes: Vec<String>,
-}
-
-impl Report {
-    /// True when nothing stops the portal.
-    pub fn is_valid(&self) -> bool {
-        self.problems.is_empty()
-    }
-}
+pub use beacon::validate::Report;
 
 /// Why the config could not be checked at all (a usage error rather than an invalid config).
 #[derive(Debug, thiserror::Error)]

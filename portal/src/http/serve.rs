@@ -2,6 +2,7 @@
 //! (request-head read timeout, which also bounds keep-alive waits), a no-progress idle timer,
 //! a cap on open connections, a request-head size limit and graceful shutdown.
 
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -54,10 +55,46 @@ pub async fn serve_http(
     app: Router,
     limits: HttpLimits,
     metrics: Arc<HttpMetrics>,
-    mut shutdown: Shutdown,
+    shutdown: Shutdown,
 ) {
-    let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let epoch = Instant::now();
+    serve_connections(
+        listener,
+        limits,
+        "http",
+        shutdown,
+        move |stream, peer, builder, shutdown| {
+            metrics.connections_total.fetch_add(1, Ordering::Relaxed);
+            metrics.open_connections.fetch_add(1, Ordering::Relaxed);
+            let (metrics, app) = (metrics.clone(), app.clone());
+            async move {
+                handle_connection(stream, &builder, app, limits, epoch, &metrics, shutdown).await;
+                metrics.open_connections.fetch_sub(1, Ordering::Relaxed);
+                tracing::trace!(%peer, "http: connection closed");
+            }
+        },
+    )
+    .await;
+}
+
+/// The accept loop shared by HTTP and HTTPS: at most `limits.max_connections` open connections
+/// (the rest wait in the kernel backlog), accept errors back off, every accepted stream gets
+/// `TCP_NODELAY` and is handed to `on_connection` (called in the loop, so it can count the
+/// connection) with the hyper HTTP/1.1 builder (`limits.header_timeout`, keep-alive,
+/// `limits.max_header_bytes`, 64 headers); the future it returns runs as a task holding the
+/// connection's permit. On `shutdown` the loop stops and waits `limits.drain` (+0.5 s) for
+/// the connections, then aborts the rest. `label` prefixes the log lines.
+pub(crate) async fn serve_connections<F, Fut>(
+    listener: TcpListener,
+    limits: HttpLimits,
+    label: &'static str,
+    mut shutdown: Shutdown,
+    mut on_connection: F,
+) where
+    F: FnMut(TcpStream, SocketAddr, Arc<http1::Builder>, Shutdown) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())
@@ -77,7 +114,7 @@ pub async fn serve_http(
                 Ok(x) => x,
                 Err(error) => {
                     // EMFILE/ENFILE or a reset before accept: back off instead of spinning.
-                    tracing::warn!(%error, "http: accept error, backing off");
+                    tracing::warn!(%error, "{label}: accept error, backing off");
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 }
@@ -85,19 +122,10 @@ pub async fn serve_http(
             _ = shutdown.wait() => break,
         };
         let _ = stream.set_nodelay(true);
-        metrics.connections_total.fetch_add(1, Ordering::Relaxed);
-        metrics.open_connections.fetch_add(1, Ordering::Relaxed);
-        let (metrics, builder, app, shutdown) = (
-            metrics.clone(),
-            builder.clone(),
-            app.clone(),
-            shutdown.clone(),
-        );
+        let connection = on_connection(stream, peer, builder.clone(), shutdown.clone());
         tasks.spawn(async move {
             let _permit = permit;
-            handle_connection(stream, &builder, app, limits, epoch, &metrics, shutdown).await;
-            metrics.open_connections.fetch_sub(1, Ordering::Relaxed);
-            tracing::trace!(%peer, "http: connection closed");
+            connection.await;
         });
         while tasks.try_join_next().is_some() {}
     }

@@ -1,0 +1,169 @@
+// Shared harness of the browser tests (browser, wt.browser, console.browser): the REAL `beacon`,
+// `portal` and `shows` binaries on loopback, free ports, headless Chromium (playwright-core)
+// and the cleanup after a test file.
+//
+// Binaries: target/release/{beacon,portal,shows} (scripts/test builds them); if missing they are
+// built here. CROWDLIGHT_BIN_DIR overrides the directory (e.g. target/debug while developing).
+import assert from 'node:assert/strict';
+import { spawn, execFile, execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { chromium } from 'playwright-core';
+
+/** `execFile` as a promise of `{ stdout, stderr }`. */
+export const run = promisify(execFile);
+const here = dirname(fileURLToPath(import.meta.url));
+/** The repository root. */
+export const repo = join(here, '..', '..', '..');
+/** Where tests put screenshots. */
+export const results = join(here, '..', '..', 'test-results');
+const binDir = process.env.CROWDLIGHT_BIN_DIR ? join(repo, process.env.CROWDLIGHT_BIN_DIR) : join(repo, 'target', 'release');
+/** Path of one of our binaries. */
+export const bin = (name) => join(binDir, name);
+/** The Chromium executable. */
+export const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+/** A phone's viewport. */
+export const PHONE = { width: 390, height: 844 };
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** A free TCP port on 127.0.0.1. */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
+  });
+}
+
+/** A random multicast port (the beacon's and relay's `--port`), as a string. */
+export const multicastPort = () => String(20000 + Math.floor(Math.random() * 40000));
+
+/** Polls `fn` every 100 ms until it returns a truthy value (returned); `detail()` is appended
+ *  to the timeout error. */
+export async function waitFor(what, fn, timeoutMs = 15000, detail = () => '') {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${detail()}`);
+    await sleep(100);
+  }
+}
+
+/** Builds the binaries `names` (release) if one is missing, checks Chromium is there, and makes
+ *  the results directory when `withResults`. */
+export function prepare(names, { withResults = false } = {}) {
+  for (const name of names) {
+    if (!existsSync(bin(name))) {
+      assert.ok(!process.env.CROWDLIGHT_BIN_DIR, `${bin(name)} is missing`);
+      execFileSync('cargo', ['build', '--release', ...names.flatMap((n) => ['-p', n])], { cwd: repo, stdio: 'inherit' });
+      break;
+    }
+  }
+  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: run scripts/setup-page-deps`);
+  if (withResults) mkdirSync(results, { recursive: true });
+}
+
+/** A test file's processes and temporary directory: `start` spawns a binary (its output is kept
+ *  for error messages: `child.log()`), `stop` closes `browser` and ends everything. */
+export class Harness {
+  constructor(prefix) {
+    this.tmp = mkdtempSync(join(tmpdir(), prefix));
+    this.children = [];
+    this.browser = undefined;
+  }
+
+  start(name, args) {
+    const child = spawn(bin(name), args, { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RUST_LOG: 'warn' } });
+    let log = '';
+    child.stdout.on('data', (d) => { log += d; });
+    child.stderr.on('data', (d) => { log += d; });
+    child.log = () => log;
+    this.children.push(child);
+    return child;
+  }
+
+  /** Every child's output so far. */
+  logs() {
+    return this.children.map((c) => c.log()).join('\n');
+  }
+
+  /** Waits until the portal at `base` is healthy (its relay hears the beacon); the timeout
+   *  error carries both logs. */
+  async waitForRelay(base, beacon, portal) {
+    await waitFor('the relay to hear the beacon', async () => {
+      try { return (await fetch(`${base}/healthz`)).status === 200; } catch { return false; }
+    }, 30000).catch((e) => {
+      throw new Error(`${e.message}\nbeacon: ${beacon.log()}\nportal: ${portal.log()}`);
+    });
+  }
+
+  /** Headless Chromium; `quic`: leave QUIC on (WebTransport); `render`: the flags that keep
+   *  colours and timers exact (sRGB, no background throttling). playwright gives it a fresh
+   *  temporary user-data-dir. */
+  async launch({ quic = false, render = false } = {}) {
+    this.browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', ...(quic ? [] : ['--disable-quic']), '--no-first-run',
+        '--disable-background-networking', '--disable-component-update', '--disable-sync',
+        ...(render ? ['--force-color-profile=srgb', '--disable-background-timer-throttling',
+          '--disable-renderer-backgrounding', '--disable-backgrounding-occluded-windows'] : [])],
+    });
+    return this.browser;
+  }
+
+  async stop() {
+    await this.browser?.close().catch(() => {});
+    for (const c of this.children) c.kill('SIGTERM');
+    const running = (c) => c.exitCode === null && c.signalCode === null;
+    await Promise.all(this.children.map((c) => (running(c) ? new Promise((r) => c.once('exit', r)) : null)));
+    rmSync(this.tmp, { recursive: true, force: true });
+  }
+}
+
+/** Operator command on `socket`; returns stdout, trimmed. */
+export async function beaconCtl(socket, ...args) {
+  const { stdout } = await run(bin('beacon'), ['--socket', socket, ...args], { cwd: repo });
+  return stdout.trim();
+}
+
+/** The Rust reference colour (`shows eval` on `showFile`) as [r, g, b], cached. */
+export function referenceColours(showFile) {
+  const cache = new Map();
+  return async (cue, zone, tMs) => {
+    const key = `${cue}/${zone}/${tMs}`;
+    if (!cache.has(key)) {
+      const { stdout } = await run(bin('shows'), ['eval', showFile, '--cue', cue, '--zone', zone, '--t', String(tMs)], { cwd: repo });
+      const hex = stdout.trim();
+      assert.match(hex, /^#[0-9a-f]{6}$/);
+      cache.set(key, [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16)));
+    }
+    return cache.get(key);
+  };
+}
+
+/** A new phone page in its own context (no storage shared; its own window, so that no page is
+ *  a hidden background tab): phone viewport, touch, plus `options`; closing it closes the
+ *  context. */
+export async function phonePage(browser, options = {}) {
+  const ctx = await browser.newContext({ viewport: PHONE, isMobile: true, hasTouch: true, ...options });
+  const page = await ctx.newPage();
+  const close = page.close.bind(page);
+  page.close = async () => { await close(); await ctx.close(); };
+  return page;
+}
+
+/** Loads the show page at `url` in `page`, waits for the show and the zone list, taps join and
+ *  waits until the page's clock is synced. */
+export async function joinShow(page, url) {
+  await page.goto(url);
+  await page.waitForFunction(() => window.crowdlight?.state().show && document.querySelectorAll('#zone-list button').length > 0);
+  await page.tap('#join');
+  await page.waitForFunction(() => crowdlight.state().joined && crowdlight.syncInfo().synced);
+}
