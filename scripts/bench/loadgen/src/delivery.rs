@@ -86,7 +86,9 @@ fn note_cue(sh: &Shared, i: usize, body: &[u8]) {
     if sh.seen[i].load(Ordering::Relaxed) != 0 {
         return;
     }
-    let Ok(v) = serde_json::from_slice::<Value>(body) else { return };
+    let Ok(v) = serde_json::from_slice::<Value>(body) else {
+        return;
+    };
     if v.get("cue").and_then(Value::as_str) == Some(sh.plan.cue.as_str()) {
         sh.seen[i].store(now_us(), Ordering::Relaxed);
     }
@@ -128,7 +130,11 @@ pub async fn run(plan: Plan) -> anyhow::Result<Value> {
     tokio::time::sleep_until(at(plan.window.0)).await;
     let connected_start = sh.connected.load(Ordering::Relaxed);
     let bytes_a = bytes_snapshot();
-    let req_a: Vec<u64> = sh.requests.iter().map(|r| r.load(Ordering::Relaxed)).collect();
+    let req_a: Vec<u64> = sh
+        .requests
+        .iter()
+        .map(|r| r.load(Ordering::Relaxed))
+        .collect();
     watch.start();
     while Instant::now() + Duration::from_secs(1) < at(plan.window.1) {
         tokio::time::sleep(Duration::from_secs(1)).await;
@@ -138,7 +144,11 @@ pub async fn run(plan: Plan) -> anyhow::Result<Value> {
     let window_s = plan.window.1 - plan.window.0;
     let server = watch.finish(window_s);
     let bytes_b = bytes_snapshot();
-    let req_b: Vec<u64> = sh.requests.iter().map(|r| r.load(Ordering::Relaxed)).collect();
+    let req_b: Vec<u64> = sh
+        .requests
+        .iter()
+        .map(|r| r.load(Ordering::Relaxed))
+        .collect();
     let connected_end_window = sh.connected.load(Ordering::Relaxed);
     tokio::time::sleep_until(at(plan.end_s)).await;
     tasks.abort_all();
@@ -147,8 +157,14 @@ pub async fn run(plan: Plan) -> anyhow::Result<Value> {
     let mut window_bytes = serde_json::Map::new();
     let mut total_bytes = serde_json::Map::new();
     for (k, name) in kinds.iter().enumerate() {
-        window_bytes.insert(name.to_string(), json!({"rx": bytes_b[k][0] - bytes_a[k][0], "tx": bytes_b[k][1] - bytes_a[k][1]}));
-        total_bytes.insert(name.to_string(), json!({"rx": bytes_end[k][0], "tx": bytes_end[k][1]}));
+        window_bytes.insert(
+            name.to_string(),
+            json!({"rx": bytes_b[k][0] - bytes_a[k][0], "tx": bytes_b[k][1] - bytes_a[k][1]}),
+        );
+        total_bytes.insert(
+            name.to_string(),
+            json!({"rx": bytes_end[k][0], "tx": bytes_end[k][1]}),
+        );
     }
     let seen: Vec<i64> = sh.seen.iter().map(|s| s.load(Ordering::Relaxed)).collect();
     let errors = &sh.errors;
@@ -175,7 +191,11 @@ pub async fn run(plan: Plan) -> anyhow::Result<Value> {
 }
 
 fn headers_for(sh: &Shared) -> Vec<(&'static str, &'static str)> {
-    if sh.plan.browser_headers { BROWSER_HEADERS.to_vec() } else { vec![] }
+    if sh.plan.browser_headers {
+        BROWSER_HEADERS.to_vec()
+    } else {
+        vec![]
+    }
 }
 
 async fn poll_client(sh: &Shared, i: usize, rng: &mut StdRng) {
@@ -189,7 +209,8 @@ async fn poll_client(sh: &Shared, i: usize, rng: &mut StdRng) {
     let mut failures = 0u32;
     let mut reused = false;
     let t_every = (plan.t_per_min > 0.0).then(|| 60.0 / plan.t_per_min);
-    let mut next_t = t_every.map(|e| Instant::now() + Duration::from_secs_f64(e * rng.random::<f64>()));
+    let mut next_t =
+        t_every.map(|e| Instant::now() + Duration::from_secs_f64(e * rng.random::<f64>()));
     loop {
         if conn.is_none() {
             match connect(plan.target, src, Kind::State).await {
@@ -278,7 +299,8 @@ async fn poll_client(sh: &Shared, i: usize, rng: &mut StdRng) {
                 }
             }
             sh.requests[Kind::Time as usize].fetch_add(1, Ordering::Relaxed);
-            next_t = Some(when + Duration::from_secs_f64(every * (0.75 + 0.5 * rng.random::<f64>())));
+            next_t =
+                Some(when + Duration::from_secs_f64(every * (0.75 + 0.5 * rng.random::<f64>())));
         }
         if close {
             conn = None;
@@ -309,15 +331,18 @@ async fn ws_client(sh: &Shared, i: usize, rng: &mut StdRng) {
             }
         };
         let config = WebSocketConfig::default().read_buffer_size(4096);
-        let mut ws = match tokio_tungstenite::client_async_with_config(url.as_str(), stream, Some(config)).await {
-            Ok((ws, _)) => ws,
-            Err(e) => {
-                err(sh, &anyhow::anyhow!("handshake: {e}"));
-                failures += 1;
-                tokio::time::sleep(Duration::from_millis(backoff_ms(failures, rng))).await;
-                continue;
-            }
-        };
+        let mut ws =
+            match tokio_tungstenite::client_async_with_config(url.as_str(), stream, Some(config))
+                .await
+            {
+                Ok((ws, _)) => ws,
+                Err(e) => {
+                    err(sh, &anyhow::anyhow!("handshake: {e}"));
+                    failures += 1;
+                    tokio::time::sleep(Duration::from_millis(backoff_ms(failures, rng))).await;
+                    continue;
+                }
+            };
         ws.get_mut().kind = Kind::State;
         sh.connected.fetch_add(1, Ordering::Relaxed);
         failures = 0;

@@ -37,7 +37,10 @@ pub struct Response {
 impl Response {
     /// First header of that (lower-case) name.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -51,11 +54,19 @@ pub struct Conn {
 impl Conn {
     /// Wraps a connected stream.
     pub fn new(io: Counted) -> Self {
-        Conn { io, buf: Vec::with_capacity(4096) }
+        Conn {
+            io,
+            buf: Vec::with_capacity(4096),
+        }
     }
 
     /// Writes a GET request.
-    pub async fn send_get(&mut self, host: &str, path: &str, headers: &[(&str, &str)]) -> anyhow::Result<()> {
+    pub async fn send_get(
+        &mut self,
+        host: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> anyhow::Result<()> {
         let mut req = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\n");
         for (k, v) in headers {
             req.push_str(k);
@@ -69,7 +80,13 @@ impl Conn {
     }
 
     /// GET and read the whole answer, within `timeout`.
-    pub async fn get(&mut self, host: &str, path: &str, headers: &[(&str, &str)], timeout: Duration) -> anyhow::Result<Response> {
+    pub async fn get(
+        &mut self,
+        host: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        timeout: Duration,
+    ) -> anyhow::Result<Response> {
         tokio::time::timeout(timeout, async {
             self.send_get(host, path, headers).await?;
             self.read_response(true).await
@@ -112,8 +129,15 @@ impl Conn {
             .filter_map(|l| l.split_once(':'))
             .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
             .collect();
-        let mut resp = Response { status, headers, body: Vec::new(), close: false };
-        resp.close = resp.header("connection").is_some_and(|v| v.eq_ignore_ascii_case("close"));
+        let mut resp = Response {
+            status,
+            headers,
+            body: Vec::new(),
+            close: false,
+        };
+        resp.close = resp
+            .header("connection")
+            .is_some_and(|v| v.eq_ignore_ascii_case("close"));
         if !with_body || status == 204 || status == 304 || (100..200).contains(&status) {
             return Ok(resp);
         }
@@ -123,7 +147,10 @@ impl Conn {
                 self.fill().await?;
             }
             resp.body = self.buf.drain(..len).collect();
-        } else if resp.header("transfer-encoding").is_some_and(|v| v.contains("chunked")) {
+        } else if resp
+            .header("transfer-encoding")
+            .is_some_and(|v| v.contains("chunked"))
+        {
             let mut dec = Chunked::default();
             loop {
                 let done = dec.feed(&mut self.buf, &mut resp.body)?;
@@ -141,7 +168,11 @@ impl Conn {
     }
 
     /// Reads more of a chunked stream into `out`; returns false when the stream ended.
-    pub async fn read_chunked(&mut self, dec: &mut Chunked, out: &mut Vec<u8>) -> anyhow::Result<bool> {
+    pub async fn read_chunked(
+        &mut self,
+        dec: &mut Chunked,
+        out: &mut Vec<u8>,
+    ) -> anyhow::Result<bool> {
         if dec.feed(&mut self.buf, out)? {
             return Ok(false);
         }
@@ -170,8 +201,9 @@ impl Chunked {
                         return Ok(false);
                     };
                     let line = String::from_utf8_lossy(&buf[..i]).into_owned();
-                    let size = usize::from_str_radix(line.split(';').next().unwrap_or("").trim(), 16)
-                        .with_context(|| format!("bad chunk size {line:?}"))?;
+                    let size =
+                        usize::from_str_radix(line.split(';').next().unwrap_or("").trim(), 16)
+                            .with_context(|| format!("bad chunk size {line:?}"))?;
                     buf.drain(..i + 2);
                     if size == 0 {
                         return Ok(true);
@@ -186,7 +218,11 @@ impl Chunked {
                     let data_left = left.saturating_sub(2);
                     out.extend_from_slice(&buf[..take.min(data_left)]);
                     buf.drain(..take);
-                    self.left = if take == left { None } else { Some(left - take) };
+                    self.left = if take == left {
+                        None
+                    } else {
+                        Some(left - take)
+                    };
                 }
             }
         }

@@ -156,7 +156,10 @@ struct Sync1Args {
 }
 
 fn sources(c: &Common) -> net::Sources {
-    net::Sources { base: Some(c.source_base), count: c.sources.max(1) }
+    net::Sources {
+        base: Some(c.source_base),
+        count: c.sources.max(1),
+    }
 }
 
 fn emit(out: &Option<String>, v: &serde_json::Value) -> anyhow::Result<()> {
@@ -172,11 +175,23 @@ fn emit(out: &Option<String>, v: &serde_json::Value) -> anyhow::Result<()> {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
     let (out, result) = match cli.cmd {
-        Cmd::Poll(a) => (a.common.out.clone(), rt.block_on(delivery_run(delivery::Mode::Poll, a))),
-        Cmd::Ws(a) => (a.common.out.clone(), rt.block_on(delivery_run(delivery::Mode::Ws, a))),
-        Cmd::Sse(a) => (a.common.out.clone(), rt.block_on(delivery_run(delivery::Mode::Sse, a))),
+        Cmd::Poll(a) => (
+            a.common.out.clone(),
+            rt.block_on(delivery_run(delivery::Mode::Poll, a)),
+        ),
+        Cmd::Ws(a) => (
+            a.common.out.clone(),
+            rt.block_on(delivery_run(delivery::Mode::Ws, a)),
+        ),
+        Cmd::Sse(a) => (
+            a.common.out.clone(),
+            rt.block_on(delivery_run(delivery::Mode::Sse, a)),
+        ),
         Cmd::Storm(a) => {
             if !(1..=19_000).contains(&a.phones) || !(a.end_s > a.ramp_s && a.end_s <= 600.0) {
                 bail!("--phones must be 1..=19000 and --ramp-s < --end-s <= 600");
@@ -190,14 +205,22 @@ fn main() -> anyhow::Result<()> {
                 end_s: a.end_s,
                 sources: sources(&a.common),
                 probe: (a.probe_host.clone(), a.probe_path.clone()),
-                assets: a.assets.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect(),
+                assets: a
+                    .assets
+                    .split(',')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string)
+                    .collect(),
                 join_burst: a.join_burst,
                 timeout: Duration::from_millis(a.timeout_ms),
             };
             (a.common.out.clone(), rt.block_on(storm::run(plan)))
         }
         Cmd::Sync1(a) => {
-            if !(a.duration_s > a.warmup_s && a.duration_s <= 600.0) || a.phones == 0 || a.phones > 19_000 {
+            if !(a.duration_s > a.warmup_s && a.duration_s <= 600.0)
+                || a.phones == 0
+                || a.phones > 19_000
+            {
                 bail!("--warmup-s < --duration-s <= 600 and 1 <= --phones <= 19000");
             }
             let plan = sync1::Plan {
@@ -222,7 +245,11 @@ async fn delivery_run(mode: delivery::Mode, a: DeliveryArgs) -> anyhow::Result<s
     if !(1..=19_000).contains(&a.clients) {
         bail!("--clients must be 1..=19000");
     }
-    if !(0.0 <= a.window_start_s && a.window_start_s < a.window_end_s && a.window_end_s <= a.end_s && a.end_s <= 600.0) {
+    if !(0.0 <= a.window_start_s
+        && a.window_start_s < a.window_end_s
+        && a.window_end_s <= a.end_s
+        && a.end_s <= 600.0)
+    {
         bail!("need 0 <= --window-start-s < --window-end-s <= --end-s <= 600");
     }
     let plan = delivery::Plan {

@@ -57,7 +57,11 @@ impl Counted {
 }
 
 impl AsyncRead for Counted {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         let before = buf.filled().len();
         let kind = self.kind;
         let r = Pin::new(&mut self.inner).poll_read(cx, buf);
@@ -68,7 +72,11 @@ impl AsyncRead for Counted {
 }
 
 impl AsyncWrite for Counted {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         let kind = self.kind;
         let r = Pin::new(&mut self.inner).poll_write(cx, buf);
         if let Poll::Ready(Ok(n)) = &r {
@@ -96,8 +104,11 @@ pub struct Sources {
 impl Sources {
     /// The source address of client `i`.
     pub fn for_client(&self, i: usize) -> Option<IpAddr> {
-        self.base
-            .map(|b| IpAddr::V4(Ipv4Addr::from(u32::from(b) + (i as u32 % self.count.max(1)))))
+        self.base.map(|b| {
+            IpAddr::V4(Ipv4Addr::from(
+                u32::from(b) + (i as u32 % self.count.max(1)),
+            ))
+        })
     }
 }
 

@@ -29,7 +29,12 @@ pub fn cpu_s(pid: u32) -> Option<f64> {
 pub fn lo_counters() -> Option<(u64, u64)> {
     let s = std::fs::read_to_string("/proc/net/dev").ok()?;
     let line = s.lines().find(|l| l.trim_start().starts_with("lo:"))?;
-    let f: Vec<u64> = line.split(':').nth(1)?.split_whitespace().filter_map(|x| x.parse().ok()).collect();
+    let f: Vec<u64> = line
+        .split(':')
+        .nth(1)?
+        .split_whitespace()
+        .filter_map(|x| x.parse().ok())
+        .collect();
     Some((*f.first()?, *f.get(1)?))
 }
 
@@ -48,7 +53,13 @@ impl ServerWatch {
     /// Watches `pids`.
     pub fn new(pids: Vec<u32>) -> Self {
         let n = pids.len();
-        ServerWatch { pids, cpu_start: vec![None; n], rss_start: vec![None; n], rss_peak: vec![0; n], lo_start: None }
+        ServerWatch {
+            pids,
+            cpu_start: vec![None; n],
+            rss_start: vec![None; n],
+            rss_peak: vec![0; n],
+            lo_start: None,
+        }
     }
 
     /// Window start.
@@ -89,7 +100,9 @@ impl ServerWatch {
                 })
             })
             .collect();
-        let lo = lo_counters().zip(self.lo_start).map(|(b, a)| json!({"bytes": b.0 - a.0, "packets": b.1 - a.1}));
+        let lo = lo_counters()
+            .zip(self.lo_start)
+            .map(|(b, a)| json!({"bytes": b.0 - a.0, "packets": b.1 - a.1}));
         json!({ "procs": procs, "lo": lo })
     }
 }

@@ -58,7 +58,11 @@ struct Phone {
 pub async fn run(plan: Plan) -> anyhow::Result<Value> {
     let delay_us = (plan.start_us - now_us()).max(0) as u64;
     let t0 = Instant::now() + Duration::from_micros(delay_us);
-    let phones: Arc<Vec<Mutex<Phone>>> = Arc::new((0..plan.phones).map(|_| Mutex::new(Phone::default())).collect());
+    let phones: Arc<Vec<Mutex<Phone>>> = Arc::new(
+        (0..plan.phones)
+            .map(|_| Mutex::new(Phone::default()))
+            .collect(),
+    );
     let plan = Arc::new(plan);
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..plan.phones {
@@ -71,9 +75,14 @@ pub async fn run(plan: Plan) -> anyhow::Result<Value> {
     }
     tokio::time::sleep_until(t0 + Duration::from_secs_f64(plan.end_s)).await;
     tasks.abort_all();
-    let all: Vec<Phone> = phones.iter().map(|p| p.lock().expect("phone").clone()).collect();
+    let all: Vec<Phone> = phones
+        .iter()
+        .map(|p| p.lock().expect("phone").clone())
+        .collect();
     let ms = |f: fn(&Phone) -> Option<i64>| -> Vec<f64> {
-        all.iter().filter_map(|p| f(p).map(|t| (t - p.arrive_us) as f64 / 1000.0)).collect()
+        all.iter()
+            .filter_map(|p| f(p).map(|t| (t - p.arrive_us) as f64 / 1000.0))
+            .collect()
     };
     let to_page = ms(|p| p.page_us);
     let to_frame = ms(|p| p.frame_us);
@@ -111,7 +120,13 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    async fn get(&mut self, kind: Kind, host: &str, path: &str, headers: &[(&str, &str)]) -> Result<Response, usize> {
+    async fn get(
+        &mut self,
+        kind: Kind,
+        host: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> Result<Response, usize> {
         self.me.lock().expect("phone").requests += 1;
         if self.conn.is_none() {
             match connect(self.target, self.src, kind).await {
@@ -130,7 +145,11 @@ impl Ctx<'_> {
             }
             Err(e) => {
                 self.conn = None;
-                Err(if format!("{e:#}").contains("timeout") { 2 } else { 1 })
+                Err(if format!("{e:#}").contains("timeout") {
+                    2
+                } else {
+                    1
+                })
             }
         }
     }
@@ -139,13 +158,20 @@ impl Ctx<'_> {
     async fn fail(&mut self, kind: usize) {
         self.me.lock().expect("phone").errors[kind] += 1;
         self.failures += 1;
-        let ceiling = (500.0 * 2f64.powi(self.failures.saturating_sub(1).min(20) as i32)).min(8000.0);
+        let ceiling =
+            (500.0 * 2f64.powi(self.failures.saturating_sub(1).min(20) as i32)).min(8000.0);
         let ms = (ceiling * self.rng.random::<f64>()).max(50.0);
         tokio::time::sleep(Duration::from_secs_f64(ms / 1000.0)).await;
     }
 
     /// GET until it answers `200`.
-    async fn get_ok(&mut self, kind: Kind, host: &str, path: &str, headers: &[(&str, &str)]) -> Response {
+    async fn get_ok(
+        &mut self,
+        kind: Kind,
+        host: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> Response {
         loop {
             match self.get(kind, host, path, headers).await {
                 Ok(r) if r.status == 200 => {
@@ -174,11 +200,20 @@ async fn phone(plan: &Plan, i: usize, me: &Mutex<Phone>) {
     };
     let relay_host = target.to_string();
     // 1. Captive probe (Android's), answered with a redirect or a page.
-    let probe_ua = [("User-Agent", "Dalvik/2.1.0 (Linux; U; Android 14)"), ("Connection", "keep-alive")];
+    let probe_ua = [
+        ("User-Agent", "Dalvik/2.1.0 (Linux; U; Android 14)"),
+        ("Connection", "keep-alive"),
+    ];
     let (page_host, page_path) = loop {
-        match cx.get(Kind::Setup, &plan.probe.0, &plan.probe.1, &probe_ua).await {
+        match cx
+            .get(Kind::Setup, &plan.probe.0, &plan.probe.1, &probe_ua)
+            .await
+        {
             Ok(r) if (300..400).contains(&r.status) => {
-                break r.header("location").and_then(split_url).unwrap_or((relay_host.clone(), "/".into()));
+                break r
+                    .header("location")
+                    .and_then(split_url)
+                    .unwrap_or((relay_host.clone(), "/".into()));
             }
             Ok(r) if r.status == 200 && r.body.len() > 4 => break (relay_host.clone(), "/".into()),
             Ok(_) => cx.fail(3).await,
@@ -186,14 +221,18 @@ async fn phone(plan: &Plan, i: usize, me: &Mutex<Phone>) {
         }
     };
     // 2. The page and its assets.
-    cx.get_ok(Kind::Setup, &page_host, &page_path, BROWSER_HEADERS).await;
+    cx.get_ok(Kind::Setup, &page_host, &page_path, BROWSER_HEADERS)
+        .await;
     for asset in &plan.assets {
-        cx.get_ok(Kind::Setup, &page_host, asset, BROWSER_HEADERS).await;
+        cx.get_ok(Kind::Setup, &page_host, asset, BROWSER_HEADERS)
+            .await;
     }
     me.lock().expect("phone").page_us = Some(now_us());
     // 3. State, then the show it names.
     let (show, mut etag, mut poll_ms) = loop {
-        let r = cx.get_ok(Kind::State, &page_host, "/s", BROWSER_HEADERS).await;
+        let r = cx
+            .get_ok(Kind::State, &page_host, "/s", BROWSER_HEADERS)
+            .await;
         let v: Value = serde_json::from_slice(&r.body).unwrap_or(Value::Null);
         let poll = v.get("poll").and_then(Value::as_f64).unwrap_or(1000.0);
         if let Some(show) = v.get("show").and_then(Value::as_str) {
@@ -202,7 +241,8 @@ async fn phone(plan: &Plan, i: usize, me: &Mutex<Phone>) {
         tokio::time::sleep(Duration::from_secs_f64(poll / 1000.0)).await;
     };
     let show_path = split_url(&show).map(|(_, p)| p).unwrap_or(show);
-    cx.get_ok(Kind::Setup, &page_host, &show_path, BROWSER_HEADERS).await;
+    cx.get_ok(Kind::Setup, &page_host, &show_path, BROWSER_HEADERS)
+        .await;
     // 4. The join burst of /t: the first answer makes the phone synced (first frame).
     for _ in 0..plan.join_burst {
         let sent = Instant::now();
@@ -227,7 +267,10 @@ async fn phone(plan: &Plan, i: usize, me: &Mutex<Phone>) {
     }
     // 5. Then poll /s like the page until the run ends.
     loop {
-        tokio::time::sleep(Duration::from_secs_f64(poll_ms.clamp(250.0, 30000.0) * (0.8 + 0.4 * cx.rng.random::<f64>()) / 1000.0)).await;
+        tokio::time::sleep(Duration::from_secs_f64(
+            poll_ms.clamp(250.0, 30000.0) * (0.8 + 0.4 * cx.rng.random::<f64>()) / 1000.0,
+        ))
+        .await;
         let mut headers = BROWSER_HEADERS.to_vec();
         let tag = etag.clone().unwrap_or_default();
         if etag.is_some() {

@@ -52,7 +52,10 @@ pub async fn run(plan: Plan) -> anyhow::Result<Value> {
         let (acc, plan) = (acc.clone(), plan.clone());
         tasks.spawn(async move {
             let mut rng = StdRng::seed_from_u64(i as u64 * 31337 + 5);
-            tokio::time::sleep(Duration::from_secs_f64(rng.random::<f64>() * plan.interval_ms / 1000.0)).await;
+            tokio::time::sleep(Duration::from_secs_f64(
+                rng.random::<f64>() * plan.interval_ms / 1000.0,
+            ))
+            .await;
             let host = plan.target.to_string();
             let mut conn: Option<Conn> = None;
             let mut first = true;
@@ -71,7 +74,10 @@ pub async fn run(plan: Plan) -> anyhow::Result<Value> {
                 let t1 = now_us();
                 let r = c.get(&host, "/t", &[], Duration::from_secs(3)).await;
                 let t4 = now_us();
-                match r.ok().and_then(|r| serde_json::from_slice::<Value>(&r.body).ok()) {
+                match r
+                    .ok()
+                    .and_then(|r| serde_json::from_slice::<Value>(&r.body).ok())
+                {
                     Some(v) if v.get("t").and_then(Value::as_f64).is_some() => {
                         let t = v["t"].as_f64().unwrap_or_default();
                         let theta = t - (t1 + t4) as f64 / 2.0;

@@ -41,9 +41,15 @@ fn parse_args() -> Result<Args, String> {
             "--listen" => listen = Some(value()?.parse().map_err(|e| format!("--listen: {e}"))?),
             "--control" => control = Some(value()?.parse().map_err(|e| format!("--control: {e}"))?),
             "--ping-s" => ping_s = value()?.parse().map_err(|e| format!("--ping-s: {e}"))?,
-            "--read-buffer" => read_buffer = value()?.parse().map_err(|e| format!("--read-buffer: {e}"))?,
+            "--read-buffer" => {
+                read_buffer = value()?
+                    .parse()
+                    .map_err(|e| format!("--read-buffer: {e}"))?
+            }
             "-h" | "--help" => {
-                println!("usage: ws-rust-peer --listen ADDR --control ADDR [--ping-s 30] [--read-buffer 4096]");
+                println!(
+                    "usage: ws-rust-peer --listen ADDR --control ADDR [--ping-s 30] [--read-buffer 4096]"
+                );
                 std::process::exit(0);
             }
             other => return Err(format!("unknown argument {other}")),
@@ -80,12 +86,19 @@ async fn main() {
         tx,
     });
     let listener = TcpListener::bind(args.listen).await.expect("bind --listen");
-    let control = TcpListener::bind(args.control).await.expect("bind --control");
-    eprintln!("ws-rust-peer: ws on {}, control on {}", args.listen, args.control);
+    let control = TcpListener::bind(args.control)
+        .await
+        .expect("bind --control");
+    eprintln!(
+        "ws-rust-peer: ws on {}, control on {}",
+        args.listen, args.control
+    );
     let ctl_hub = hub.clone();
     tokio::spawn(async move {
         loop {
-            let Ok((stream, _)) = control.accept().await else { continue };
+            let Ok((stream, _)) = control.accept().await else {
+                continue;
+            };
             let hub = ctl_hub.clone();
             tokio::spawn(async move {
                 if let Err(e) = handle_control(stream, &hub).await {
@@ -131,7 +144,9 @@ async fn handle_client(
     let (mut sink, mut incoming) = ws.split();
     let mut rx = hub.tx.subscribe();
     let first = hub.current.read().expect("state lock").clone();
-    sink.send(Message::Text(first)).await.map_err(|e| e.to_string())?;
+    sink.send(Message::Text(first))
+        .await
+        .map_err(|e| e.to_string())?;
     let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + ping, ping);
     loop {
         tokio::select! {
@@ -187,7 +202,8 @@ async fn handle_control(mut stream: TcpStream, hub: &Hub) -> Result<(), String> 
         }
         buf.extend_from_slice(&chunk[..n]);
     }
-    let body = String::from_utf8(buf[head_end..head_end + len].to_vec()).map_err(|e| e.to_string())?;
+    let body =
+        String::from_utf8(buf[head_end..head_end + len].to_vec()).map_err(|e| e.to_string())?;
     let msg = Utf8Bytes::from(body);
     *hub.current.write().expect("state lock") = msg.clone();
     let _ = hub.tx.send(msg);
