@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use crate::captive::ProbeOs;
 use crate::dns::DnsCounters;
 use crate::relay::RelayState;
-use crate::relay::render::STATE_LABELS;
+use crate::relay::render::{STATE_LABELS, state_index};
 
 /// HTTP-side counters.
 #[derive(Debug, Default)]
@@ -154,7 +154,7 @@ pub fn render(http: &HttpMetrics, dns: &DnsCounters, relay: &RelayState, healthy
         "portal_beacon_state_changes_total {}",
         rc.state_changes.load(r)
     );
-    let current = relay.snapshot().input.state.index();
+    let current = state_index(&relay.snapshot().input.state);
     let _ = writeln!(
         o,
         "# HELP portal_beacon_state Current beacon state (1 = current)."

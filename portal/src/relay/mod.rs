@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use beacon::receiver::Rejection;
-use beacon::wire::{NO_SHOW, Packet, State};
+use beacon::wire::{NO_SHOW, Packet};
 
 pub use clock::ClockEstimator;
 pub use render::{Rendered, SnapshotInput, StateView};
@@ -54,28 +54,6 @@ pub struct RelayState {
 impl Default for RelayState {
     fn default() -> Self {
         Self::new()
-    }
-}
-
-/// Converts a wire state to the relay's view.
-pub fn view_of(state: &State) -> StateView {
-    match state {
-        State::Stopped => StateView::Stopped,
-        State::Standby { cue } => StateView::Standby { cue: cue.clone() },
-        State::Running { cue, start_us } => StateView::Running {
-            cue: cue.clone(),
-            start_us: *start_us,
-        },
-        State::Hold {
-            cue,
-            start_us,
-            offset_us,
-        } => StateView::Hold {
-            cue: cue.clone(),
-            start_us: *start_us,
-            offset_us: *offset_us,
-        },
-        State::Blackout => StateView::Blackout,
     }
 }
 
@@ -129,7 +107,7 @@ impl RelayState {
             c.handle_sample(packet.boot, packet.clock_us, local_us);
         }
         let input = SnapshotInput {
-            state: view_of(&packet.state),
+            state: packet.state.clone(),
             next: packet.next.clone(),
             show_hex: show_hex(&packet.show),
         };
@@ -137,7 +115,7 @@ impl RelayState {
         let changed = self.snapshot().input != input;
         if changed {
             let rendered = Arc::new(render::render(&input));
-            tracing::info!(state = input.state.label(), cue = ?input.state, "relay: state change");
+            tracing::info!(state = input.state.name(), cue = ?input.state, "relay: state change");
             match self.current.write() {
                 Ok(mut g) => *g = rendered,
                 Err(poisoned) => *poisoned.into_inner() = rendered,

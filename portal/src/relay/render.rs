@@ -3,70 +3,30 @@
 use bytes::Bytes;
 use http::HeaderValue;
 
-/// The relay's view of the beacon state (decoupled from the wire types).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum StateView {
-    /// Nothing running (also: no beacon heard yet).
-    Stopped,
-    /// A cue is armed.
-    Standby {
-        /// Cue name.
-        cue: String,
-    },
-    /// A cue runs; cue time 0 is at `start_us` (beacon timebase, may be in the future).
-    Running {
-        /// Cue name.
-        cue: String,
-        /// Cue start, µs.
-        start_us: u64,
-    },
-    /// Frozen `offset_us` into the cue.
-    Hold {
-        /// Cue name.
-        cue: String,
-        /// Cue start, µs.
-        start_us: u64,
-        /// Offset into the cue, µs.
-        offset_us: u64,
-    },
-    /// All dark.
-    Blackout,
+/// The beacon state `/s` shows: the wire type itself (one definition of the cue states).
+pub use beacon::wire::State as StateView;
+
+/// Server-directed poll interval for `state`, ms.
+///
+/// Every state from which the operator can fire a GO polls at most every second, so that with
+/// the page's +20 % jitter a poll always lands inside the beacon's default 1.5 s GO lead time
+/// and every phone starts the cue on its first frame. Standby (a GO is imminent) polls faster.
+pub fn poll_ms(state: &StateView) -> u64 {
+    match state {
+        StateView::Stopped
+        | StateView::Blackout
+        | StateView::Hold { .. }
+        | StateView::Running { .. } => 1000,
+        StateView::Standby { .. } => 500,
+    }
 }
 
-impl StateView {
-    /// Contract label.
-    pub fn label(&self) -> &'static str {
-        match self {
-            StateView::Stopped => "stopped",
-            StateView::Standby { .. } => "standby",
-            StateView::Running { .. } => "running",
-            StateView::Hold { .. } => "hold",
-            StateView::Blackout => "blackout",
-        }
-    }
-
-    /// Server-directed poll interval, ms.
-    ///
-    /// Every state from which the operator can fire a GO polls at most every second, so that with
-    /// the page's +20 % jitter a poll always lands inside the beacon's default 1.5 s GO lead time
-    /// and every phone starts the cue on its first frame. Standby (a GO is imminent) polls faster.
-    pub fn poll_ms(&self) -> u64 {
-        match self {
-            StateView::Stopped
-            | StateView::Blackout
-            | StateView::Hold { .. }
-            | StateView::Running { .. } => 1000,
-            StateView::Standby { .. } => 500,
-        }
-    }
-
-    /// Index into [`STATE_LABELS`].
-    pub fn index(&self) -> usize {
-        STATE_LABELS
-            .iter()
-            .position(|l| *l == self.label())
-            .unwrap_or(0)
-    }
+/// Index of `state` into [`STATE_LABELS`].
+pub fn state_index(state: &StateView) -> usize {
+    STATE_LABELS
+        .iter()
+        .position(|l| *l == state.name())
+        .unwrap_or(0)
 }
 
 /// Every state label, for metrics.
@@ -125,12 +85,12 @@ pub fn render(input: &SnapshotInput) -> Rendered {
     };
     let show = input.show_hex.as_ref().map(|h| format!("/show/{h}.json"));
     let value = serde_json::json!({
-        "state": input.state.label(),
+        "state": input.state.name(),
         "cue": cue,
         "at": at,
         "held": held,
         "next": input.next,
-        "poll": input.state.poll_ms(),
+        "poll": poll_ms(&input.state),
         "show": show,
     });
     let body = Bytes::from(value.to_string());
