@@ -71,22 +71,11 @@ pub fn accepts(accept_encoding: &str, name: &str) -> bool {
 /// Picks the best representation of `asset` acceptable per `accept_encoding`
 /// (brotli > gzip > identity; honours `q=0`).
 pub fn negotiate(asset: &Asset, accept_encoding: &str) -> (Encoding, &'static [u8], String) {
-    let accepts = |name: &str| {
-        accept_encoding.split(',').any(|part| {
-            let mut it = part.split(';');
-            let coding = it.next().unwrap_or("").trim();
-            let q_zero = it.any(|p| {
-                let p = p.trim();
-                p.strip_prefix("q=")
-                    .is_some_and(|q| q.trim().parse::<f32>().is_ok_and(|q| q <= 0.0))
-            });
-            coding.eq_ignore_ascii_case(name) && !q_zero
-        })
-    };
-    if let Some(b) = asset.brotli.filter(|_| accepts("br")) {
+    let ok = |name: &str| accepts(accept_encoding, name);
+    if let Some(b) = asset.brotli.filter(|_| ok("br")) {
         return (Encoding::Brotli, b, format!("\"{}-br\"", asset.etag));
     }
-    if let Some(g) = asset.gzip.filter(|_| accepts("gzip")) {
+    if let Some(g) = asset.gzip.filter(|_| ok("gzip")) {
         return (Encoding::Gzip, g, format!("\"{}-gz\"", asset.etag));
     }
     (
