@@ -264,19 +264,30 @@ impl Config {
         if let Some(url) = &self.http.canonical_url {
             return url.clone();
         }
-        let ip = if bound.ip().is_unspecified() {
-            std::net::IpAddr::V4(self.dns.ipv4)
-        } else {
-            bound.ip()
-        };
-        let host = match ip {
-            std::net::IpAddr::V4(v4) => v4.to_string(),
-            std::net::IpAddr::V6(v6) => format!("[{v6}]"),
-        };
-        match bound.port() {
-            80 => format!("http://{host}/"),
-            port => format!("http://{host}:{port}/"),
-        }
+        page_url("http", 80, bound, self.dns.ipv4)
+    }
+}
+
+/// `<scheme>://<ip>[:port]/` for a bound address: the port is omitted when it is the scheme's
+/// `default_port`, and `fallback_ip` replaces an unspecified listen IP.
+pub fn page_url(
+    scheme: &str,
+    default_port: u16,
+    bound: SocketAddr,
+    fallback_ip: Ipv4Addr,
+) -> String {
+    let ip = if bound.ip().is_unspecified() {
+        std::net::IpAddr::V4(fallback_ip)
+    } else {
+        bound.ip()
+    };
+    let host = match ip {
+        std::net::IpAddr::V4(v4) => v4.to_string(),
+        std::net::IpAddr::V6(v6) => format!("[{v6}]"),
+    };
+    match bound.port() {
+        port if port == default_port => format!("{scheme}://{host}/"),
+        port => format!("{scheme}://{host}:{port}/"),
     }
 }
 

@@ -406,19 +406,7 @@ pub fn bind_pair(addr: SocketAddr) -> io::Result<(TcpListener, std::net::UdpSock
 /// The page URL on HTTPS for a bound address: `https://<ip>[:port]/` (port omitted if 443;
 /// `fallback_ip` replaces an unspecified listen IP).
 pub fn https_url(bound: SocketAddr, fallback_ip: std::net::Ipv4Addr) -> String {
-    let ip = if bound.ip().is_unspecified() {
-        std::net::IpAddr::V4(fallback_ip)
-    } else {
-        bound.ip()
-    };
-    let host = match ip {
-        std::net::IpAddr::V4(v4) => v4.to_string(),
-        std::net::IpAddr::V6(v6) => format!("[{v6}]"),
-    };
-    match bound.port() {
-        443 => format!("https://{host}/"),
-        port => format!("https://{host}:{port}/"),
-    }
+    crate::config::page_url("https", 443, bound, fallback_ip)
 }
 
 // ---- minimal DER reader for the certificate validity ----
