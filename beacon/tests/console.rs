@@ -1,17 +1,19 @@
 //! `beacon console` against the real daemon, over raw HTTP (the Chromium test in
 //! page/test/console.browser.test.mjs clicks the page itself): loopback only, status and
-//! commands through the operator socket, foreign Host refused.
+//! commands through the operator socket, foreign Host refused, and every API request needs
+//! the console token that only the socket's users can get — tried as a second user too.
 
 mod common;
 
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{Daemon, beacon};
 
-struct Console(Child, u16);
+/// A running console: process, port, token.
+struct Console(Child, u16, String);
 
 impl Drop for Console {
     fn drop(&mut self) {
@@ -38,11 +40,20 @@ fn get(port: u16, path: &str, host: &str) -> Option<(u16, String)> {
     )
 }
 
-fn post(port: u16, body: &str) -> Option<(u16, String)> {
+fn get_with(port: u16, path: &str, token: &str) -> Option<(u16, String)> {
     http(
         port,
         &format!(
-            "POST /api/command HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nX-Console-Token: {token}\r\nConnection: close\r\n\r\n"
+        ),
+    )
+}
+
+fn post_with(port: u16, body: &str, token: &str) -> Option<(u16, String)> {
+    http(
+        port,
+        &format!(
+            "POST /api/command HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\nX-Console-Token: {token}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
             body.len()
         ),
     )
@@ -54,20 +65,32 @@ fn start_console(d: &Daemon) -> Console {
         .local_addr()
         .unwrap()
         .port();
-    let child = beacon()
+    let mut child = beacon()
         .arg("--socket")
         .arg(&d.socket)
         .args(["console", "--listen", &format!("127.0.0.1:{port}")])
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
+    // The first line is the URL to open, with the token in its fragment.
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let prefix = format!("operator console: http://127.0.0.1:{port}/#token=");
+    let token = line
+        .trim()
+        .strip_prefix(&prefix)
+        .unwrap_or_else(|| panic!("unexpected console line {line:?}"))
+        .to_owned();
+    assert_eq!(token.len(), 32, "{token}");
     let deadline = Instant::now() + Duration::from_secs(10);
     while get(port, "/", &format!("127.0.0.1:{port}")).is_none() {
         assert!(Instant::now() < deadline, "console did not come up");
         std::thread::sleep(Duration::from_millis(20));
     }
-    Console(child, port)
+    Console(child, port, token)
 }
 
 #[test]
@@ -78,19 +101,116 @@ fn console_drives_the_daemon_through_the_socket() {
     let (status, page) = get(c.1, "/", &host).unwrap();
     assert_eq!(status, 200);
     assert!(page.contains("Crowdlight console"));
-    let (status, body) = get(c.1, "/api/status", &host).unwrap();
+    let (status, body) = get_with(c.1, "/api/status", &c.2).unwrap();
     assert_eq!(status, 200);
     let reply: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(reply["status"]["state"], "stopped");
     assert_eq!(reply["status"]["show_info"]["cues"][0], "intro");
 
-    let (status, body) = post(c.1, r#"{"cmd":"go","cue":"finale"}"#).unwrap();
+    let (status, body) = post_with(c.1, r#"{"cmd":"go","cue":"finale"}"#, &c.2).unwrap();
     assert_eq!(status, 200, "{body}");
     assert_eq!(d.status()["cue"], "finale");
-    let (_, body) = post(c.1, r#"{"cmd":"resume"}"#).unwrap();
+    let (_, body) = post_with(c.1, r#"{"cmd":"resume"}"#, &c.2).unwrap();
     assert!(body.contains("not_held"), "{body}");
+    // The console never hands out the token itself.
+    let (status, _) = post_with(c.1, r#"{"cmd":"console-token"}"#, &c.2).unwrap();
+    assert_eq!(status, 403);
 
-    assert_eq!(get(c.1, "/api/status", "evil.example").unwrap().0, 403);
+    // One layer checks Host on every route, the page's too.
+    for path in ["/", "/console.js", "/api/status", "/api/relays"] {
+        assert_eq!(get(c.1, path, "evil.example").unwrap().0, 403, "{path}");
+    }
+}
+
+#[test]
+fn commands_without_the_token_are_refused() {
+    let d = Daemon::start();
+    let c = start_console(&d);
+    for token in ["", "0", &"0".repeat(32), &c.2[..31]] {
+        let (status, body) = post_with(c.1, r#"{"cmd":"blackout"}"#, token).unwrap();
+        assert_eq!(status, 401, "{body}");
+        assert!(body.contains("unauthorized"), "{body}");
+        assert_eq!(get_with(c.1, "/api/status", token).unwrap().0, 401);
+        assert_eq!(get_with(c.1, "/api/relays", token).unwrap().0, 401);
+    }
+    assert_eq!(d.status()["state"], "stopped");
+    // The page and its script need no token (they carry none).
+    let host = format!("127.0.0.1:{}", c.1);
+    assert_eq!(get(c.1, "/", &host).unwrap().0, 200);
+    assert_eq!(get(c.1, "/console.js", &host).unwrap().0, 200);
+}
+
+/// Runs `program args` as the unprivileged `nobody` (uid/gid 65534, no supplementary
+/// groups: setpriv).
+fn as_nobody(program: &str, args: &[&str]) -> std::process::Output {
+    std::process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(program)
+        .args(args)
+        .env_remove("CROWDLIGHT_SOCKET")
+        .output()
+        .expect("setpriv runs")
+}
+
+#[test]
+fn another_local_user_cannot_drive_the_beacon_through_the_console() {
+    if !rustix::process::getuid().is_root() {
+        eprintln!("SKIPPED: needs root to run a client as a second user (nobody)");
+        return;
+    }
+    let d = Daemon::start();
+    let c = start_console(&d);
+    let url = format!("http://127.0.0.1:{}/api/command", c.1);
+    // As `nobody`: the console answers (loopback is open to every local user)...
+    let page = as_nobody(
+        "curl",
+        &[
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            &format!("http://127.0.0.1:{}/", c.1),
+        ],
+    );
+    assert_eq!(String::from_utf8_lossy(&page.stdout), "200");
+    // ...but a command without the token is refused, and the beacon is untouched.
+    let out = as_nobody(
+        "curl",
+        &[
+            "-s",
+            "-w",
+            "\n%{http_code}",
+            "-H",
+            "Content-Type: application/json",
+            "-d",
+            r#"{"cmd":"blackout"}"#,
+            &url,
+        ],
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.ends_with("\n401"), "{text}");
+    assert_eq!(d.status()["state"], "stopped");
+    // `nobody` cannot get a token of its own: the socket is not theirs.
+    let bin = env!("CARGO_BIN_EXE_beacon");
+    let socket = d.socket.to_str().unwrap();
+    let mine = as_nobody(
+        bin,
+        &["--socket", socket, "console", "--listen", "127.0.0.1:0"],
+    );
+    assert!(!mine.status.success());
+    let err = String::from_utf8_lossy(&mine.stderr);
+    assert!(
+        err.contains("console token") && err.contains("permission"),
+        "{err}"
+    );
+    let status = as_nobody(bin, &["--socket", socket, "blackout"]);
+    assert!(!status.status.success());
+    assert_eq!(d.status()["state"], "stopped");
+    // The operator's own console, with the token, works.
+    let (status, body) = post_with(c.1, r#"{"cmd":"blackout"}"#, &c.2).unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(d.status()["state"], "blackout");
 }
 
 #[test]
