@@ -60,6 +60,10 @@ fn post_with(port: u16, body: &str, token: &str) -> Option<(u16, String)> {
 }
 
 fn start_console(d: &Daemon) -> Console {
+    start_console_with(d, &[])
+}
+
+fn start_console_with(d: &Daemon, extra: &[&str]) -> Console {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -69,6 +73,7 @@ fn start_console(d: &Daemon) -> Console {
         .arg("--socket")
         .arg(&d.socket)
         .args(["console", "--listen", &format!("127.0.0.1:{port}")])
+        .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -221,4 +226,58 @@ fn console_refuses_a_non_loopback_address() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("loopback"));
+}
+
+/// A stand-in relay answering `/metrics` with `body` on every connection.
+fn fake_relay(body: &'static str) -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { continue };
+            let mut buf = [0u8; 1024];
+            let _ = s.read(&mut buf);
+            let _ = write!(
+                s,
+                "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    port
+}
+
+#[test]
+fn the_console_shows_the_live_audience_of_each_relay() {
+    let d = Daemon::start();
+    let with_gauge = fake_relay(
+        "# TYPE portal_listeners gauge\nportal_listeners 1234\nportal_beacon_healthy 1\n\
+         portal_http_requests_total{route=\"s\",status=\"200\"} 10\n",
+    );
+    let without = fake_relay("portal_beacon_healthy 1\n");
+    let c = start_console_with(
+        &d,
+        &[
+            "--relay",
+            &format!("http://127.0.0.1:{with_gauge}"),
+            "--relay",
+            &format!("http://127.0.0.1:{without}"),
+        ],
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let relays = loop {
+        let (status, body) = get_with(c.1, "/api/relays", &c.2).unwrap();
+        assert_eq!(status, 200);
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        if v[0]["reachable"] == true && v[1]["reachable"] == true {
+            break v;
+        }
+        assert!(Instant::now() < deadline, "relays never scraped: {v}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(relays[0]["listeners"], 1234);
+    assert!(relays[1]["listeners"].is_null(), "{relays}");
+    // The page sums the gauge into "audience now".
+    let (_, script) = get(c.1, "/console.js", &format!("127.0.0.1:{}", c.1)).unwrap();
+    assert!(script.contains("r.listeners"));
 }
