@@ -190,7 +190,7 @@ fn console(
     relays: Vec<String>,
     socket: Option<PathBuf>,
 ) -> anyhow::Result<()> {
-    beacon::logging::init_logging();
+    crowdlight_proto::logging::init_logging();
     let mut options = beacon::console::ConsoleOptions {
         listen,
         socket: socket.unwrap_or_else(paths::default_socket_path),
@@ -264,7 +264,7 @@ fn run(
     options: RunOptions,
     socket: Option<PathBuf>,
 ) -> anyhow::Result<()> {
-    beacon::logging::init_logging();
+    crowdlight_proto::logging::init_logging();
     let file = config_file.as_deref().map(config::read_file).transpose()?;
     let mut settings = Settings::resolve(dev, options, file, socket)?;
     settings.reload.config_file = config_file.map(|f| std::path::absolute(&f).unwrap_or(f));

@@ -6,9 +6,9 @@ use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant};
 
 use beacon::protocol::Request;
-use beacon::receiver::Receiver;
-use beacon::wire::Key;
 use common::Listener;
+use crowdlight_proto::receiver::Receiver;
+use crowdlight_proto::wire::Key;
 
 fn run_fails(args: &[&str], dir: &std::path::Path) -> String {
     let out = common::beacon()

@@ -7,8 +7,8 @@ use std::net::UdpSocket;
 use std::time::{Duration, Instant};
 
 use beacon::osc::encode_message;
-use beacon::wire::State;
 use common::{Daemon, Listener, fixture, random_port};
+use crowdlight_proto::wire::State;
 use rosc::OscType;
 
 fn osc_daemon() -> (Daemon, u16) {

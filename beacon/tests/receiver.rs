@@ -2,8 +2,8 @@
 
 mod common;
 
-use beacon::receiver::{Receiver, Rejection};
-use beacon::wire::{self, Key};
+use crowdlight_proto::receiver::{Receiver, Rejection};
+use crowdlight_proto::wire::{self, Key};
 use std::time::Duration;
 
 use common::{Daemon, Listener};

@@ -3,8 +3,8 @@
 
 mod common;
 
-use beacon::wire::State;
 use common::{Daemon, Listener};
+use crowdlight_proto::wire::State;
 
 #[test]
 fn kill_9_and_restart_resume_the_timeline_with_a_new_boot() {

@@ -25,7 +25,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use beacon::wire::{self, Key, Packet, State};
+use crowdlight_proto::wire::{self, Key, Packet, State};
 use portal::webtransport::wire as wt_wire;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;

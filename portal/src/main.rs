@@ -32,7 +32,7 @@ fn main() -> ExitCode {
     if let Cmd::Validate { config } = &cli.command {
         return validate(config);
     }
-    beacon::logging::init_logging();
+    crowdlight_proto::logging::init_logging();
     match real_main(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -12,7 +12,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 use crate::catalog::{self, Catalog};
 use crate::config::{Config, ConfigError};
 
-pub use beacon::validate::Report;
+pub use crowdlight_proto::report::Report;
 
 /// Why the config could not be checked at all (a usage error rather than an invalid config).
 #[derive(Debug, thiserror::Error)]

@@ -6,8 +6,8 @@ mod common;
 
 use std::time::Duration;
 
-use beacon::wire::{self, Key, Packet, State};
 use common::*;
+use crowdlight_proto::wire::{self, Key, Packet, State};
 
 struct Beacon {
     tx: McastSender,

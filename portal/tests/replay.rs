@@ -155,10 +155,11 @@ fn a_replayed_recording_never_takes_over_the_relay() {
     let recording: Vec<Vec<u8>> = record(rehearsal_port, 70).split_off(10);
     rehearsal.stop();
     assert!(
-        recording
-            .iter()
-            .any(|b| beacon::wire::parse(b, &beacon::wire::Key::dev())
-                .is_ok_and(|p| p.state == beacon::wire::State::Blackout)),
+        recording.iter().any(|b| crowdlight_proto::wire::parse(
+            b,
+            &crowdlight_proto::wire::Key::dev()
+        )
+        .is_ok_and(|p| p.state == crowdlight_proto::wire::State::Blackout)),
         "the recording holds the blackout"
     );
 

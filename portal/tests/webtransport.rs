@@ -12,8 +12,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use beacon::wire::{self, Key, Packet, State};
 use common::*;
+use crowdlight_proto::wire::{self, Key, Packet, State};
 use portal::webtransport::wire as wt_wire;
 use wtransport::{ClientConfig, Endpoint};
 

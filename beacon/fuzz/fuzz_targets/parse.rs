@@ -2,8 +2,8 @@
 //! `parse` accepts must re-encode to the same bytes.
 #![no_main]
 
-use beacon::receiver::Receiver;
-use beacon::wire::{Key, emit, parse};
+use crowdlight_proto::receiver::Receiver;
+use crowdlight_proto::wire::{Key, emit, parse};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

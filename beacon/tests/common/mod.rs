@@ -9,8 +9,8 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use beacon::protocol::Request;
-use beacon::receiver::Receiver;
-use beacon::wire::{Key, Packet};
+use crowdlight_proto::receiver::Receiver;
+use crowdlight_proto::wire::{Key, Packet};
 use socket2::{Domain, Protocol, Socket, Type};
 
 /// The multicast group the tests use (the default; the port is random per test).

@@ -1,13 +1,13 @@
 //! The multicast socket loop: joins the beacon group (socket2), verifies each datagram with
-//! `beacon::receiver::Receiver`, and feeds [`super::RelayState`].
+//! `crowdlight_proto::receiver::Receiver`, and feeds [`super::RelayState`].
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::sync::Arc;
 use std::time::Instant;
 
-use beacon::receiver::Receiver;
-use beacon::wire::{Key, MAX_PACKET};
+use crowdlight_proto::receiver::Receiver;
+use crowdlight_proto::wire::{Key, MAX_PACKET};
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;

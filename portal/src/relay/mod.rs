@@ -9,8 +9,8 @@ pub mod render;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
-use beacon::receiver::Rejection;
-use beacon::wire::{NO_SHOW, Packet};
+use crowdlight_proto::receiver::Rejection;
+use crowdlight_proto::wire::{NO_SHOW, Packet};
 
 pub use clock::ClockEstimator;
 pub use render::{Rendered, SnapshotInput, StateView};
@@ -18,7 +18,7 @@ pub use render::{Rendered, SnapshotInput, StateView};
 /// `/healthz` is healthy while the last valid packet is younger than this, µs.
 pub const HEALTHY_WITHIN_US: u64 = 3_000_000;
 
-/// Rejection reasons as metric labels (matches `beacon::receiver::RejectCounters`).
+/// Rejection reasons as metric labels (matches `crowdlight_proto::receiver::RejectCounters`).
 pub const REJECT_REASONS: [&str; 5] = ["bad_tag", "replay", "stale", "garbled", "version"];
 
 /// Relay counters for `/metrics`.

@@ -4,7 +4,7 @@ use bytes::Bytes;
 use http::HeaderValue;
 
 /// The beacon state `/s` shows: the wire type itself (one definition of the cue states).
-pub use beacon::wire::State as StateView;
+pub use crowdlight_proto::wire::State as StateView;
 
 /// Server-directed poll interval for `state`, ms.
 ///

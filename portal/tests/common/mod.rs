@@ -379,8 +379,12 @@ impl InProcess {
                     beacon: None,
                     https: None,
                 };
-                let p =
-                    portal::app::Portal::start(listeners, &cfg, beacon::wire::Key::dev(), shutdown);
+                let p = portal::app::Portal::start(
+                    listeners,
+                    &cfg,
+                    crowdlight_proto::wire::Key::dev(),
+                    shutdown,
+                );
                 tx.send((
                     p.http_addr,
                     p.release.clone(),

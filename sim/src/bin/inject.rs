@@ -7,8 +7,8 @@ use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, bail};
-use beacon::wire::{self, Key, Packet, State};
 use clap::Parser;
+use crowdlight_proto::wire::{self, Key, Packet, State};
 use socket2::{Domain, Protocol, Socket, Type};
 
 /// Capture a beacon packet and inject a replay, a tampered copy and a forgery.

@@ -1,0 +1,11 @@
+//! The Crowdlight beacon protocol, shared by the beacon (sender), the portal (relay) and the
+//! simulator: the signed multicast packet ([`wire`], with the cue [`wire::State`] and the venue
+//! [`wire::Key`]) and the sans-IO [`receiver`] that decides which packets to believe.
+//!
+//! Two small things both daemons' binaries share on purpose live here too, so that neither
+//! daemon links the other: [`logging`] (one log format) and [`report`] (the `validate` report).
+
+pub mod logging;
+pub mod receiver;
+pub mod report;
+pub mod wire;
