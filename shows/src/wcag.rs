@@ -1,7 +1,7 @@
 //! WCAG 2.3.1 "Three Flashes or Below Threshold" checker, computed from the evaluated colours of
 //! every zone of every cue at 1 ms steps (the evaluator's resolution, so nothing is missed).
 //!
-//! Definitions (WCAG 2.2, see `shared/reference/sync-and-safety.md`):
+//! Definitions (WCAG 2.2; the formulas are also in `shows/FORMAT.md`, section 4):
 //! - relative luminance L = 0.2126 R + 0.7152 G + 0.0722 B on linearised sRGB;
 //! - a *general change* is a swing of L by at least 0.1 where the darker end is below 0.80;
 //! - a *red change* is a swing of the red value max(0, (R − G − B) × 320) (counted only while the
