@@ -279,7 +279,7 @@ fn cues_lists_names_in_order() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert_eq!(
         text(&out.stdout),
-        "countdown\nwash\nchase\nbeat\nfinale\n",
+        "countdown\nwash\nchase\nbeat\nfinale\nblackout\n",
         "one cue name per line, in show order"
     );
 }
