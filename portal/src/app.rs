@@ -15,7 +15,7 @@ use tokio::task::JoinSet;
 
 use crate::catalog::{self, Catalog};
 use crate::config::Config;
-use crate::dns::{self, CaptiveDns, DnsPolicy, DnsTcpLimits};
+use crate::dns::{self, CaptiveDns, DnsPolicy, DnsTcpLimits, DnsUdpLimits};
 use crate::http::{self, AppState, HttpLimits};
 use crate::metrics::HttpMetrics;
 use crate::relay::RelayState;
@@ -174,13 +174,26 @@ impl Portal {
         let release = Arc::new(AtomicBool::new(cfg.release));
         let relay = Arc::new(RelayState::new());
         let catalog = Arc::new(Catalog::new(catalog::resolve_dir(&cfg.shows)));
-        let report = catalog.scan();
-        tracing::info!(dir = %catalog.dir().display(), compiled = report.compiled, failed = report.failed.len(), "catalog ready");
+        {
+            // Serve at once; shows appear as they compile.
+            let c = catalog.clone();
+            tokio::spawn(async move {
+                let dir = c.dir().display().to_string();
+                if let Some(report) = catalog::off_runtime(move || c.scan()).await {
+                    tracing::info!(
+                        dir,
+                        compiled = report.compiled,
+                        failed = report.failed.len(),
+                        "catalog ready"
+                    );
+                }
+            });
+        }
         let metrics = Arc::new(HttpMetrics::default());
         let dns = CaptiveDns::new(
             DnsPolicy {
-                ipv4: cfg.dns.ipv4,
-                ipv6: cfg.dns.ipv6,
+                ipv4: cfg.dns.ipv4_all.clone(),
+                ipv6: cfg.dns.ipv6_all.clone(),
                 ttl: cfg.dns.ttl,
             },
             release.clone(),
@@ -190,13 +203,21 @@ impl Portal {
         let mut tasks = JoinSet::new();
 
         if let Some(udp) = listeners.dns_udp {
-            tasks.spawn(dns::serve_udp(udp, dns.clone(), shutdown.clone()));
+            let limits = DnsUdpLimits {
+                rate_per_address: cfg.dns.rate_per_address,
+                exempt: cfg.dns.exempt_addresses.clone(),
+            };
+            tasks.spawn(dns::serve_udp(udp, dns.clone(), limits, shutdown.clone()));
         }
         if let Some(tcp) = listeners.dns_tcp {
             tasks.spawn(dns::serve_tcp(
                 tcp,
                 dns.clone(),
-                DnsTcpLimits::default(),
+                DnsTcpLimits {
+                    max_per_address: cfg.dns.max_tcp_per_address,
+                    exempt: cfg.dns.exempt_addresses.clone(),
+                    ..DnsTcpLimits::default()
+                },
                 shutdown.clone(),
             ));
         }
@@ -225,8 +246,8 @@ impl Portal {
                     };
                     let c = catalog.clone();
                     let scanned =
-                        tokio::task::spawn_blocking(move || c.rescan_if_due(Instant::now())).await;
-                    if let Ok(Some(report)) = scanned {
+                        catalog::off_runtime(move || c.rescan_if_due(Instant::now())).await;
+                    if let Some(Some(report)) = scanned {
                         let found = catalog.contains(&hex);
                         tracing::info!(
                             show = hex,
@@ -335,13 +356,13 @@ pub async fn run_with_rescan(
     tokio::spawn(async move {
         while rescan.recv().await.is_some() {
             let c = catalog.clone();
-            match tokio::task::spawn_blocking(move || c.scan()).await {
-                Ok(report) => tracing::info!(
+            match catalog::off_runtime(move || c.scan()).await {
+                Some(report) => tracing::info!(
                     compiled = report.compiled,
                     failed = report.failed.len(),
                     "SIGHUP: shows directory rescanned"
                 ),
-                Err(e) => tracing::error!(error = %e, "SIGHUP: rescan failed"),
+                None => tracing::error!("SIGHUP: rescan failed"),
             }
         }
     });

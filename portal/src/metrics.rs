@@ -129,6 +129,14 @@ pub fn render(http: &HttpMetrics, dns: &DnsCounters, relay: &RelayState, healthy
     ] {
         let _ = writeln!(o, "portal_dns_errors_total{{kind=\"{k}\"}} {}", c.load(r));
     }
+    let _ = writeln!(
+        o,
+        "# HELP portal_dns_limited_total DNS traffic refused by the per-address limits: UDP queries over the rate (dropped), TCP connections over the cap (closed)."
+    );
+    let _ = writeln!(o, "# TYPE portal_dns_limited_total counter");
+    for (k, c) in [("udp", &dns.rate_limited), ("tcp", &dns.tcp_refused)] {
+        let _ = writeln!(o, "portal_dns_limited_total{{proto=\"{k}\"}} {}", c.load(r));
+    }
 
     let rc = relay.counters();
     let _ = writeln!(

@@ -111,8 +111,14 @@ pub struct PortalProcess {
 }
 
 impl PortalProcess {
-    /// Starts `portal run --dev` on port 0 with a random multicast port and `extra` flags.
+    /// Starts `portal run --dev` on port 0 with a random multicast port and `extra` flags,
+    /// and waits until it serves and its shows directory is compiled.
     pub fn start(extra: &[&str]) -> Self {
+        Self::start_with(extra, true)
+    }
+
+    /// [`PortalProcess::start`]; `wait_catalog = false` returns as soon as it serves.
+    pub fn start_with(extra: &[&str], wait_catalog: bool) -> Self {
         let port = random_port();
         let shows = repo().join("shows/examples");
         let mut args: Vec<String> = vec![
@@ -154,7 +160,11 @@ impl PortalProcess {
         };
         let deadline = Instant::now() + Duration::from_secs(30);
         let mut seen = Vec::new();
+        let (mut running, mut catalog) = (false, !wait_catalog);
         loop {
+            if running && catalog {
+                return proc;
+            }
             let line = proc
                 .log
                 .recv_timeout(deadline.saturating_duration_since(Instant::now()))
@@ -162,7 +172,9 @@ impl PortalProcess {
                     panic!("portal did not start (args {args:?}):\n{}", seen.join("\n"))
                 });
             seen.push(line.clone());
+            catalog |= line.contains("catalog ready");
             if line.contains("portal running") {
+                running = true;
                 let field = |name: &str| -> Option<SocketAddr> {
                     let rest = line.split(&format!("{name}=")).nth(1)?;
                     let v = rest
@@ -175,7 +187,6 @@ impl PortalProcess {
                 proc.http = field("http_addr").expect("http_addr in log");
                 proc.dns = field("dns_addr");
                 proc.https = field("https_addr");
-                return proc;
             }
         }
     }
@@ -392,6 +403,8 @@ impl InProcess {
             });
         });
         let (http, release, relay, catalog) = rx.recv().unwrap();
+        poll_until(Duration::from_secs(30), || catalog.is_ready().then_some(()))
+            .expect("catalog compiled");
         Self {
             http,
             release,
