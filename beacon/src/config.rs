@@ -58,10 +58,12 @@ pub struct RunOptions {
     /// Loop multicast back to this host (for a relay on the same box) [default: true].
     #[arg(long)]
     pub multicast_loop: Option<bool>,
-    /// State file [default: beacon-state.json next to the socket].
+    /// State file: the show, cue and state, saved on every change and resumed at start
+    /// [default: beacon-state.json next to the socket].
     #[arg(long)]
     pub state_file: Option<PathBuf>,
-    /// Show to load at start when no persisted state names one.
+    /// Show to load at start when no persisted state names one (a persisted show wins; use
+    /// --fresh to start from this one).
     #[arg(long)]
     pub show: Option<PathBuf>,
     /// GO lead time in ms [default: 1500].
@@ -163,6 +165,8 @@ pub struct Settings {
     pub osc: Option<OscSettings>,
     /// What SIGHUP re-reads: the config file and whether `--show` pinned the show.
     pub reload: ReloadSource,
+    /// `beacon run --fresh`: discard the persisted state instead of resuming it.
+    pub fresh: bool,
 }
 
 /// Where SIGHUP finds the show to reload.
@@ -347,6 +351,7 @@ impl Settings {
                 config_file: None,
                 flag_show,
             },
+            fresh: false,
         })
     }
 }

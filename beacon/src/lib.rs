@@ -10,6 +10,7 @@ pub mod config;
 pub mod console;
 pub mod daemon;
 pub mod engine;
+pub mod keygen;
 pub mod logging;
 pub mod osc;
 pub mod paths;

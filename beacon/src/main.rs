@@ -25,10 +25,20 @@ struct Cli {
 #[derive(Subcommand)]
 enum Cmd {
     /// Run the daemon in the foreground (SIGTERM/SIGINT stop it).
+    ///
+    /// State: the loaded show, the cue and the state (running, hold, ...) are saved to the
+    /// state file on every change ([default: beacon-state.json next to the socket, i.e.
+    /// $XDG_RUNTIME_DIR/crowdlight/ or /tmp/crowdlight-$UID/]; `state-file` in the config)
+    /// and resumed at the next start: a persisted show wins over --show and the config's
+    /// show. --fresh discards it and starts stopped with the configured show.
     Run {
         /// Development mode: the public dev key, loopback defaults, the example show.
         #[arg(long)]
         dev: bool,
+        /// Start fresh: discard the persisted state (the log says what was discarded) and
+        /// start stopped with --show / the config's show.
+        #[arg(long)]
+        fresh: bool,
         /// TOML config file (kebab-case keys, same names as the flags).
         #[arg(long)]
         config: Option<PathBuf>,
@@ -72,6 +82,17 @@ enum Cmd {
         #[arg(long)]
         dev: bool,
     },
+    /// Write a new random venue key (64 hex digits, mode 0600) for the beacon and every relay.
+    Keygen {
+        /// The key file to create (e.g. /etc/crowdlight/venue.key).
+        file: PathBuf,
+        /// Replace an existing file (every relay then needs the new key).
+        #[arg(long)]
+        force: bool,
+        /// Give the file to USER[:GROUP] (e.g. crowdlight:crowdlight; needs root).
+        #[arg(long, value_name = "USER[:GROUP]")]
+        owner: Option<String>,
+    },
     /// Serve the operator console (a web page on loopback) for the running beacon.
     Console {
         /// Loopback address to serve on.
@@ -90,10 +111,11 @@ fn main() -> ExitCode {
     let request = match cli.command {
         Cmd::Run {
             dev,
+            fresh,
             config,
             options,
         } => {
-            return match run(dev, config, options, socket) {
+            return match run(dev, fresh, config, options, socket) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("beacon: {e:#}");
@@ -103,6 +125,7 @@ fn main() -> ExitCode {
         }
         Cmd::Status { json } => return status(socket, json),
         Cmd::Validate { config, dev } => return validate(&config, dev),
+        Cmd::Keygen { file, force, owner } => return keygen(&file, force, owner.as_deref()),
         Cmd::Console { listen, relay } => {
             return match console(listen, relay, socket) {
                 Ok(()) => ExitCode::SUCCESS,
@@ -141,16 +164,38 @@ fn validate(config: &std::path::Path, dev: bool) -> ExitCode {
     }
 }
 
+fn keygen(file: &std::path::Path, force: bool, owner: Option<&str>) -> ExitCode {
+    let result = owner
+        .map(beacon::keygen::parse_owner)
+        .transpose()
+        .and_then(|o| beacon::keygen::write_new_key(file, force, o));
+    match result {
+        Ok(()) => {
+            println!(
+                "wrote a new venue key to {} (mode 0600{}); copy it to every relay",
+                file.display(),
+                owner.map_or(String::new(), |o| format!(", owner {o}"))
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("beacon keygen: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn console(
     listen: std::net::SocketAddr,
     relays: Vec<String>,
     socket: Option<PathBuf>,
 ) -> anyhow::Result<()> {
     beacon::logging::init_logging();
-    let options = beacon::console::ConsoleOptions {
+    let mut options = beacon::console::ConsoleOptions {
         listen,
         socket: socket.unwrap_or_else(paths::default_socket_path),
         relays,
+        token: String::new(),
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -158,9 +203,12 @@ fn console(
         .context("cannot start the runtime")?;
     runtime.block_on(async {
         let listener = beacon::console::bind(&options).await?;
+        options.token = beacon::console::fetch_token(&options.socket)?;
+        let addr = listener.local_addr().context("no local address")?;
+        // The token is a secret: printed on the operator's terminal, never logged.
         println!(
-            "operator console: http://{}/",
-            listener.local_addr().context("no local address")?
+            "operator console: {}",
+            beacon::console::url(addr, &options.token)
         );
         let shutdown = daemon::shutdown_signal().context("cannot install signal handlers")?;
         beacon::console::serve(listener, options, shutdown)
@@ -211,6 +259,7 @@ fn send(socket: Option<PathBuf>, request: &Request) -> Result<Response, ExitCode
 
 fn run(
     dev: bool,
+    fresh: bool,
     config_file: Option<PathBuf>,
     options: RunOptions,
     socket: Option<PathBuf>,
@@ -219,6 +268,7 @@ fn run(
     let file = config_file.as_deref().map(config::read_file).transpose()?;
     let mut settings = Settings::resolve(dev, options, file, socket)?;
     settings.reload.config_file = config_file.map(|f| std::path::absolute(&f).unwrap_or(f));
+    settings.fresh = fresh;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

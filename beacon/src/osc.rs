@@ -17,6 +17,11 @@
 //! release (zero): a single numeric or boolean argument fires the command when it is non-zero
 //! and is ignored when it is zero. A bundle's messages are applied in order, at once (time
 //! tags are ignored); a bundle with one bad message is refused whole.
+//!
+//! OSC carries no authentication: the daemon's allowlist (`osc-allow`) trusts source IP
+//! addresses, which anyone on the same network can forge in a UDP datagram. The OSC input
+//! belongs on the control (show) LAN only, bound to an address the audience network cannot
+//! reach, with the port firewalled to the desks.
 
 use rosc::{OscMessage, OscPacket, OscType};
 

@@ -5,7 +5,8 @@
 //! Requests (`cmd` selects; unknown fields are refused):
 //! `{"cmd":"status"}`, `{"cmd":"load","path":"/abs/show.toml"}`, `{"cmd":"standby","cue":"x"}`,
 //! `{"cmd":"go"}` or `{"cmd":"go","cue":"x"}`, `{"cmd":"hold"}`, `{"cmd":"resume"}`,
-//! `{"cmd":"blackout"}`, `{"cmd":"stop"}`.
+//! `{"cmd":"blackout"}`, `{"cmd":"stop"}`, `{"cmd":"console-token"}` (socket only: the secret
+//! `beacon console` requires on every web command, so the console is no wider than the socket).
 //!
 //! Replies: `{"ok":true,"message":"go wave: starts at … µs (in 1500 ms)","status":{…}}` or
 //! `{"ok":false,"kind":"unknown_cue","error":"unknown cue \"x\"; valid cues: a, b"}`.
@@ -24,7 +25,12 @@ pub const MAX_FRAME: usize = 64 * 1024;
 
 /// One operator request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "cmd", rename_all = "lowercase", deny_unknown_fields)]
+#[serde(
+    tag = "cmd",
+    rename_all = "lowercase",
+    deny_unknown_fields,
+    from = "StrictRequest"
+)]
 pub enum Request {
     /// Report the state.
     Status,
@@ -52,6 +58,50 @@ pub enum Request {
     Blackout,
     /// Stop playing.
     Stop,
+    /// The console token (answered in [`Response::token`]); the operator socket only.
+    #[serde(rename = "console-token")]
+    ConsoleToken,
+}
+
+/// What a [`Request`] is read from: the same shape with the bare commands as empty structs,
+/// because serde ignores extra fields on the unit variants of a tagged enum (`{"cmd":"stop",
+/// "x":1}` would pass) but refuses them on struct variants.
+#[derive(Deserialize)]
+#[serde(tag = "cmd", rename_all = "lowercase", deny_unknown_fields)]
+enum StrictRequest {
+    Status {},
+    Load {
+        path: PathBuf,
+    },
+    Standby {
+        cue: String,
+    },
+    Go {
+        #[serde(default)]
+        cue: Option<String>,
+    },
+    Hold {},
+    Resume {},
+    Blackout {},
+    Stop {},
+    #[serde(rename = "console-token")]
+    ConsoleToken {},
+}
+
+impl From<StrictRequest> for Request {
+    fn from(r: StrictRequest) -> Request {
+        match r {
+            StrictRequest::Status {} => Request::Status,
+            StrictRequest::Load { path } => Request::Load { path },
+            StrictRequest::Standby { cue } => Request::Standby { cue },
+            StrictRequest::Go { cue } => Request::Go { cue },
+            StrictRequest::Hold {} => Request::Hold,
+            StrictRequest::Resume {} => Request::Resume,
+            StrictRequest::Blackout {} => Request::Blackout,
+            StrictRequest::Stop {} => Request::Stop,
+            StrictRequest::ConsoleToken {} => Request::ConsoleToken,
+        }
+    }
 }
 
 /// Daemon-wide counters reported with every reply.
@@ -98,9 +148,25 @@ pub struct Response {
     /// One-line error (on failure).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The console token (reply to `console-token` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
 }
 
 impl Response {
+    /// The reply to `console-token`.
+    pub fn console_token(token: &str) -> Response {
+        Response {
+            ok: true,
+            message: Some("console token".into()),
+            status: None,
+            stats: None,
+            kind: None,
+            error: None,
+            token: Some(token.to_owned()),
+        }
+    }
+
     /// A failure reply.
     pub fn error(kind: &str, error: impl Into<String>) -> Response {
         Response {
@@ -110,6 +176,7 @@ impl Response {
             stats: None,
             kind: Some(kind.to_owned()),
             error: Some(error.into()),
+            token: None,
         }
     }
 }
@@ -165,6 +232,8 @@ mod tests {
     fn request_json_shapes() {
         let cases = [
             (r#"{"cmd":"status"}"#, Request::Status),
+            (r#"{"cmd":"stop"}"#, Request::Stop),
+            (r#"{"cmd":"console-token"}"#, Request::ConsoleToken),
             (r#"{"cmd":"go"}"#, Request::Go { cue: None }),
             (
                 r#"{"cmd":"go","cue":"a"}"#,
@@ -185,6 +254,10 @@ mod tests {
         for bad in [
             r#"{"cmd":"dance"}"#,
             r#"{"cmd":"go","cue":"a","x":1}"#,
+            r#"{"cmd":"stop","x":1}"#,
+            r#"{"cmd":"status","path":"/x"}"#,
+            r#"{"cmd":"blackout","cue":"a"}"#,
+            r#"{"cmd":"console-token","token":"t"}"#,
             r#"{"cmd":"standby"}"#,
             "[]",
             "",

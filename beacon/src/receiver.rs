@@ -1,22 +1,46 @@
 //! Sans-IO receiver: decides which beacon datagrams to believe and counts the rest by reason.
+//! Time is passed in: `now_us` is the receiver's own monotonic clock, µs (any origin).
 //!
 //! A packet is accepted when its tag verifies with the venue key, its version is known and it
-//! is newer than the packet held: same boot id and a higher sequence number, or a new boot id
-//! whose clock is not behind the held clock by more than [`NEW_BOOT_BOUND_US`]. Boot ids seen
-//! before and replaced are remembered (the last [`RETIRED_BOOTS`]) and refused as replays.
+//! is newer than the packet held:
 //!
-//! Liveness after a backward clock step on the beacon box: a new boot that is refused as stale
-//! [`STALE_TAKEOVER`] times in a row, with rising sequence numbers and no packet accepted in
-//! between (the held boot has gone silent), is accepted. A boot seen before never takes over.
+//! - same boot id: a higher sequence number;
+//! - a new boot id (a restarted beacon): its clock must *continue* the beacon time the receiver
+//!   holds, the way an NTP/PTP client judges a new server epoch. The receiver keeps an estimate
+//!   of the beacon clock now — the last accepted packet's clock plus the local time elapsed
+//!   since it arrived — and accepts the new boot only when its clock is after the newest
+//!   accepted beacon time *and* not more than [`FRESH_US`] (plus [`DRIFT_PPM`] of the time
+//!   elapsed, for the two clocks' rate difference) behind the estimate. A restart keeps the
+//!   clock going (the beacon anchors its timebase to the wall clock at start), so its first
+//!   packet is accepted at once.
+//!
+//! Boot ids seen before and replaced are remembered (the last [`RETIRED_BOOTS`]) and refused as
+//! replays. The first valid packet is accepted as is (nothing to compare with).
+//!
+//! **Recordings never take over.** A recording of an earlier run carries beacon times of its
+//! past: an older boot's clock is behind the newest accepted time; a copy of the held boot's
+//! packets has sequence numbers already seen. Neither is ever accepted, however many arrive,
+//! whether the live beacon is sending or has gone silent: the relay keeps the last good state.
+//!
+//! **A beacon whose clock was stepped back** (the box's wall clock moved backwards, then the
+//! beacon restarted) looks exactly like a recording: its times are in the past of the held
+//! beacon time. It is refused as [`Rejection::Stale`] (counted and logged, with how far behind
+//! it is) and the relay keeps the last good state; a running beacon is never affected (its
+//! timebase runs on the monotonic clock after start). To follow it, restart the relay: a
+//! receiver holding nothing accepts the first valid packet. Set the beacon box's clock (NTP)
+//! before the show, not during it.
 
 use crate::wire::{self, Key, Packet, WireError};
 
-/// How far behind the held clock a new boot's clock may be and still be accepted (2 s).
-pub const NEW_BOOT_BOUND_US: u64 = 2_000_000;
+/// How far behind the estimated beacon time a new boot's clock may be and still be accepted:
+/// network delay and scheduling jitter (0.5 s; a recording older than this is refused even
+/// when it is of a boot the receiver never saw).
+pub const FRESH_US: u64 = 500_000;
+/// Rate difference allowed between the beacon clock and the receiver clock, parts per
+/// million of the time elapsed since the last accepted packet (NTP's own bound is 500 ppm).
+pub const DRIFT_PPM: u64 = 1_000;
 /// How many replaced boot ids are remembered and refused.
 pub const RETIRED_BOOTS: usize = 8;
-/// Consecutive stale packets (5 s at 10 Hz) after which a new boot is accepted anyway.
-pub const STALE_TAKEOVER: u32 = 50;
 
 /// Why a datagram was not accepted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -40,14 +64,18 @@ pub enum Rejection {
         /// The sequence number held for that boot (0 for a retired boot).
         held_seq: u64,
     },
-    /// A new boot whose clock is too far behind the held one.
-    #[error("stale: new boot {boot:016x} is {behind_us} µs behind")]
+    /// A new boot whose clock does not continue the held beacon time: a recording, or a
+    /// beacon whose clock was stepped back (see the module doc).
+    #[error(
+        "stale: new boot {boot:016x} is {behind_us} µs behind the beacon time held \
+         (a recording, or the beacon clock was stepped back: restart the relay to follow it)"
+    )]
     Stale {
         /// Boot id of the refused packet.
         boot: u64,
         /// Its sequence number.
         seq: u64,
-        /// How far its clock is behind the held clock.
+        /// How far its clock is behind the estimated beacon time now.
         behind_us: u64,
     },
 }
@@ -61,7 +89,7 @@ pub struct RejectCounters {
     pub bad_tag: u64,
     /// Same boot, not newer; or a retired boot.
     pub replay: u64,
-    /// New boot too far behind.
+    /// New boot whose clock does not continue the held beacon time.
     pub stale: u64,
     /// Malformed datagram.
     pub garbled: u64,
@@ -74,9 +102,9 @@ pub struct RejectCounters {
 pub struct Receiver {
     key: Key,
     current: Option<Packet>,
+    /// Local time (`now_us`) at which `current` was accepted.
+    current_at_us: u64,
     retired: Vec<u64>,
-    /// (boot, seq, count) of the current run of stale rejections.
-    stale_run: Option<(u64, u64, u32)>,
     counters: RejectCounters,
 }
 
@@ -86,18 +114,19 @@ impl Receiver {
         Receiver {
             key,
             current: None,
+            current_at_us: 0,
             retired: Vec::new(),
-            stale_run: None,
             counters: RejectCounters::default(),
         }
     }
 
-    /// Checks one datagram; on acceptance it becomes the current packet and is returned.
-    pub fn handle_datagram(&mut self, bytes: &[u8]) -> Result<&Packet, Rejection> {
-        match self.check(bytes) {
+    /// Checks one datagram received at `now_us` (the receiver's monotonic clock, µs); on
+    /// acceptance it becomes the current packet and is returned.
+    pub fn handle_datagram(&mut self, now_us: u64, bytes: &[u8]) -> Result<&Packet, Rejection> {
+        match self.check(now_us, bytes) {
             Ok(packet) => {
                 self.counters.accepted += 1;
-                self.stale_run = None;
+                self.current_at_us = now_us;
                 if let Some(old) = &self.current
                     && old.boot != packet.boot
                 {
@@ -116,19 +145,22 @@ impl Receiver {
                     Rejection::Replay { .. } => &mut self.counters.replay,
                     Rejection::Stale { .. } => &mut self.counters.stale,
                 };
-                if let Rejection::Stale { boot, seq, .. } = rejection {
-                    self.stale_run = match self.stale_run {
-                        Some((b, s, n)) if b == boot && s < seq => Some((boot, seq, n + 1)),
-                        _ => Some((boot, seq, 1)),
-                    };
-                }
                 *counter += 1;
                 Err(rejection)
             }
         }
     }
 
-    fn check(&self, bytes: &[u8]) -> Result<Packet, Rejection> {
+    /// The beacon time now as the receiver estimates it: the held packet's clock plus the
+    /// local time elapsed since it was accepted. `None` before the first packet.
+    pub fn estimate_us(&self, now_us: u64) -> Option<u64> {
+        self.current.as_ref().map(|held| {
+            held.clock_us
+                .saturating_add(now_us.saturating_sub(self.current_at_us))
+        })
+    }
+
+    fn check(&self, now_us: u64, bytes: &[u8]) -> Result<Packet, Rejection> {
         let packet = wire::parse(bytes, &self.key).map_err(|e| match e {
             WireError::BadTag => Rejection::BadTag,
             WireError::UnknownVersion(v) => Rejection::Version(v),
@@ -141,7 +173,7 @@ impl Receiver {
                 held_seq: 0,
             });
         }
-        let Some(held) = &self.current else {
+        let (Some(held), Some(estimate)) = (&self.current, self.estimate_us(now_us)) else {
             return Ok(packet);
         };
         if held.boot == packet.boot {
@@ -153,11 +185,12 @@ impl Receiver {
                 });
             }
         } else {
-            let behind_us = held.clock_us.saturating_sub(packet.clock_us);
-            let takeover = self.stale_run.is_some_and(|(boot, seq, n)| {
-                boot == packet.boot && seq < packet.seq && n + 1 >= STALE_TAKEOVER
-            });
-            if behind_us > NEW_BOOT_BOUND_US && !takeover {
+            let elapsed = now_us.saturating_sub(self.current_at_us);
+            let slack = FRESH_US + elapsed / 1_000_000 * DRIFT_PPM;
+            let continues = packet.clock_us > held.clock_us;
+            let fresh = packet.clock_us.saturating_add(slack) >= estimate;
+            if !(continues && fresh) {
+                let behind_us = estimate.saturating_sub(packet.clock_us);
                 return Err(Rejection::Stale {
                     boot: packet.boot,
                     seq: packet.seq,

@@ -92,7 +92,109 @@ fn runs_from_a_config_file_with_a_venue_key() {
     });
     // The dev key does not verify these packets.
     let mut dev = Receiver::new(Key::dev());
-    assert!(dev.handle_datagram(&rx.raw()).is_err());
+    assert!(dev.handle_datagram(rx.now_us(), &rx.raw()).is_err());
     child.kill().unwrap();
     child.wait().unwrap();
+}
+
+#[test]
+fn keygen_writes_a_private_key_and_never_overwrites_by_accident() {
+    use std::os::unix::fs::MetadataExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("venue.key");
+    let keygen = |extra: &[&str]| {
+        common::beacon()
+            .arg("keygen")
+            .arg(&path)
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let out = keygen(&[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let meta = std::fs::metadata(&path).unwrap();
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    let first = Key::load(&path).unwrap();
+    assert!(!first.is_dev());
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(text.trim().len(), 64, "64 hex digits");
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains(text.trim()),
+        "the key is not printed"
+    );
+    // The daemon takes it as its venue key.
+    let v = common::beacon()
+        .arg("validate")
+        .arg(write_config(dir.path(), &path))
+        .output()
+        .unwrap();
+    assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stdout));
+
+    // An existing file is refused and left as it was.
+    let out = keygen(&[]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("exists") && err.contains("--force"), "{err}");
+    assert_eq!(Key::load(&path).unwrap(), first);
+    // So is a symlink, even a dangling one: nothing is written through it.
+    let link = dir.path().join("link.key");
+    std::os::unix::fs::symlink(dir.path().join("target"), &link).unwrap();
+    let out = common::beacon().arg("keygen").arg(&link).output().unwrap();
+    assert!(!out.status.success());
+    assert!(!dir.path().join("target").exists());
+
+    // --force replaces it with a new key, still 0600.
+    let out = keygen(&["--force"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let second = Key::load(&path).unwrap();
+    assert_ne!(second, first);
+    assert_eq!(
+        std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+
+    // --owner: a bad name is refused; as root the file is handed over.
+    let out = keygen(&["--force", "--owner", "no-such-user-crowdlight"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no user"));
+    if rustix::process::getuid().is_root() {
+        let out = keygen(&["--force", "--owner", "nobody"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let meta = std::fs::metadata(&path).unwrap();
+        assert_eq!(meta.uid(), 65534);
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+        let fresh = dir.path().join("new.key");
+        let out = common::beacon()
+            .args(["keygen", "--owner", "nobody:root"])
+            .arg(&fresh)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let meta = std::fs::metadata(&fresh).unwrap();
+        assert_eq!((meta.uid(), meta.gid()), (65534, 0));
+    } else {
+        eprintln!("SKIPPED the --owner hand-over: needs root");
+    }
+}
+
+fn write_config(dir: &std::path::Path, key: &std::path::Path) -> std::path::PathBuf {
+    let config = dir.join("beacon.toml");
+    std::fs::write(&config, format!("key-file = {key:?}\n")).unwrap();
+    config
 }

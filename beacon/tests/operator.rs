@@ -174,3 +174,58 @@ fn every_subcommand_has_help() {
         assert!(!out.stdout.is_empty(), "{sub:?}");
     }
 }
+
+#[test]
+fn replies_stay_small_whatever_the_show_or_the_request() {
+    let d = Daemon::start();
+    // A show with 2,000 errors (one unknown colour per cue): about 180 kB of compiler report,
+    // more than the 64 KiB frame cap.
+    let mut show = String::from("title = \"Many\"\nzones = [\"hall\"]\n\n");
+    for i in 0..2_000 {
+        show += &format!(
+            "[[cue]]\nname = \"c{i}\"\nend = \"end\"\n[[cue.segment]]\nkind = \"solid\"\n\
+             dur = \"1s\"\ncolour = \"nosuch\"\n\n"
+        );
+    }
+    let path = d.dir.path().join("many.toml");
+    std::fs::write(&path, show).unwrap();
+    let out = d.cli(&["load", path.to_str().unwrap()]);
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "refused, not a transport error: {err}"
+    );
+    assert_eq!(err.lines().count(), 1);
+    assert!(err.len() < 16 * 1024, "{} bytes", err.len());
+    assert!(err.contains("unknown colour 'nosuch'"), "{err}");
+    assert!(err.contains("more lines not shown"), "{err}");
+    assert!(
+        d.logs().lines().all(|l| l.len() < 16 * 1024),
+        "a huge log line"
+    );
+
+    // Cue names: longer than any cue can be is refused plainly, and never echoed whole.
+    let long = "x".repeat(65);
+    let out = d.cli(&["go", &long]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("cue names are at most 64 bytes"), "{err}");
+    let mut s = std::os::unix::net::UnixStream::connect(&d.socket).unwrap();
+    let huge = serde_json::json!({"cmd": "standby", "cue": "y".repeat(60_000)}).to_string();
+    beacon::protocol::write_frame(&mut s, huge.as_bytes()).unwrap();
+    let reply = beacon::protocol::read_frame(&mut s).unwrap();
+    assert!(reply.len() < 1024, "{} bytes", reply.len());
+
+    // Unknown fields are refused on bare commands too.
+    for bad in [
+        r#"{"cmd":"stop","x":1}"#,
+        r#"{"cmd":"blackout","cue":"intro"}"#,
+    ] {
+        beacon::protocol::write_frame(&mut s, bad.as_bytes()).unwrap();
+        let reply: beacon::protocol::Response =
+            serde_json::from_slice(&beacon::protocol::read_frame(&mut s).unwrap()).unwrap();
+        assert_eq!(reply.kind.as_deref(), Some("malformed"), "{bad}");
+    }
+    assert_eq!(d.status()["state"], "stopped");
+}

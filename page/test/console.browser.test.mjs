@@ -14,6 +14,7 @@ let harness;
 let socket;
 let consoleUrl;
 let consolePort;
+let token;
 let relay;
 let browser;
 
@@ -29,7 +30,7 @@ const waitFor = (what, fn, timeoutMs = 15000) =>
 /** A raw HTTP request to the console (node's http lets us set Host and Origin freely). */
 function raw(method, path, headers, body) {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port: consolePort, method, path, headers }, (res) => {
+    const req = request({ host: '127.0.0.1', port: consolePort, method, path, headers: { 'X-Console-Token': token, ...headers } }, (res) => {
       let text = '';
       res.on('data', (d) => { text += d; });
       res.on('end', () => resolve({ status: res.statusCode, text }));
@@ -53,6 +54,10 @@ before(async () => {
   await waitFor('the beacon socket', async () => (await status()).state);
   harness.start('beacon', ['--socket', socket, 'console', '--listen', `127.0.0.1:${consolePort}`, '--relay', relay]);
   await waitFor('the console', async () => (await fetch(consoleUrl)).ok);
+  // The console prints its URL with the token (asked over the operator socket) in the fragment.
+  await waitFor('the console URL', async () => /#token=[0-9a-f]+/.test(harness.logs()));
+  token = harness.logs().match(/#token=([0-9a-f]+)/)[1];
+  consoleUrl = `${consoleUrl}#token=${token}`;
   browser = await harness.launch();
 });
 

@@ -12,8 +12,8 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(emit(&packet, &key), data);
     }
     let mut rx = Receiver::new(key);
-    for chunk in data.chunks(64) {
-        let _ = rx.handle_datagram(chunk);
+    for (i, chunk) in data.chunks(64).enumerate() {
+        let _ = rx.handle_datagram(i as u64 * 100_000, chunk);
     }
-    let _ = rx.handle_datagram(data);
+    let _ = rx.handle_datagram(u64::MAX, data);
 });

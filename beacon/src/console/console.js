@@ -2,12 +2,17 @@
 // to /api/command (the beacon's operator socket requests as JSON).
 'use strict';
 const $ = (id) => document.getElementById(id);
+// The console token `beacon console` printed in the URL fragment (never sent by the browser
+// itself); every /api/ request carries it.
+const token = new URLSearchParams(location.hash.slice(1)).get('token') || '';
+const api = (path, init = {}) =>
+  fetch(path, { ...init, cache: 'no-store', headers: { ...(init.headers || {}), 'X-Console-Token': token } });
 let last = null; // { status, at: performance.now() when received }
 let cuesKey = '';
 
 async function post(body) {
   try {
-    const r = await fetch('/api/command', {
+    const r = await api('/api/command', {
       method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body),
     });
     const reply = await r.json();
@@ -91,7 +96,7 @@ function tickCountdown() {
 
 async function pollStatus() {
   try {
-    const r = await fetch('/api/status', { cache: 'no-store' });
+    const r = await api('/api/status');
     const reply = await r.json();
     if (reply.ok) show(reply.status);
     else { $('state').textContent = 'no beacon'; $('state').dataset.state = 'unknown'; say(reply.error, true); }
@@ -102,18 +107,26 @@ async function pollStatus() {
 
 async function pollRelays() {
   try {
-    const relays = await (await fetch('/api/relays', { cache: 'no-store' })).json();
+    const relays = await (await api('/api/relays')).json();
     if (!relays.length) { $('relays-heard').textContent = 'no --relay given'; return; }
     const heard = relays.filter((r) => r.healthy).length;
     $('relays-heard').textContent = `${heard}/${relays.length}`;
     const rates = relays.map((r) => r.polls_per_s).filter((x) => x != null);
     $('polls').textContent = rates.length ? rates.reduce((a, b) => a + b, 0).toFixed(1) : '–';
+    // Live audience: phones listening now (portal_listeners), summed over the relays that
+    // export it; a relay without the gauge is shown by its poll rate instead.
+    const counted = relays.filter((r) => r.listeners != null);
+    $('audience').textContent = counted.length
+      ? `${counted.reduce((a, r) => a + r.listeners, 0)} phones${counted.length < relays.length ? ` (${counted.length}/${relays.length} relays)` : ''}`
+      : '–';
     const body = $('relays');
     body.replaceChildren();
     for (const r of relays) {
       const tr = document.createElement('tr');
       const verdict = !r.reachable ? `unreachable: ${r.error ?? ''}` : r.healthy ? 'hears the beacon' : 'NOT hearing the beacon';
-      for (const text of [r.url, verdict, r.polls_per_s != null ? `${r.polls_per_s.toFixed(1)} polls/s` : '']) {
+      const audience = r.listeners != null ? `${r.listeners} phones` : '';
+      const rate = r.polls_per_s != null ? `${r.polls_per_s.toFixed(1)} polls/s` : '';
+      for (const text of [r.url, verdict, audience, rate]) {
         const td = document.createElement('td');
         td.textContent = text;
         tr.append(td);

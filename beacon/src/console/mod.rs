@@ -4,8 +4,17 @@
 //!
 //! Routes: `GET /` (page), `GET /console.js`, `GET /api/status` (the status reply),
 //! `POST /api/command` (a [`Request`] as JSON; `load` is refused: load shows with the CLI),
-//! `GET /api/relays`. Requests must name a loopback `Host` (against DNS rebinding); commands
-//! need `Content-Type: application/json` and a same-origin `Origin` if any (against CSRF).
+//! `GET /api/relays`. One middleware layer refuses any `Host` but this loopback console
+//! (against DNS rebinding); commands need `Content-Type: application/json` and a same-origin
+//! `Origin` if any (against CSRF).
+//!
+//! **The console is no wider than the operator socket.** Loopback is reachable by every local
+//! user, the socket only by its owner and group. At start the console asks the daemon for its
+//! console token over the socket (`{"cmd":"console-token"}`; whoever cannot use the socket
+//! cannot get it) and prints the URL with the token in its fragment
+//! (`http://127.0.0.1:8090/#token=…`). Every `/api/` request must carry it in the
+//! [`TOKEN_HEADER`] header (the page reads it from the fragment, which browsers never send to
+//! a server or put in a `Referer`); without it: 401.
 
 pub mod relay;
 
@@ -16,8 +25,9 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{Request as HttpRequest, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
@@ -27,6 +37,8 @@ use relay::RelayFigures;
 
 /// The default listen address.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8090";
+/// The header carrying the console token on every `/api/` request.
+pub const TOKEN_HEADER: &str = "x-console-token";
 /// How often relays are scraped.
 pub const SCRAPE_INTERVAL: Duration = Duration::from_secs(1);
 
@@ -42,6 +54,17 @@ pub enum ConsoleError {
     /// A relay URL is unusable.
     #[error("--relay {0}")]
     Relay(String),
+    /// The daemon did not hand out its console token.
+    #[error(
+        "cannot get the console token from the beacon on {socket}: {error} \
+         (the console needs the operator socket's permission)"
+    )]
+    Token {
+        /// The operator socket.
+        socket: PathBuf,
+        /// What went wrong.
+        error: String,
+    },
     /// The port could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -61,12 +84,38 @@ pub struct ConsoleOptions {
     pub socket: PathBuf,
     /// Relay base URLs to scrape.
     pub relays: Vec<String>,
+    /// The daemon's console token ([`fetch_token`]).
+    pub token: String,
 }
 
 struct ConsoleState {
     socket: PathBuf,
     port: u16,
+    token: String,
     relays: Mutex<Vec<RelayFigures>>,
+}
+
+/// Asks the daemon for its console token over the operator socket (blocking).
+pub fn fetch_token(socket: &std::path::Path) -> Result<String, ConsoleError> {
+    let error = |error: String| ConsoleError::Token {
+        socket: socket.to_owned(),
+        error,
+    };
+    let reply =
+        client::request(socket, &Request::ConsoleToken).map_err(|e| error(e.to_string()))?;
+    match reply.token {
+        Some(token) if reply.ok && !token.is_empty() => Ok(token),
+        _ => Err(error(
+            reply
+                .error
+                .unwrap_or_else(|| "no token in the reply".into()),
+        )),
+    }
+}
+
+/// The URL to open: the console address with the token in the fragment.
+pub fn url(addr: SocketAddr, token: &str) -> String {
+    format!("http://{addr}/#token={token}")
 }
 
 /// Binds the listener (checks loopback and relay URLs first).
@@ -95,6 +144,7 @@ pub async fn serve(
     let state = Arc::new(ConsoleState {
         socket: options.socket.clone(),
         port,
+        token: options.token.clone(),
         relays: Mutex::new(
             options
                 .relays
@@ -108,17 +158,21 @@ pub async fn serve(
         tokio::spawn(scrape_relays(state.clone()));
     }
     tracing::info!(
-        url = %format_args!("http://{}/", listener.local_addr()?),
+        addr = %listener.local_addr()?,
         socket = %options.socket.display(),
         relays = options.relays.len(),
         "operator console"
     );
-    let app = Router::new()
-        .route("/", get(page))
-        .route("/console.js", get(script))
+    let api = Router::new()
         .route("/api/status", get(status))
         .route("/api/command", post(command))
         .route("/api/relays", get(relays))
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
+    let app = Router::new()
+        .route("/", get(page))
+        .route("/console.js", get(script))
+        .merge(api)
+        .layer(middleware::from_fn_with_state(state.clone(), require_host))
         .with_state(state);
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
@@ -153,22 +207,56 @@ async fn scrape_relays(state: Arc<ConsoleState>) {
     }
 }
 
-/// Refuses requests whose `Host` is not this loopback console (DNS rebinding).
-fn refuse_host(headers: &HeaderMap, port: u16) -> Option<Response> {
-    let host = headers
+/// Middleware: refuses requests whose `Host` is not this loopback console (DNS rebinding).
+async fn require_host(
+    State(state): State<Arc<ConsoleState>>,
+    request: HttpRequest,
+    next: Next,
+) -> Response {
+    let port = state.port;
+    let host = request
+        .headers()
         .get(header::HOST)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     let ok = ["127.0.0.1", "localhost", "[::1]"]
         .iter()
         .any(|h| host == format!("{h}:{port}") || (port == 80 && host == *h));
-    (!ok).then(|| {
-        reply_error(
+    if !ok {
+        return reply_error(
             StatusCode::FORBIDDEN,
             "forbidden",
             &format!("the console answers only to Host 127.0.0.1:{port} or localhost:{port}"),
-        )
-    })
+        );
+    }
+    next.run(request).await
+}
+
+/// Middleware on `/api/`: refuses requests without the console token.
+async fn require_token(
+    State(state): State<Arc<ConsoleState>>,
+    request: HttpRequest,
+    next: Next,
+) -> Response {
+    let given = request
+        .headers()
+        .get(TOKEN_HEADER)
+        .map(|v| v.as_bytes())
+        .unwrap_or(b"");
+    if !same_secret(given, state.token.as_bytes()) {
+        tracing::warn!(path = %request.uri().path(), "console request without the right token refused");
+        return reply_error(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "open the console with the URL `beacon console` printed (it carries the token)",
+        );
+    }
+    next.run(request).await
+}
+
+/// Compares in time independent of where the first difference is.
+fn same_secret(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 fn reply_error(status: StatusCode, kind: &str, error: &str) -> Response {
@@ -190,10 +278,7 @@ fn json_body<T: serde::Serialize>(value: &T) -> Response {
         .into_response()
 }
 
-async fn page(State(state): State<Arc<ConsoleState>>, headers: HeaderMap) -> Response {
-    if let Some(r) = refuse_host(&headers, state.port) {
-        return r;
-    }
+async fn page() -> Response {
     (
         [
             (
@@ -211,10 +296,7 @@ async fn page(State(state): State<Arc<ConsoleState>>, headers: HeaderMap) -> Res
         .into_response()
 }
 
-async fn script(State(state): State<Arc<ConsoleState>>, headers: HeaderMap) -> Response {
-    if let Some(r) = refuse_host(&headers, state.port) {
-        return r;
-    }
+async fn script() -> Response {
     (
         [
             (
@@ -238,10 +320,7 @@ async fn ask(state: &ConsoleState, request: Request) -> Reply {
         .unwrap_or_else(|e| Reply::error("no_daemon", e))
 }
 
-async fn status(State(state): State<Arc<ConsoleState>>, headers: HeaderMap) -> Response {
-    if let Some(r) = refuse_host(&headers, state.port) {
-        return r;
-    }
+async fn status(State(state): State<Arc<ConsoleState>>) -> Response {
     json_body(&ask(&state, Request::Status).await)
 }
 
@@ -250,9 +329,6 @@ async fn command(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Some(r) = refuse_host(&headers, state.port) {
-        return r;
-    }
     let json = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -288,6 +364,13 @@ async fn command(
             );
         }
     };
+    if matches!(request, Request::ConsoleToken) {
+        return reply_error(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "the console token is given on the operator socket only",
+        );
+    }
     if matches!(request, Request::Load { .. }) {
         return reply_error(
             StatusCode::FORBIDDEN,
@@ -303,10 +386,7 @@ async fn command(
     json_body(&reply)
 }
 
-async fn relays(State(state): State<Arc<ConsoleState>>, headers: HeaderMap) -> Response {
-    if let Some(r) = refuse_host(&headers, state.port) {
-        return r;
-    }
+async fn relays(State(state): State<Arc<ConsoleState>>) -> Response {
     let figures = state.relays.lock().map(|r| r.clone()).unwrap_or_default();
     json_body(&figures)
 }

@@ -1,7 +1,8 @@
 //! Live relay figures for the console: scrapes each portal's `/metrics` (Prometheus text) for
-//! the number of `/s` polls answered and whether its relay hears the beacon, and turns two
-//! scrapes into polls per second (a live audience estimate: each phone polls `/s` about once
-//! per `poll` ms). Parsing and rates are sans-IO; [`fetch_metrics`] is the only IO.
+//! the live audience (`portal_listeners`: phones with a `/s` long-poll parked right now),
+//! whether its relay hears the beacon, and the number of `/s` polls answered, turned into
+//! polls per second over two scrapes (the audience estimate for a portal without the gauge).
+//! Parsing and rates are sans-IO; [`fetch_metrics`] is the only IO.
 
 use std::time::Duration;
 
@@ -11,6 +12,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 /// What one scrape of `/metrics` says.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Scrape {
+    /// Phones listening right now (`portal_listeners`), when the portal exports it.
+    pub listeners: Option<u64>,
     /// `/s` requests answered so far (every status).
     pub polls: u64,
     /// Whether the relay hears a valid beacon (`portal_beacon_healthy 1`).
@@ -33,6 +36,8 @@ pub fn parse_metrics(text: &str) -> Scrape {
         let value: f64 = value.parse().unwrap_or(0.0);
         if name.starts_with("portal_http_requests_total{") && name.contains("route=\"s\"") {
             scrape.polls += value as u64;
+        } else if name == "portal_listeners" {
+            scrape.listeners = Some(value as u64);
         } else if name == "portal_beacon_healthy" {
             scrape.healthy = value >= 1.0;
         } else if name == "portal_beacon_packets_total{result=\"accepted\"}" {
@@ -51,7 +56,9 @@ pub struct RelayFigures {
     pub reachable: bool,
     /// Whether it hears the beacon.
     pub healthy: bool,
-    /// `/s` polls per second over the last interval.
+    /// Phones listening right now (the portal's `portal_listeners` gauge), if exported.
+    pub listeners: Option<u64>,
+    /// `/s` polls per second over the last interval (the audience estimate without the gauge).
     pub polls_per_s: Option<f64>,
     /// `/s` polls answered in total.
     pub polls: u64,
@@ -79,6 +86,7 @@ impl RelayFigures {
             self.polls_per_s = Some(polls * 1000.0 / (now_ms - then) as f64);
         }
         self.reachable = true;
+        self.listeners = scrape.listeners;
         self.healthy = scrape.healthy;
         self.polls = scrape.polls;
         self.error = None;
@@ -89,6 +97,7 @@ impl RelayFigures {
     pub fn handle_error(&mut self, error: String) {
         self.reachable = false;
         self.healthy = false;
+        self.listeners = None;
         self.polls_per_s = None;
         self.error = Some(error);
         self.last = None;
@@ -170,12 +179,32 @@ mod tests {
         assert_eq!(
             s,
             Scrape {
+                listeners: None,
                 polls: 100,
                 healthy: true,
                 packets: 12
             }
         );
         assert_eq!(parse_metrics("garbage\n\n{}"), Scrape::default());
+    }
+
+    #[test]
+    fn the_listeners_gauge_is_the_audience() {
+        let text = format!(
+            "{TEXT}# HELP portal_listeners Phones with a /s long-poll parked now.\n\
+             # TYPE portal_listeners gauge\nportal_listeners 1234\n"
+        );
+        let s = parse_metrics(&text);
+        assert_eq!(s.listeners, Some(1234));
+        let mut r = RelayFigures::new("http://x".into());
+        r.handle_scrape(1000, s);
+        assert_eq!(r.listeners, Some(1234));
+        let json = serde_json::to_value(&r).unwrap();
+        assert_eq!(json["listeners"], 1234);
+        // A portal without the gauge: no figure, the poll rate stands in.
+        r.handle_scrape(2000, parse_metrics(TEXT));
+        assert_eq!(r.listeners, None);
+        assert_eq!(r.polls_per_s, Some(0.0));
     }
 
     #[test]

@@ -92,6 +92,9 @@ pub enum DaemonError {
         /// The OS error.
         source: std::io::Error,
     },
+    /// The socket or state directory is unsafe or unusable.
+    #[error(transparent)]
+    Dir(#[from] crate::paths::DirError),
     /// The configured show does not compile.
     #[error(transparent)]
     Show(#[from] CommandError),
@@ -110,14 +113,9 @@ pub async fn run(
         },
     )?;
     let dest = std::net::SocketAddr::from((settings.group, settings.port));
-    if let Some(dir) = settings
-        .state_file
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        && let Err(e) = std::fs::create_dir_all(dir)
-    {
-        tracing::warn!(error = %e, dir = %dir.display(), "cannot create the state directory");
-    }
+    // Both directories are created 0700 and checked before anything in them is read.
+    crate::paths::ensure_private_dir(crate::paths::parent_dir(&settings.socket))?;
+    crate::paths::ensure_private_dir(crate::paths::parent_dir(&settings.state_file))?;
     let boot: u64 = rand::random();
     let mut engine = initial_engine(&settings, boot, clock.now_us())?;
     let listener = operator::bind(&settings.socket)?;
@@ -149,11 +147,14 @@ pub async fn run(
     );
     let counters = Arc::new(Counters::default());
     let (tx, mut rx) = mpsc::channel::<EngineRequest>(32);
+    // The secret `beacon console` asks for over this socket and requires on every web command.
+    let console_token: Arc<str> = hex::encode(rand::random::<[u8; 16]>()).into();
     let server = tokio::spawn(operator::serve(
         listener,
         tx.clone(),
         counters.clone(),
         operator::Limits::default(),
+        console_token,
     ));
     let osc_server = match (osc_socket, &settings.osc) {
         (Some(socket), Some(osc)) => Some(tokio::spawn(osc::serve(
@@ -242,7 +243,8 @@ async fn reload(
     }
 }
 
-/// Resumes the persisted state (with its show) or starts with the configured show.
+/// Resumes the persisted state (with its show) or starts with the configured show; with
+/// `--fresh` the persisted state is logged and discarded.
 fn initial_engine(settings: &Settings, boot: u64, now_us: u64) -> Result<Engine, DaemonError> {
     let snapshot = match persist::load(&settings.state_file) {
         Ok(s) => s,
@@ -250,6 +252,27 @@ fn initial_engine(settings: &Settings, boot: u64, now_us: u64) -> Result<Engine,
             tracing::warn!(error = %e, "ignoring the state file");
             None
         }
+    };
+    let snapshot = match snapshot {
+        Some(old) if settings.fresh => {
+            tracing::info!(
+                state_file = %settings.state_file.display(),
+                show = %old.show_path.as_deref().map_or("(none)".into(), |p| p.display().to_string()),
+                state = old.state.name(),
+                cue = old.state.cue().unwrap_or("-"),
+                armed = old.armed.as_deref().unwrap_or("-"),
+                "--fresh: discarded the persisted state"
+            );
+            if let Err(e) = std::fs::remove_file(&settings.state_file) {
+                tracing::warn!(error = %e, "--fresh: cannot remove the state file");
+            }
+            None
+        }
+        None if settings.fresh => {
+            tracing::info!(state_file = %settings.state_file.display(), "--fresh: no persisted state to discard");
+            None
+        }
+        other => other,
     };
     if let Some(snapshot) = snapshot
         && let Some(path) = snapshot.show_path.clone()

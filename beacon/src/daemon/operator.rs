@@ -1,7 +1,7 @@
 //! The operator socket server: a Unix socket (directory 0700, socket 0660) speaking the
 //! [`crate::protocol`] framing, with a per-connection timeout and a cap on open connections.
 
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -38,31 +38,15 @@ impl Default for Limits {
     }
 }
 
-/// Creates the socket directory (0700) if needed, clears a stale socket and binds (0660).
+/// Checks the socket directory ([`crate::paths::ensure_private_dir`]: created 0700, refused
+/// when not ours or writable by others), clears a stale socket and binds (0660).
 pub fn bind(path: &Path) -> Result<UnixListener, DaemonError> {
     let err = |what: &str, source: std::io::Error| DaemonError::Socket {
         path: path.to_owned(),
         what: what.to_owned(),
         source,
     };
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    if !dir.exists() {
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .map_err(|e| err("cannot create its directory", e))?;
-    }
-    let meta = std::fs::metadata(dir).map_err(|e| err("cannot inspect its directory", e))?;
-    if meta.uid() != rustix::process::getuid().as_raw() {
-        return Err(err(
-            "its directory belongs to another user",
-            std::io::ErrorKind::PermissionDenied.into(),
-        ));
-    }
+    crate::paths::ensure_private_dir(crate::paths::parent_dir(path))?;
     if path.exists() || std::fs::symlink_metadata(path).is_ok() {
         if std::os::unix::net::UnixStream::connect(path).is_ok() {
             return Err(DaemonError::AlreadyRunning(path.to_owned()));
@@ -85,6 +69,7 @@ pub async fn serve(
     engine: mpsc::Sender<EngineRequest>,
     counters: Arc<Counters>,
     limits: Limits,
+    console_token: Arc<str>,
 ) {
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     loop {
@@ -112,10 +97,11 @@ pub async fn serve(
         };
         let engine = engine.clone();
         let counters = counters.clone();
+        let token = console_token.clone();
         tokio::spawn(async move {
             let _permit = permit;
-            match tokio::time::timeout(limits.timeout, connection(stream, engine, &counters)).await
-            {
+            let work = connection(stream, engine, &counters, &token);
+            match tokio::time::timeout(limits.timeout, work).await {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => tracing::debug!(error = %e, "operator connection ended"),
                 Err(_) => tracing::info!("operator connection timed out"),
@@ -135,6 +121,7 @@ async fn connection(
     mut stream: UnixStream,
     engine: mpsc::Sender<EngineRequest>,
     counters: &Counters,
+    console_token: &str,
 ) -> Result<(), FrameError> {
     loop {
         let mut header = [0u8; 4];
@@ -155,6 +142,10 @@ async fn connection(
         let mut body = vec![0u8; len];
         stream.read_exact(&mut body).await?;
         let reply = match serde_json::from_slice::<Request>(&body) {
+            Ok(Request::ConsoleToken) => {
+                tracing::info!("operator request: console token");
+                Response::console_token(console_token)
+            }
             Ok(request) => dispatch(request, &engine, counters).await,
             Err(e) => {
                 counters.malformed_requests.fetch_add(1, Ordering::Relaxed);
@@ -191,6 +182,12 @@ pub(crate) async fn dispatch(
         Request::Resume => Command::Resume,
         Request::Blackout => Command::Blackout,
         Request::Stop => Command::Stop,
+        Request::ConsoleToken => {
+            return Response::error(
+                "forbidden",
+                "the console token is given on the operator socket only",
+            );
+        }
     };
     let (tx, rx) = oneshot::channel();
     if engine.send((command, tx)).await.is_err() {
@@ -208,6 +205,7 @@ pub(crate) async fn dispatch(
                 stats: Some(counters.snapshot()),
                 kind: None,
                 error: None,
+                token: None,
             }
         }
         Ok(Err(e)) => refused(e, counters),
@@ -232,14 +230,7 @@ pub async fn compile(path: PathBuf) -> Result<ShowInfo, CommandError> {
 pub fn compile_blocking(path: &Path) -> Result<ShowInfo, CommandError> {
     let path = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
     let show = shows::compile_file(&path).map_err(|e| {
-        let lines: Vec<String> = e
-            .to_string()
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .map(str::to_owned)
-            .collect();
-        let text = lines.join("; ");
+        let text = error_summary(&e.to_string());
         let shown = path.display().to_string();
         if text.contains(&shown) {
             CommandError::InvalidShow(text)
@@ -251,9 +242,49 @@ pub fn compile_blocking(path: &Path) -> Result<ShowInfo, CommandError> {
         .map_err(|e| CommandError::InvalidShow(format!("{}: {e}", path.display())))
 }
 
+/// Most show errors a reply (and its log line) carries; the rest are counted.
+pub const MAX_ERRORS: usize = 20;
+/// Longest single error line kept, bytes.
+pub const MAX_ERROR_LINE: usize = 300;
+
+/// A compiler report on one line: its first [`MAX_ERRORS`] non-empty lines, each cut to
+/// [`MAX_ERROR_LINE`] bytes, joined by `; `, then how many were left out — so that a show
+/// with 100,000 errors still gets a reply well inside the 64 KiB frame cap.
+pub fn error_summary(report: &str) -> String {
+    let mut lines = report.lines().map(str::trim).filter(|l| !l.is_empty());
+    let mut text = lines
+        .by_ref()
+        .take(MAX_ERRORS)
+        .map(|l| crate::engine::shorten(l, MAX_ERROR_LINE))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let more = lines.count();
+    if more > 0 {
+        text += &format!("; … and {more} more lines not shown (run `shows check FILE`)");
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn error_summaries_are_capped() {
+        let report: String = (0..100_000)
+            .map(|i| {
+                format!(
+                    "error {i}: {}\n",
+                    "x".repeat(if i == 0 { 10_000 } else { 10 })
+                )
+            })
+            .collect();
+        let text = error_summary(&report);
+        assert!(text.len() < 8 * 1024, "{} bytes", text.len());
+        assert!(text.ends_with("… and 99980 more lines not shown (run `shows check FILE`)"));
+        assert!(text.starts_with("error 0: xxx"));
+        assert_eq!(error_summary("a\n\n b \n"), "a; b");
+    }
 
     #[tokio::test]
     async fn idle_connections_time_out_and_free_their_slot() {
@@ -266,7 +297,7 @@ mod tests {
             timeout: Duration::from_millis(200),
         };
         let counters = Arc::new(Counters::default());
-        tokio::spawn(serve(listener, tx, counters.clone(), limits));
+        tokio::spawn(serve(listener, tx, counters.clone(), limits, "t".into()));
         // A fake engine answering every command with an error.
         tokio::spawn(async move {
             while let Some((_, reply)) = rx.recv().await {

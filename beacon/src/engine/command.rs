@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::show::{ShowInfo, ShowSummary};
+use crate::wire::MAX_NAME;
 
 /// One operator command, as the engine takes it (the show for `Load` is already compiled).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,7 +70,11 @@ pub enum CommandError {
     #[error("no show loaded (use `beacon load FILE`)")]
     NoShow,
     /// The cue is not in the show.
-    #[error("unknown cue {cue:?}; valid cues: {}", valid.join(", "))]
+    #[error(
+        "unknown cue {:?}; valid cues: {}",
+        shorten(cue, MAX_NAME),
+        list(valid)
+    )]
     UnknownCue {
         /// The name asked for.
         cue: String,
@@ -77,11 +82,17 @@ pub enum CommandError {
         valid: Vec<String>,
     },
     /// Bare `go` with nothing armed and no next cue.
-    #[error("nothing to go: no cue in standby and no next cue (name one: {})", valid.join(", "))]
+    #[error(
+        "nothing to go: no cue in standby and no next cue (name one: {})",
+        list(valid)
+    )]
     NothingToGo {
         /// The show's cues.
         valid: Vec<String>,
     },
+    /// A cue name longer than any cue can be (the wire carries at most [`MAX_NAME`] bytes).
+    #[error("cue name of {0} bytes: cue names are at most {MAX_NAME} bytes")]
+    CueNameTooLong(usize),
     /// `hold` needs a running cue.
     #[error("cannot hold: nothing is running (state: {0})")]
     NotRunning(String),
@@ -98,11 +109,41 @@ impl CommandError {
     pub fn kind(&self) -> &'static str {
         match self {
             CommandError::NoShow => "no_show",
-            CommandError::UnknownCue { .. } => "unknown_cue",
+            CommandError::UnknownCue { .. } | CommandError::CueNameTooLong(_) => "unknown_cue",
             CommandError::NothingToGo { .. } => "nothing_to_go",
             CommandError::NotRunning(_) => "not_running",
             CommandError::NotHeld(_) => "not_held",
             CommandError::InvalidShow(_) => "invalid_show",
         }
     }
+}
+
+/// Most cue names an error lists; the rest are counted (a reply stays far below the 64 KiB
+/// frame cap however big the show).
+pub const MAX_LISTED: usize = 20;
+
+/// `a, b, c` for at most [`MAX_LISTED`] names, then `… and N more`.
+pub fn list(names: &[String]) -> String {
+    let mut out = names
+        .iter()
+        .take(MAX_LISTED)
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .join(", ");
+    if names.len() > MAX_LISTED {
+        out += &format!(", … and {} more", names.len() - MAX_LISTED);
+    }
+    out
+}
+
+/// `text` cut to at most `max` bytes (at a char boundary), with `…` when cut.
+pub fn shorten(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_owned();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
 }

@@ -13,7 +13,7 @@
 mod command;
 mod show;
 
-pub use command::{Command, CommandError, Reply, Status};
+pub use command::{Command, CommandError, Reply, Status, list, shorten};
 pub use show::{CueInfo, ShowInfo, ShowInfoError, ShowSummary};
 
 use std::path::PathBuf;
@@ -426,6 +426,9 @@ pub fn clock_text(t_us: u64) -> String {
 }
 
 fn check_cue(show: &ShowInfo, cue: &str) -> Result<(), CommandError> {
+    if cue.len() > crate::wire::MAX_NAME {
+        return Err(CommandError::CueNameTooLong(cue.len()));
+    }
     match show.cue_index(cue) {
         Some(_) => Ok(()),
         None => Err(CommandError::UnknownCue {

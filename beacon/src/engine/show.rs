@@ -38,7 +38,10 @@ pub enum ShowInfoError {
     #[error("the show has no cues")]
     NoCues,
     /// A cue name does not fit in a packet.
-    #[error("cue name {name:?} is {len} bytes; the beacon carries at most {MAX_NAME}")]
+    #[error(
+        "cue name {:?} is {len} bytes; the beacon carries at most {MAX_NAME}",
+        super::command::shorten(name, MAX_NAME)
+    )]
     NameTooLong {
         /// The name.
         name: String,

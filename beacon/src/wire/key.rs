@@ -57,6 +57,21 @@ impl Key {
         self.0 == DEV_KEY
     }
 
+    /// A new random key from the operating system's generator.
+    pub fn generate() -> Key {
+        use rand::TryRngCore;
+        let mut bytes = [0u8; 32];
+        rand::rngs::OsRng
+            .try_fill_bytes(&mut bytes)
+            .expect("the OS random generator works");
+        Key(bytes)
+    }
+
+    /// The key file form [`Key::load`] reads: 64 lowercase hex digits and a newline.
+    pub fn to_file_text(&self) -> String {
+        format!("{}\n", hex::encode(self.0))
+    }
+
     /// The raw key bytes.
     pub fn as_bytes(&self) -> &[u8; 32] {
         &self.0
@@ -157,6 +172,16 @@ mod tests {
             Key::load(&dir.path().join("missing")),
             Err(KeyError::Io { .. })
         ));
+    }
+
+    #[test]
+    fn generated_keys_round_trip_through_the_file_form() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = Key::generate();
+        assert_ne!(key, Key::generate());
+        assert!(!key.is_dev());
+        let path = write(dir.path(), "k", key.to_file_text().as_bytes(), 0o600);
+        assert_eq!(Key::load(&path).unwrap(), key);
     }
 
     #[test]

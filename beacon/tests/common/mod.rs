@@ -173,6 +173,8 @@ pub struct Listener {
     pub socket: std::net::UdpSocket,
     /// The receiver filter.
     pub receiver: Receiver,
+    /// Origin of the receiver's local clock.
+    pub epoch: Instant,
 }
 
 impl Listener {
@@ -189,7 +191,13 @@ impl Listener {
         Listener {
             socket: s.into(),
             receiver: Receiver::new(Key::dev()),
+            epoch: Instant::now(),
         }
+    }
+
+    /// The receiver's local clock, µs.
+    pub fn now_us(&self) -> u64 {
+        self.epoch.elapsed().as_micros() as u64
     }
 
     /// The next raw datagram (panics after 5 s of silence).
@@ -210,7 +218,8 @@ impl Listener {
         loop {
             assert!(Instant::now() < deadline, "timed out waiting for {what}");
             let bytes = self.raw();
-            if let Ok(p) = self.receiver.handle_datagram(&bytes)
+            let now = self.now_us();
+            if let Ok(p) = self.receiver.handle_datagram(now, &bytes)
                 && pred(p)
             {
                 return p.clone();

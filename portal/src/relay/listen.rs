@@ -68,7 +68,7 @@ pub async fn listen(
             _ = shutdown.wait() => return,
         };
         let local_us = u64::try_from(epoch.elapsed().as_micros()).unwrap_or(u64::MAX);
-        match receiver.handle_datagram(&buf[..len]) {
+        match receiver.handle_datagram(local_us, &buf[..len]) {
             Ok(packet) => {
                 let accepted = relay.handle_packet(packet, local_us);
                 if let Some(hex) = accepted.show_hex
