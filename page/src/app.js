@@ -32,7 +32,7 @@ let fadeStart = 0;
 let lastFrameTs = NaN;
 let frameMs = 16.7;
 const frames = [];
-const stats = { syncs: 0, polls: 0, pollErrors: 0, showLoads: 0, transport: 'poll', wtPushes: 0, wtFailures: 0 };
+const stats = { syncs: 0, polls: 0, longPolls: 0, pollErrors: 0, showLoads: 0, transport: 'poll', wtPushes: 0, wtFailures: 0 };
 /** The open WebTransport session (wt.js), or null: then state and time come over HTTP. */
 let wt = null;
 
@@ -92,22 +92,30 @@ async function syncLoop() {
 
 // ---- state polling and the show -----------------------------------------------------------
 
+/** One /s request at a time: long-polled (`?after=v`) when the relay gives a version, else
+ *  polled at the relay's pace (poll.js). While WebTransport pushes the state, a plain /s every
+ *  WT_SAFETY_POLL_MS is the safety net. */
 async function pollLoop() {
   for (;;) {
+    const plain = !!wt;
+    const long = poller.longPoll(plain);
     try {
+      poller.handleSent(now());
       // Our own ETag handling: the browser cache stays out of it.
-      const res = await get('/s', { headers: poller.headers(), cache: 'no-store' });
+      const res = await get(poller.url(plain), { headers: poller.headers(), cache: 'no-store' }, poller.timeoutMs(plain));
       if (res.status === 304) poller.handleNotModified(now());
       else if (res.ok) poller.handleOk(now(), await res.json(), res.headers.get('ETag'));
       else poller.handleError(now());
       stats.polls++;
+      if (long) stats.longPolls++;
     } catch {
       poller.handleError(now());
       stats.pollErrors++;
     }
     takeShow();
     // With WebTransport, state is pushed: poll only as a slow safety net.
-    await pollSleep(wt ? WT_SAFETY_POLL_MS : poller.nextDelayMs(rand));
+    const delay = wt ? WT_SAFETY_POLL_MS : poller.nextDelayMs(rand);
+    if (delay > 0) await pollSleep(delay);
   }
 }
 
