@@ -199,10 +199,12 @@ export function fitDriftPpm(samples, ref) {
 export const DRIFT_TOLERANCE_MS = 0.5;
 
 // ---- the request schedule ------------------------------------------------------------------
-// A burst sends samples BURST gap apart until it has its most samples, or, once it has its
-// fewest, as soon as it has found both path floors: its two best bounds in each direction agree
-// within BURST_SETTLE_MS (one more sample would most likely gain less than that). On a quiet
-// network a burst settles after its minimum; on a jittery one it runs to its maximum, as before.
+// A burst sends samples `burstGapMs` apart until it has its most samples or, once it has its
+// fewest, as soon as it has settled: its own intervals intersect within ±SETTLE_BOUND_MS (a hard
+// bound on its error) and its two best bounds in each direction agree within BURST_SETTLE_MS
+// (it has found both path floors; one more sample would most likely gain less). On a quiet
+// network a burst settles after its minimum; on a jittery one (whose round trips alone exceed
+// the bound) it runs to its maximum, exactly as before.
 // Bursts come 5 s, 10 s, 20 s, 40 s after the join burst, then every 60 s. Once the drift
 // estimate has converged and the error bound is under STEADY_BOUND_MS, one sample every ~30 s
 // (2 a minute) keeps the window fresh: the window's old tight samples, carried forward by the
@@ -213,8 +215,10 @@ export const DRIFT_TOLERANCE_MS = 0.5;
 export const JOIN_BURST = 32;
 /** Fewest samples in the join burst. */
 export const JOIN_BURST_MIN = 8;
-/** A burst may end once its two best bounds in each direction agree within this, ms. */
+/** A burst may end once its two best bounds in each direction agree within this, ms, */
 export const BURST_SETTLE_MS = 0.5;
+/** ... and its own intervals intersect within ± this, ms. */
+export const SETTLE_BOUND_MS = 2;
 /** Steady state: one sample this often, ms, ±25 %. */
 export const STEADY_INTERVAL_MS = 30000;
 /** The steady state needs an error bound under this, ms. */
@@ -232,8 +236,9 @@ export function burstMin(n) {
 }
 
 /**
- * Whether burst `burst` has at least `min` samples in `samples` and its two best lower bounds
- * (t − t4) and two best upper bounds (t − t1) each agree within BURST_SETTLE_MS.
+ * Whether burst `burst` has at least `min` samples in `samples`, its intervals intersect within
+ * ±SETTLE_BOUND_MS, and its two best lower bounds (t − t4) and two best upper bounds (t − t1)
+ * each agree within BURST_SETTLE_MS.
  */
 export function burstSettled(samples, burst, min) {
   let n = 0;
@@ -249,7 +254,7 @@ export function burstSettled(samples, burst, min) {
     if (lo > lo1) { lo2 = lo1; lo1 = lo; } else if (lo > lo2) lo2 = lo;
     if (hi < hi1) { hi2 = hi1; hi1 = hi; } else if (hi < hi2) hi2 = hi;
   }
-  return n >= min && lo1 - lo2 <= BURST_SETTLE_MS && hi2 - hi1 <= BURST_SETTLE_MS;
+  return n >= min && hi1 - lo1 <= 2 * SETTLE_BOUND_MS && lo1 - lo2 <= BURST_SETTLE_MS && hi2 - hi1 <= BURST_SETTLE_MS;
 }
 
 /**

@@ -80,6 +80,7 @@ else lo=mid}return hi}export const DRIFT_TOLERANCE_MS=.5
 export const JOIN_BURST=32
 export const JOIN_BURST_MIN=8
 export const BURST_SETTLE_MS=.5
+export const SETTLE_BOUND_MS=2
 export const STEADY_INTERVAL_MS=3e4
 export const STEADY_BOUND_MS=2
 export function resyncBurst(n){return n<=4?12:8}export function burstMin(n){if(n===0)return JOIN_BURST_MIN
@@ -95,7 +96,7 @@ const hi=x.tMs-x.t1
 if(lo>lo1){lo2=lo1
 lo1=lo}else if(lo>lo2)lo2=lo
 if(hi<hi1){hi2=hi1
-hi1=hi}else if(hi<hi2)hi2=hi}return n>=min&&lo1-lo2<=BURST_SETTLE_MS&&hi2-hi1<=BURST_SETTLE_MS}export function burstGapMs(rand){return 30+40*rand()}export function resyncDelayMs(n,rand){const base=Math.min(6e4,5e3*2**Math.max(0,Math.min(n-1,4)))
+hi1=hi}else if(hi<hi2)hi2=hi}return n>=min&&hi1-lo1<=2*SETTLE_BOUND_MS&&lo1-lo2<=BURST_SETTLE_MS&&hi2-hi1<=BURST_SETTLE_MS}export function burstGapMs(rand){return 30+40*rand()}export function resyncDelayMs(n,rand){const base=Math.min(6e4,5e3*2**Math.max(0,Math.min(n-1,4)))
 return base*(.75+.5*rand())}export function steadyDelayMs(rand){return STEADY_INTERVAL_MS*(.75+.5*rand())}export class Schedule{constructor(){this.burst=0
 this.sent=0
 this.min=JOIN_BURST_MIN

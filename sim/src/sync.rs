@@ -32,8 +32,10 @@ const STEP_SLACK_PPM: f64 = 20.0;
 pub const JOIN_BURST: u32 = 32;
 /// Fewest samples in the join burst.
 pub const JOIN_BURST_MIN: u32 = 8;
-/// A burst may end once its two best bounds in each direction agree within this, ms.
+/// A burst may end once its two best bounds in each direction agree within this, ms, ...
 pub const BURST_SETTLE_MS: f64 = 0.5;
+/// ... and its own intervals intersect within ± this, ms.
+pub const SETTLE_BOUND_MS: f64 = 2.0;
 /// Steady state: one sample this often, ms, ±25 %.
 pub const STEADY_INTERVAL_MS: f64 = 30000.0;
 /// The steady state needs an error bound under this, ms.
@@ -319,8 +321,10 @@ pub fn burst_min(n: u32) -> u32 {
     }
 }
 
-/// Whether burst `burst` has at least `min` samples and its two best lower bounds (t − t4) and
-/// two best upper bounds (t − t1) each agree within [`BURST_SETTLE_MS`] (`burstSettled`).
+/// Whether burst `burst` has at least `min` samples, its intervals intersect within
+/// ±[`SETTLE_BOUND_MS`], and its two best lower bounds (t − t4) and two best upper bounds
+/// (t − t1) each agree within [`BURST_SETTLE_MS`] (`burstSettled`). The bound makes it a no-op
+/// on jittery paths; the agreement says the floors are found.
 pub fn burst_settled(samples: &[Sample], burst: u32, min: u32) -> bool {
     let mut n = 0;
     let (mut lo1, mut lo2) = (f64::NEG_INFINITY, f64::NEG_INFINITY);
@@ -342,7 +346,10 @@ pub fn burst_settled(samples: &[Sample], burst: u32, min: u32) -> bool {
             hi2 = hi;
         }
     }
-    n >= min && lo1 - lo2 <= BURST_SETTLE_MS && hi2 - hi1 <= BURST_SETTLE_MS
+    n >= min
+        && hi1 - lo1 <= 2.0 * SETTLE_BOUND_MS
+        && lo1 - lo2 <= BURST_SETTLE_MS
+        && hi2 - hi1 <= BURST_SETTLE_MS
 }
 
 /// Delay between two requests of one burst, ms (`burstGapMs`).
