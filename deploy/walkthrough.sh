@@ -77,9 +77,28 @@ port_of phone br-aud wlan0
 # Multicast leaves on the show LAN interface only (the daemons also pin it by address).
 for n in beacon portal1 portal2; do in_ns "$n" ip route add 224.0.0.0/4 dev show0; done
 
+say "The portal box: two legs, forwarding off, firewall (docs/venue.md)"
+check "portal1 has its show leg (show0 10.77.0.11) and audience leg (aud0 10.78.0.11)" bash -c \
+  "ip netns exec $(ns portal1) ip -br addr | grep -q '^show0.*10.77.0.11/24' && ip netns exec $(ns portal1) ip -br addr | grep -q '^aud0.*10.78.0.11/20'"
+in_ns portal1 sysctl -q -w net.ipv4.ip_forward=0 net.ipv6.conf.all.forwarding=0
+check "IP forwarding is off on portal1 (sysctl net.ipv4.ip_forward = 0)" \
+  test "$(in_ns portal1 sysctl -n net.ipv4.ip_forward)" = 0
+NFT=0
+if command -v nft >/dev/null; then
+  check "nft -c -f deploy/nftables-crowdlight.nft (syntax)" nft -c -f deploy/nftables-crowdlight.nft
+  # The walkthrough's interface names are the ruleset's (aud0, show0): load it as shipped.
+  check "the ruleset loads on portal1" in_ns portal1 nft -f deploy/nftables-crowdlight.nft && NFT=1
+else
+  echo "SKIP  nftables checks (apt-get install nftables)"
+fi
+
 say "Keys and configs (docs/venue.md, Install)"
 mkdir -p "$W/etc/shows" "$W/run" "$W/state" "$W/cache"
-(umask 077; head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$W/etc/venue.key")
+if "$BIN/beacon" keygen --help >/dev/null 2>&1; then
+  "$BIN/beacon" keygen "$W/etc/venue.key"      # docs/venue.md: beacon keygen FILE [--owner ...]
+else # TODO: drop once every build has `beacon keygen`
+  (umask 077; head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$W/etc/venue.key")
+fi
 cp shows/examples/intermission.toml "$W/etc/shows/"
 localise() { sed -e "s#/etc/crowdlight/#$W/etc/#g" -e "s#/run/crowdlight/#$W/run/#g" \
   -e "s#/var/lib/crowdlight/#$W/state/#g" "$1"; }
@@ -158,6 +177,23 @@ PHONE_IP=$(offer "['yiaddr']" 2>/dev/null || echo 10.78.1.1)
 in_ns phone ip addr add "$PHONE_IP/20" dev wlan0
 in_ns phone ip route add default via 10.78.0.1
 
+if [ "$NFT" = 1 ]; then
+  say "Firewall: what phones can reach (docs/venue.md, Firewall)"
+  # A stand-in ssh on portal1 and a service on the desk (show LAN): phones must reach neither.
+  in_ns portal1 python3 -m http.server 22 --bind 0.0.0.0 >/dev/null 2>&1 &
+  in_ns desk python3 -m http.server 8000 --bind 10.77.0.30 >/dev/null 2>&1 &
+  sleep 0.5
+  in_ns phone ip route add 10.77.0.0/24 via 10.78.0.11   # a phone that tries the portal as a router
+  tcp_ok() { in_ns "$1" timeout 2 bash -c "exec 3<>/dev/tcp/$2/$3" 2>/dev/null; }
+  check "phone → portal HTTP 80: allowed" tcp_ok phone 10.78.0.11 80
+  check "phone → portal DNS 53/tcp: allowed" tcp_ok phone 10.78.0.11 53
+  tcp_blocked() { ! tcp_ok "$@"; }
+  check "phone → portal port 22: dropped" tcp_blocked phone 10.78.0.11 22
+  check "desk (show LAN) → portal port 22: allowed" tcp_ok desk 10.77.0.11 22
+  check "phone → a show-LAN host through the portal: dropped (no forwarding)" tcp_blocked phone 10.77.0.30 8000
+  in_ns phone ip route del 10.77.0.0/24 via 10.78.0.11
+fi
+
 say "A phone joins (docs/venue.md, what a phone does)"
 check "captive DNS answers every name with the portal" \
   test "$(in_ns phone dig +short +time=2 @10.78.0.11 connectivitycheck.gstatic.com A)" = 10.78.0.11
@@ -220,6 +256,8 @@ check "beacon restarted: same cue, same start time, relay healthy" wait_for resu
 kill -HUP "$BPID"
 sleep 0.5
 check "SIGHUP (systemctl reload) keeps the running cue" same_at
+check "the state file (docs/venue.md, The beacon's state file) names the running cue" \
+  grep -q countdown "$W/state/beacon-state.json"
 
 say "Scaling out: a second relay and an nginx cache (docs/venue.md, Scaling out)"
 OLD1=$P1
@@ -231,6 +269,14 @@ P1=$!
 ip netns exec "$(ns portal2)" env RUST_LOG=info "$BIN/portal" run --config "$W/etc/portal-scaled2.toml" >"$W/portal2.log" 2>&1 &
 check "relay 1 (restarted, canonical URL = the cache) hears the beacon" wait_for "portal1 healthy" healthy portal1 10.77.0.11
 check "relay 2 hears the beacon" wait_for "portal2 healthy" healthy portal2 10.77.0.12
+# docs/venue.md, "Getting shows to every portal", step 5, run from the show LAN.
+every_relay_has_show() {
+  for r in 10.77.0.11 10.77.0.12; do
+    show=$(curl -fsS http://$r/s | sed 's/.*"show":"\([^"]*\)".*/\1/')
+    curl -fsS -o /dev/null -w "$r $show %{http_code}\n" "http://$r$show"   # 200 on every relay
+  done
+}
+check "every relay serves the show the beacon announces" in_ns beacon bash -c "$(declare -f every_relay_has_show); every_relay_has_show"
 check "captive DNS now points phones at the cache" \
   test "$(in_ns phone dig +short +time=2 @10.78.0.12 anything.example A)" = 10.78.0.10
 sed -e "s#/var/cache/nginx/crowdlight#$W/cache#" deploy/nginx-crowdlight.conf >"$W/crowdlight-nginx.conf"
@@ -264,11 +310,36 @@ check "/t through nginx: never cached" bash -c "[ \"\$(ip netns exec $(ns phone)
 SHOW=$(in_ns phone curl -fsS http://10.78.0.10/s | python3 -c 'import json,sys; print(json.load(sys.stdin)["show"])')
 cache_status "$SHOW" >/dev/null
 check "the compiled show is cached (immutable)" test "$(cache_status "$SHOW")" = HIT
+say "Rehearsal: phonesim on the audience network against both relays (docs/venue.md, Rehearsal)"
+if [ -x "$BIN/phonesim" ]; then
+  for i in $(seq 1 20); do in_ns phone ip addr add "10.78.9.$i/20" dev wlan0; done
+  in_ns phone "$BIN/phonesim" run --relay 10.78.0.11:80 --relay 10.78.0.12:80 \
+    --phones 40 --duration-s 8 --ramp-s 2 --source-base 10.78.9.1 --sources 20 \
+    --report-every-s 0 --require-join --json "$W/rehearsal.json" >"$W/phonesim.out" 2>&1 \
+    && PHONESIM=0 || PHONESIM=$?
+  grep '^phonesim' "$W/phonesim.out" | sed 's/^/      /'
+  check "phonesim --require-join: every phone joined (exit 0)" test "$PHONESIM" = 0
+  check "rehearsal summary: 40 phones, 0 errors" grep -q 'phonesim final: phones 40 .* errors 0 ' "$W/phonesim.out"
+else
+  echo "SKIP  rehearsal ($BIN/phonesim not built: cargo build --release -p sim)"
+fi
+
 kill -9 "$P1"
 t_code() { ip netns exec "$(ns phone)" curl -s -o /dev/null -w '%{http_code}' http://10.78.0.10/t; }
 five_t() { for _ in 1 2 3 4 5; do equals 200 t_code || return 1; done; }
 check "relay 1 killed: /t still answered through nginx (relay 2)" five_t
 check "relay 1 killed: /s still answered" bash -c "sleep 1.2; ip netns exec $(ns phone) curl -fsS http://10.78.0.10/s | grep -q '\"state\":\"running\"'"
+
+say "Start fresh (docs/venue.md, The beacon's state file)"
+if "$BIN/beacon" run --help 2>/dev/null | grep -q -- --fresh; then
+  kill "$BPID"; wait "$BPID" 2>/dev/null || true
+  ip netns exec "$(ns beacon)" env RUST_LOG=info "$BIN/beacon" run --fresh --config "$W/etc/beacon.toml" >>"$W/beacon.log" 2>&1 &
+  BPID=$!
+  stopped() { in_ns beacon "$BIN/beacon" status --json | grep -q '"state":"stopped"'; }
+  check "beacon run --fresh: the persisted cue is discarded, the show starts stopped" wait_for fresh stopped
+else
+  echo "SKIP  beacon run --fresh (not in this build)"
+fi
 
 echo
 if [ "$FAILS" = 0 ]; then echo "walkthrough: all checks passed"; else echo "walkthrough: $FAILS check(s) failed"; exit 1; fi

@@ -61,8 +61,8 @@ fn units_pass_systemd_analyze_verify() {
     let mut paths = Vec::new();
     for name in ["crowdlight-beacon.service", "crowdlight-portal.service"] {
         let text = unit(name)
-            .replace("/usr/local/bin/beacon", exe)
-            .replace("/usr/local/bin/portal", exe);
+            .replace("/usr/bin/beacon", exe)
+            .replace("/usr/bin/portal", exe);
         let path = dir.path().join(name);
         std::fs::write(&path, text).unwrap();
         paths.push(path);

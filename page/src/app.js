@@ -1,6 +1,6 @@
 // The audience page: wires the pure modules (sync, poll, show, safety) to the network, the DOM
 // and the screen. Works without storage, service worker or secure context (captive sheets).
-import { ClockSync, makeSample, burstGapMs, resyncDelayMs, JOIN_BURST, resyncBurst } from './sync.js';
+import { ClockSync, Schedule, makeSample, burstGapMs, burstSettled, burstMin, resyncBurst } from './sync.js';
 import { Poller, POLL_TIMEOUT_MS } from './poll.js';
 import { colourAt, validateShow, cueIndex } from './show.js';
 import { FlashLimiter } from './safety.js';
@@ -32,7 +32,7 @@ let fadeStart = 0;
 let lastFrameTs = NaN;
 let frameMs = 16.7;
 const frames = [];
-const stats = { syncs: 0, polls: 0, pollErrors: 0, showLoads: 0, transport: 'poll', wtPushes: 0, wtFailures: 0 };
+const stats = { syncs: 0, polls: 0, longPolls: 0, parked: false, pollErrors: 0, showLoads: 0, transport: 'poll', wtPushes: 0, wtFailures: 0 };
 /** The open WebTransport session (wt.js), or null: then state and time come over HTTP. */
 let wt = null;
 
@@ -72,42 +72,56 @@ async function sampleOnce(burst) {
   }
 }
 
-/** A burst of `n` samples, sent `burstGapMs` apart without waiting for answers. */
+/** An extra burst (page visible again, WebTransport opened): up to `n` samples, sent
+ *  `burstGapMs` apart without waiting for answers, ending early once settled (sync.js). */
 async function burst(n, id) {
   const pending = [];
-  for (let i = 0; i < n; i++) {
+  for (let i = 0; i < n && !burstSettled(sync.samples, id, burstMin(1)); i++) {
     pending.push(sampleOnce(id));
     await sleep(burstGapMs(rand));
   }
   await Promise.all(pending);
 }
 
+/** The /t schedule (sync.js `Schedule`): an adaptive join burst, re-sync bursts, then one
+ *  sample every ~30 s once the drift estimate has converged. Unsynced: retry every 2 s. */
 async function syncLoop() {
-  await burst(JOIN_BURST, 0);
-  for (let n = 1; ; n++) {
-    await sleep(sync.synced ? resyncDelayMs(n, rand) : 2000);
-    await burst(resyncBurst(n), n);
+  const schedule = new Schedule();
+  for (;;) {
+    sampleOnce(schedule.burst);
+    const delay = schedule.handleSent(sync, rand);
+    await sleep(sync.synced ? delay : Math.min(delay, 2000));
   }
 }
 
 // ---- state polling and the show -----------------------------------------------------------
 
+/** One /s request at a time: long-polled (`?after=v`) when the relay gives a version, else
+ *  polled at the relay's pace (poll.js). While WebTransport pushes the state, a plain /s every
+ *  WT_SAFETY_POLL_MS is the safety net. */
 async function pollLoop() {
   for (;;) {
+    const plain = !!wt;
+    const long = poller.longPoll(plain);
+    stats.parked = long;
     try {
+      poller.handleSent(now());
       // Our own ETag handling: the browser cache stays out of it.
-      const res = await get('/s', { headers: poller.headers(), cache: 'no-store' });
+      const res = await get(poller.url(plain), { headers: poller.headers(), cache: 'no-store' }, poller.timeoutMs(plain));
       if (res.status === 304) poller.handleNotModified(now());
       else if (res.ok) poller.handleOk(now(), await res.json(), res.headers.get('ETag'));
       else poller.handleError(now());
       stats.polls++;
+      if (long) stats.longPolls++;
     } catch {
       poller.handleError(now());
       stats.pollErrors++;
     }
+    stats.parked = false;
     takeShow();
     // With WebTransport, state is pushed: poll only as a slow safety net.
-    await pollSleep(wt ? WT_SAFETY_POLL_MS : poller.nextDelayMs(rand));
+    const delay = wt ? WT_SAFETY_POLL_MS : poller.nextDelayMs(rand);
+    if (delay > 0) await pollSleep(delay);
   }
 }
 

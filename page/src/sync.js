@@ -60,6 +60,12 @@ export class ClockSync {
     return Number.isFinite(this.baseOffset);
   }
 
+  /** True once the drift estimate has converged: the window spans MIN_DRIFT_SPAN_MS (the drift
+   *  fit runs over it). A step drops old samples and clears it. */
+  get converged() {
+    return this.driftSpanMs >= MIN_DRIFT_SPAN_MS;
+  }
+
   /** Adds a sample (from `makeSample`) and re-estimates. Returns whether it was accepted. */
   handleSample(sample) {
     if (!sample) return false;
@@ -192,11 +198,63 @@ export function fitDriftPpm(samples, ref) {
 /** Width (ms) of the offset band a drift estimate may give up to stay closer to zero drift. */
 export const DRIFT_TOLERANCE_MS = 0.5;
 
-/** Samples in the join burst. */
+// ---- the request schedule ------------------------------------------------------------------
+// A burst sends samples `burstGapMs` apart until it has its most samples or, once it has its
+// fewest, as soon as it has settled: its own intervals intersect within ±SETTLE_BOUND_MS (a hard
+// bound on its error) and its two best bounds in each direction agree within BURST_SETTLE_MS
+// (it has found both path floors; one more sample would most likely gain less). On a quiet
+// network a burst settles after its minimum; on a jittery one (whose round trips alone exceed
+// the bound) it runs to its maximum, exactly as before.
+// Bursts come 5 s, 10 s, 20 s, 40 s after the join burst, then every 60 s. Once the drift
+// estimate has converged and the error bound is under STEADY_BOUND_MS, one sample every ~30 s
+// (2 a minute) keeps the window fresh: the window's old tight samples, carried forward by the
+// drift estimate, hold the level. On a path too jittery for that bound (the bound is half the
+// best round trip, floors included) the bursts go on: sparse samples would not pin the drift.
+
+/** Most samples in the join burst. */
 export const JOIN_BURST = 32;
-/** Samples in re-sync burst number `n` (1 = the first after the join burst): more at first. */
+/** Fewest samples in the join burst. */
+export const JOIN_BURST_MIN = 8;
+/** A burst may end once its two best bounds in each direction agree within this, ms, */
+export const BURST_SETTLE_MS = 0.5;
+/** ... and its own intervals intersect within ± this, ms. */
+export const SETTLE_BOUND_MS = 2;
+/** Steady state: one sample this often, ms, ±25 %. */
+export const STEADY_INTERVAL_MS = 30000;
+/** The steady state needs an error bound under this, ms. */
+export const STEADY_BOUND_MS = 2;
+
+/** Most samples in re-sync burst number `n` (1 = the first after the join burst): more at first. */
 export function resyncBurst(n) {
   return n <= 4 ? 12 : 8;
+}
+
+/** Fewest samples in burst number `n` (0 = the join burst). */
+export function burstMin(n) {
+  if (n === 0) return JOIN_BURST_MIN;
+  return n <= 4 ? 4 : 2;
+}
+
+/**
+ * Whether burst `burst` has at least `min` samples in `samples`, its intervals intersect within
+ * ±SETTLE_BOUND_MS, and its two best lower bounds (t − t4) and two best upper bounds (t − t1)
+ * each agree within BURST_SETTLE_MS.
+ */
+export function burstSettled(samples, burst, min) {
+  let n = 0;
+  let lo1 = -Infinity;
+  let lo2 = -Infinity;
+  let hi1 = Infinity;
+  let hi2 = Infinity;
+  for (const x of samples) {
+    if (x.burst !== burst) continue;
+    n++;
+    const lo = x.tMs - x.t4;
+    const hi = x.tMs - x.t1;
+    if (lo > lo1) { lo2 = lo1; lo1 = lo; } else if (lo > lo2) lo2 = lo;
+    if (hi < hi1) { hi2 = hi1; hi1 = hi; } else if (hi < hi2) hi2 = hi;
+  }
+  return n >= min && hi1 - lo1 <= 2 * SETTLE_BOUND_MS && lo1 - lo2 <= BURST_SETTLE_MS && hi2 - hi1 <= BURST_SETTLE_MS;
 }
 
 /**
@@ -215,6 +273,39 @@ export function burstGapMs(rand) {
 export function resyncDelayMs(n, rand) {
   const base = Math.min(60000, 5000 * 2 ** Math.max(0, Math.min(n - 1, 4)));
   return base * (0.75 + 0.5 * rand());
+}
+
+/** Delay (ms) until the next single sample in the steady state: STEADY_INTERVAL_MS ±25 %. */
+export function steadyDelayMs(rand) {
+  return STEADY_INTERVAL_MS * (0.75 + 0.5 * rand());
+}
+
+/** When to send the next /t request. Call `handleSent` right after each request leaves. */
+export class Schedule {
+  constructor() {
+    /** Burst the next request belongs to (0 = the join burst). */
+    this.burst = 0;
+    this.sent = 0;
+    this.min = JOIN_BURST_MIN;
+    this.max = JOIN_BURST;
+  }
+
+  /** A request of the current burst was sent; `sync` holds the answers so far. Returns the
+   *  delay until the next request, ms. */
+  handleSent(sync, rand) {
+    this.sent++;
+    if (this.sent < this.max && !burstSettled(sync.samples, this.burst, this.min)) return burstGapMs(rand);
+    this.burst++;
+    this.sent = 0;
+    if (sync.converged && sync.errorBoundMs < STEADY_BOUND_MS) {
+      this.min = 1;
+      this.max = 1;
+      return steadyDelayMs(rand);
+    }
+    this.min = burstMin(this.burst);
+    this.max = resyncBurst(this.burst);
+    return resyncDelayMs(this.burst, rand);
+  }
 }
 
 /** Deterministic PRNG (mulberry32) for tests and for seeding jitter. */

@@ -114,6 +114,15 @@ test('the page joins, syncs to the beacon timebase and follows /s', async () => 
   const mid = (best.a + best.b) / 2;
   console.log(`# page clock vs relay (tightest of 10): relay stamp ${((best.t - mid) / 1000).toFixed(3)} ms from the ` +
     `middle of a ${((best.b - best.a) / 1000).toFixed(3)} ms bracket; page's own bound ${(await page.evaluate(() => crowdlight.syncInfo().errorBoundMs)).toFixed(3)} ms`);
+  // A relay whose /s carries a version is long-polled (one parked /s?after=v); one without is polled.
+  const s = await getJson('/s');
+  if (Number.isSafeInteger(s.v)) {
+    const st = await waitFor('a parked /s?after=v', () => page.evaluate(() => { const x = crowdlight.state(); return x.parked && x; }));
+    assert.equal(st.v, s.v, 'the page knows the relay\'s version');
+    console.log(`# long-poll: version ${st.v} parked; ${st.polls} /s answers so far, ${st.longPolls} of them long-polls`);
+  } else {
+    console.log('# the relay has no `v` in /s: the page polls');
+  }
   assert.deepEqual(page.errors, []);
   await page.close();
 });
@@ -121,7 +130,7 @@ test('the page joins, syncs to the beacon timebase and follows /s', async () => 
 test('running cue: colours at known beacon times match `shows eval`; chase offset between zones; hold; blackout; stop', async () => {
   const a = await openAndJoin('?zone=stalls-left');
   const b = await openAndJoin('?zone=circle');
-  // As an operator would: arm the cue (pages poll faster in standby), then GO.
+  // As an operator would: arm the cue, then GO (parked long-polls hear both at once).
   await beacon('standby', 'chase');
   for (const p of [a, b]) await waitFor('standby on the page', async () => (await p.evaluate(() => crowdlight.state().state)) === 'standby');
   const out = await beacon('go', 'chase');

@@ -1,7 +1,7 @@
 // Polling schedule: server-directed interval with jitter, ETag, backoff, new show URLs.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Poller, jitteredPollMs, backoffMs, parseState, BACKOFF_CAP_MS } from '../www/poll.js';
+import { Poller, jitteredPollMs, backoffMs, parseState, BACKOFF_CAP_MS, LONG_POLL_TIMEOUT_MS, POLL_TIMEOUT_MS } from '../www/poll.js';
 import { mulberry32 } from '../www/sync.js';
 
 const body = (over = {}) => ({
@@ -75,5 +75,75 @@ test('parseState normalises and rejects', () => {
   assert.equal(parseState(null), null);
   assert.equal(parseState({ state: 'x' }), null);
   const s = parseState({ state: 'stopped', cue: 3, at: 'soon', poll: 3000, show: null });
-  assert.deepEqual(s, { state: 'stopped', cue: null, at: null, held: null, next: null, poll: 3000, show: null });
+  assert.deepEqual(s, { state: 'stopped', cue: null, at: null, held: null, next: null, poll: 3000, show: null, v: null });
+  for (const bad of [-1, 1.5, 2 ** 53, '7', null, NaN]) assert.equal(parseState({ state: 'stopped', v: bad }).v, null, `v ${bad}`);
+  assert.equal(parseState({ state: 'stopped', v: 2 ** 53 - 1 }).v, 2 ** 53 - 1);
+});
+
+test('long-poll: first plain /s, then one parked /s?after=v at a time, re-parked at once', () => {
+  const p = new Poller();
+  const r = () => 0.5;
+  assert.equal(p.url(), '/s');
+  assert.equal(p.timeoutMs(), POLL_TIMEOUT_MS);
+  p.handleSent(0);
+  p.handleOk(20, body({ v: 41 }), '"a"');
+  assert.equal(p.url(), '/s?after=41');
+  assert.equal(p.timeoutMs(), LONG_POLL_TIMEOUT_MS, 'the relay holds up to 30 s: wait longer');
+  assert.ok(LONG_POLL_TIMEOUT_MS > 30000);
+  assert.equal(p.nextDelayMs(r), 0, 'first answer: park at once');
+  // Held 30 s, unchanged: 304, re-park at once.
+  p.handleSent(20);
+  p.handleNotModified(30020);
+  assert.equal(p.nextDelayMs(r), 0);
+  assert.equal(p.url(), '/s?after=41');
+  // Held until the state changed: the new version, re-park at once (a standby then a GO).
+  p.handleSent(30020);
+  p.handleOk(42000, body({ state: 'standby', v: 42 }), '"b"');
+  assert.equal(p.url(), '/s?after=42');
+  assert.equal(p.nextDelayMs(r), 0);
+  p.handleSent(42000);
+  p.handleOk(42003, body({ v: 43 }), '"c"');
+  assert.equal(p.nextDelayMs(r), 0, 'a change answered at once: still re-park at once');
+  // WebTransport pushes the state: the safety poll is a plain /s.
+  assert.equal(p.url(true), '/s');
+  assert.equal(p.timeoutMs(true), POLL_TIMEOUT_MS);
+});
+
+test('long-poll: never spins on answers that are not held; errors back off; old relays poll', () => {
+  const p = new Poller();
+  const r = () => 0.5;
+  p.handleSent(0);
+  p.handleOk(5, body({ v: 7 }), '"a"');
+  // A cache in front answers the stored, unchanged answer at once: pace like a plain poll.
+  p.handleSent(5);
+  p.handleOk(8, body({ v: 7 }), '"a"');
+  assert.equal(p.nextDelayMs(r), 1000);
+  p.handleSent(1000);
+  p.handleNotModified(1002);
+  assert.equal(p.nextDelayMs(r), 1000);
+  // A relay that answers every request at once with a new version: paced after a few.
+  let t = 2000;
+  const delays = [];
+  for (let v = 8; v < 14; v++) {
+    p.handleSent(t);
+    p.handleOk(t + 2, body({ v }), `"${v}"`);
+    delays.push(p.nextDelayMs(r));
+    t += 1100;
+  }
+  assert.ok(delays.slice(-3).every((d) => d === 1000), `delays ${delays}`);
+  // Errors (timeouts, resets): full-jitter backoff, the version is kept for the next try.
+  p.handleSent(t);
+  p.handleError(t + 35000);
+  p.handleError(t + 36000);
+  assert.equal(p.nextDelayMs(r), 500);
+  assert.equal(p.url(), '/s?after=13');
+  // A relay without `v` (older): plain polling at its pace.
+  const old = new Poller();
+  old.handleSent(0);
+  old.handleOk(5, body({ poll: 500 }), '"x"');
+  assert.equal(old.url(), '/s');
+  assert.equal(old.nextDelayMs(r), 500);
+  old.handleSent(500);
+  old.handleNotModified(505);
+  assert.equal(old.nextDelayMs(r), 500);
 });

@@ -1,5 +1,5 @@
 // Built from page/src/app.js by page/test/tools/build.mjs: edit the source.
-import{ClockSync,makeSample,burstGapMs,resyncDelayMs,JOIN_BURST,resyncBurst}from"./sync.js"
+import{ClockSync,Schedule,makeSample,burstGapMs,burstSettled,burstMin,resyncBurst}from"./sync.js"
 import{Poller,POLL_TIMEOUT_MS}from"./poll.js"
 import{colourAt,validateShow,cueIndex}from"./show.js"
 import{FlashLimiter}from"./safety.js"
@@ -25,7 +25,7 @@ let fadeStart=0
 let lastFrameTs=NaN
 let frameMs=16.7
 const frames=[]
-const stats={syncs:0,polls:0,pollErrors:0,showLoads:0,transport:"poll",wtPushes:0,wtFailures:0}
+const stats={syncs:0,polls:0,longPolls:0,parked:false,pollErrors:0,showLoads:0,transport:"poll",wtPushes:0,wtFailures:0}
 let wt=null
 function reducedMotion(){return!!(window.matchMedia&&matchMedia("(prefers-reduced-motion: reduce)").matches)}async function get(url,init={},timeoutMs=POLL_TIMEOUT_MS){const ctl=typeof AbortController==="function"?new AbortController:null
 const timer=ctl&&setTimeout(()=>ctl.abort(),timeoutMs)
@@ -36,16 +36,24 @@ if(!res.ok)return
 t=res}const t4=now()
 if(t instanceof Response)t=(await t.json()).t
 if(sync.handleSample(makeSample(t1,Number(t),t4,burst)))stats.syncs++}catch{}}async function burst(n,id){const pending=[]
-for(let i=0;i<n;i++){pending.push(sampleOnce(id))
-await sleep(burstGapMs(rand))}await Promise.all(pending)}async function syncLoop(){await burst(JOIN_BURST,0)
-for(let n=1;;n++){await sleep(sync.synced?resyncDelayMs(n,rand):2e3)
-await burst(resyncBurst(n),n)}}async function pollLoop(){for(;;){try{const res=await get("/s",{headers:poller.headers(),cache:"no-store"})
+for(let i=0;i<n&&!burstSettled(sync.samples,id,burstMin(1));i++){pending.push(sampleOnce(id))
+await sleep(burstGapMs(rand))}await Promise.all(pending)}async function syncLoop(){const schedule=new Schedule
+for(;;){sampleOnce(schedule.burst)
+const delay=schedule.handleSent(sync,rand)
+await sleep(sync.synced?delay:Math.min(delay,2e3))}}async function pollLoop(){for(;;){const plain=!!wt
+const long=poller.longPoll(plain)
+stats.parked=long
+try{poller.handleSent(now())
+const res=await get(poller.url(plain),{headers:poller.headers(),cache:"no-store"},poller.timeoutMs(plain))
 if(res.status===304)poller.handleNotModified(now())
 else if(res.ok)poller.handleOk(now(),await res.json(),res.headers.get("ETag"))
 else poller.handleError(now())
-stats.polls++}catch{poller.handleError(now())
-stats.pollErrors++}takeShow()
-await pollSleep(wt?WT_SAFETY_POLL_MS:poller.nextDelayMs(rand))}}function takeShow(){const url=poller.takeNewShow()
+stats.polls++
+if(long)stats.longPolls++}catch{poller.handleError(now())
+stats.pollErrors++}stats.parked=false
+takeShow()
+const delay=wt?WT_SAFETY_POLL_MS:poller.nextDelayMs(rand)
+if(delay>0)await pollSleep(delay)}}function takeShow(){const url=poller.takeNewShow()
 if(url)loadShow(url)}const WT_SAFETY_POLL_MS=15e3
 let wakePoll=()=>{}
 function pollSleep(ms){return new Promise(r=>{const t=setTimeout(r,ms)

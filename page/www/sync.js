@@ -13,7 +13,7 @@ this.driftPpm=0
 this.driftSpanMs=0
 this.refLocal=0
 this.baseOffset=NaN
-this.errorBoundMs=Infinity}get synced(){return Number.isFinite(this.baseOffset)}handleSample(sample){if(!sample)return false
+this.errorBoundMs=Infinity}get synced(){return Number.isFinite(this.baseOffset)}get converged(){return this.driftSpanMs>=MIN_DRIFT_SPAN_MS}handleSample(sample){if(!sample)return false
 this.samples.push(sample)
 const newest=sample.t4
 this.samples=this.samples.filter(s=>newest-s.t4<=WINDOW_MS&&s.t4<=newest+1).slice(-MAX_SAMPLES)
@@ -78,8 +78,37 @@ for(let i=0;i<50;i++){const mid=(lo+hi)/2
 if(width(mid)>=goal)hi=mid
 else lo=mid}return hi}export const DRIFT_TOLERANCE_MS=.5
 export const JOIN_BURST=32
-export function resyncBurst(n){return n<=4?12:8}export function burstGapMs(rand){return 30+40*rand()}export function resyncDelayMs(n,rand){const base=Math.min(6e4,5e3*2**Math.max(0,Math.min(n-1,4)))
-return base*(.75+.5*rand())}export function mulberry32(seed){let a=seed>>>0
+export const JOIN_BURST_MIN=8
+export const BURST_SETTLE_MS=.5
+export const SETTLE_BOUND_MS=2
+export const STEADY_INTERVAL_MS=3e4
+export const STEADY_BOUND_MS=2
+export function resyncBurst(n){return n<=4?12:8}export function burstMin(n){if(n===0)return JOIN_BURST_MIN
+return n<=4?4:2}export function burstSettled(samples,burst,min){let n=0
+let lo1=-Infinity
+let lo2=-Infinity
+let hi1=Infinity
+let hi2=Infinity
+for(const x of samples){if(x.burst!==burst)continue
+n++
+const lo=x.tMs-x.t4
+const hi=x.tMs-x.t1
+if(lo>lo1){lo2=lo1
+lo1=lo}else if(lo>lo2)lo2=lo
+if(hi<hi1){hi2=hi1
+hi1=hi}else if(hi<hi2)hi2=hi}return n>=min&&hi1-lo1<=2*SETTLE_BOUND_MS&&lo1-lo2<=BURST_SETTLE_MS&&hi2-hi1<=BURST_SETTLE_MS}export function burstGapMs(rand){return 30+40*rand()}export function resyncDelayMs(n,rand){const base=Math.min(6e4,5e3*2**Math.max(0,Math.min(n-1,4)))
+return base*(.75+.5*rand())}export function steadyDelayMs(rand){return STEADY_INTERVAL_MS*(.75+.5*rand())}export class Schedule{constructor(){this.burst=0
+this.sent=0
+this.min=JOIN_BURST_MIN
+this.max=JOIN_BURST}handleSent(sync,rand){this.sent++
+if(this.sent<this.max&&!burstSettled(sync.samples,this.burst,this.min))return burstGapMs(rand)
+this.burst++
+this.sent=0
+if(sync.converged&&sync.errorBoundMs<STEADY_BOUND_MS){this.min=1
+this.max=1
+return steadyDelayMs(rand)}this.min=burstMin(this.burst)
+this.max=resyncBurst(this.burst)
+return resyncDelayMs(this.burst,rand)}}export function mulberry32(seed){let a=seed>>>0
 return function rand(){a=a+1831565813>>>0
 let t=a
 t=Math.imul(t^t>>>15,t|1)

@@ -1,7 +1,7 @@
 //! Sans-IO captive-probe classification: which OS's connectivity check a request is, and what
 //! to answer while the show runs (open the portal UI) or after it (*release*: "online").
 //!
-//! Sources: the project's `captive-portals.md` reference, AOSP `NetworkMonitor`, Apple's
+//! Sources (the table is in `docs/captive-probes.md`): AOSP `NetworkMonitor`, Apple's
 //! Captive Network Assistant behaviour, Microsoft NCSI docs, Firefox `CaptiveDetect`.
 //! While the show runs every probe gets a `302` to the page's canonical URL: Android/ChromeOS
 //! treat a 3xx as "portal" (a 204, or a 200 with a body of ≤ 4 bytes, would mean "online");

@@ -1,5 +1,7 @@
 //! Compiled shows served at `/show/<id_hex>.json`: every `*.toml` in the shows directory is
 //! compiled at start, and rescanned (rate-limited) when the beacon announces an unknown id.
+//! Scans run on their own thread ([`off_runtime`]) while the portal serves; each show appears
+//! as soon as it is compiled, and a show over its time budget ([`COMPILE_BUDGET`]) is skipped.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -11,6 +13,26 @@ use http::HeaderValue;
 
 /// Minimum time between two rescans.
 pub const RESCAN_INTERVAL: Duration = Duration::from_secs(2);
+
+/// Longest compile of one show; a show over it is refused (logged) and the scan goes on.
+pub const COMPILE_BUDGET: Duration = shows::compile::DEFAULT_BUDGET;
+
+/// Runs blocking work on a thread of its own and awaits its result (`None` if it panicked).
+/// Not tokio's blocking pool: a runtime shutting down waits for those tasks, and SIGTERM must
+/// not wait for a compile.
+pub async fn off_runtime<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let spawned = std::thread::Builder::new()
+        .name("catalog".into())
+        .spawn(move || {
+            let _ = tx.send(f());
+        });
+    if let Err(error) = spawned {
+        tracing::error!(%error, "catalog: cannot start a thread");
+        return None;
+    }
+    rx.await.ok()
+}
 
 /// One compiled show, ready to serve.
 #[derive(Clone, Debug)]
@@ -35,6 +57,10 @@ pub struct Catalog {
     dir: PathBuf,
     shows: RwLock<Arc<HashMap<String, ShowEntry>>>,
     last_scan: std::sync::Mutex<Option<Instant>>,
+    /// Held by the running scan: scans never overlap.
+    scanning: std::sync::Mutex<()>,
+    /// Set once the first scan has finished.
+    ready: std::sync::atomic::AtomicBool,
 }
 
 /// Outcome of a scan (for logs and tests).
@@ -53,7 +79,14 @@ impl Catalog {
             dir,
             shows: RwLock::new(Arc::default()),
             last_scan: std::sync::Mutex::new(None),
+            scanning: std::sync::Mutex::new(()),
+            ready: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// True once the first scan has finished (shows keep appearing while it runs).
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// The shows directory.
@@ -81,9 +114,16 @@ impl Catalog {
         self.len() == 0
     }
 
-    /// Compiles every `*.toml` in the directory (blocking) and replaces the table.
-    /// Bad files are logged and skipped; they never stop the portal.
+    /// Compiles every `*.toml` in the directory (blocking; call it through [`off_runtime`]
+    /// from async code) and replaces the table. Each show is published as soon as it compiles;
+    /// shows whose file went away disappear at the end. Bad files and shows over
+    /// [`COMPILE_BUDGET`] are logged and skipped; they never stop the portal.
     pub fn scan(&self) -> ScanReport {
+        let _running = self.scanning.lock();
+        self.scan_locked()
+    }
+
+    fn scan_locked(&self) -> ScanReport {
         if let Ok(mut t) = self.last_scan.lock() {
             *t = Some(Instant::now());
         }
@@ -102,7 +142,8 @@ impl Catalog {
         };
         files.sort();
         for path in files {
-            match shows::compile_file(&path) {
+            let deadline = Instant::now() + COMPILE_BUDGET;
+            match shows::compile_file_within(&path, Some(deadline)) {
                 Ok(show) => {
                     let id = show.id_hex();
                     let etag = HeaderValue::from_str(&format!("\"{id}\""))
@@ -114,17 +155,20 @@ impl Catalog {
                         .filter(|g| g.len() < json.len())
                         .map(Bytes::from);
                     tracing::info!(file = %path.display(), id, title = show.title(), "catalog: compiled show");
-                    map.insert(
-                        id,
-                        ShowEntry {
-                            title: show.title().to_string(),
-                            json: Bytes::from(json),
-                            etag,
-                            gzip,
-                            gzip_etag,
-                            source: path,
-                        },
-                    );
+                    let entry = ShowEntry {
+                        title: show.title().to_string(),
+                        json: Bytes::from(json),
+                        etag,
+                        gzip,
+                        gzip_etag,
+                        source: path,
+                    };
+                    if let Ok(mut g) = self.shows.write() {
+                        let mut now = HashMap::clone(&g);
+                        now.insert(id.clone(), entry.clone());
+                        *g = Arc::new(now);
+                    }
+                    map.insert(id, entry);
                     report.compiled += 1;
                 }
                 Err(error) => {
@@ -141,18 +185,20 @@ impl Catalog {
         if let Ok(mut g) = self.shows.write() {
             *g = Arc::new(map);
         }
+        self.ready.store(true, std::sync::atomic::Ordering::Release);
         report
     }
 
-    /// Rescans unless the last scan was less than [`RESCAN_INTERVAL`] before `now`.
-    /// Returns `None` when rate-limited.
+    /// Rescans unless the last scan was less than [`RESCAN_INTERVAL`] before `now` or a scan
+    /// is running (it will find new files). Returns `None` when skipped.
     pub fn rescan_if_due(&self, now: Instant) -> Option<ScanReport> {
+        let _running = self.scanning.try_lock().ok()?;
         let due = self
             .last_scan
             .lock()
             .map(|t| t.is_none_or(|t| now.saturating_duration_since(t) >= RESCAN_INTERVAL))
             .unwrap_or(false);
-        due.then(|| self.scan())
+        due.then(|| self.scan_locked())
     }
 }
 

@@ -1,6 +1,6 @@
 //! Command-line flags of `portal run` and how they override the configuration.
 
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
 
 use crate::config::{Config, ConfigError};
@@ -23,15 +23,22 @@ pub struct RunArgs {
     /// Do not run the DNS server.
     #[arg(long, conflicts_with = "dns")]
     pub no_dns: bool,
-    /// IPv4 address every DNS A query resolves to [default: 127.0.0.1].
-    #[arg(long, value_name = "IP")]
-    pub portal_ip: Option<Ipv4Addr>,
-    /// IPv6 address for AAAA queries [default: none, empty answer].
-    #[arg(long, value_name = "IP")]
-    pub portal_ipv6: Option<Ipv6Addr>,
+    /// IPv4 address every DNS A query resolves to; repeat for several relays, answered in
+    /// rotated order (`[dns] ipv4`) [default: 127.0.0.1].
+    #[arg(long = "ipv4", visible_alias = "portal-ip", value_name = "IP")]
+    pub portal_ip: Vec<Ipv4Addr>,
+    /// IPv6 address for AAAA queries; repeatable like --ipv4 [default: none, empty answer].
+    #[arg(long = "ipv6", visible_alias = "portal-ipv6", value_name = "IP")]
+    pub portal_ipv6: Vec<Ipv6Addr>,
     /// DNS answer TTL, seconds [default: 10].
     #[arg(long, value_name = "SECONDS")]
     pub dns_ttl: Option<u32>,
+    /// UDP DNS queries per second per source address, bursts twice that; 0 = unlimited [default: 50].
+    #[arg(long, value_name = "N")]
+    pub rate_per_address: Option<u32>,
+    /// Simultaneous DNS-over-TCP connections per source address [default: 8].
+    #[arg(long, value_name = "N")]
+    pub max_tcp_per_address: Option<usize>,
     /// The page's canonical URL; probes and foreign hosts redirect here
     /// [default: http://<HTTP listen IP, or --portal-ip if 0.0.0.0>[:port]/].
     #[arg(long, value_name = "URL")]
@@ -60,9 +67,20 @@ pub struct RunArgs {
     /// Close connections with no traffic for this long, ms [default: 15000].
     #[arg(long, value_name = "MS")]
     pub idle_timeout_ms: Option<u64>,
-    /// Most simultaneously open HTTP connections [default: 8192].
+    /// Most simultaneously open HTTP + HTTPS connections [default: 8192].
     #[arg(long, value_name = "N")]
     pub max_connections: Option<usize>,
+    /// Most simultaneously open connections from one source address; more are closed at once
+    /// [default: 16].
+    #[arg(long, value_name = "N")]
+    pub max_connections_per_address: Option<usize>,
+    /// A source address without the per-address cap, e.g. a cache or proxy in front
+    /// (repeatable; adds to the config's `exempt-addresses`).
+    #[arg(long = "exempt-address", value_name = "IP")]
+    pub exempt_addresses: Vec<IpAddr>,
+    /// Longest hold of a `/s?after=V` long-poll, ms [default: 25000, at most 30000].
+    #[arg(long, value_name = "MS")]
+    pub long_poll_wait_ms: Option<u64>,
     /// PEM certificate chain: serve HTTPS + WebTransport (needs --tls-key; SIGHUP reloads).
     #[arg(long, value_name = "PEM")]
     pub tls_cert: Option<PathBuf>,
@@ -96,14 +114,24 @@ impl RunArgs {
         if self.no_dns {
             c.dns.listen = None;
         }
-        if let Some(v) = self.portal_ip {
-            c.dns.ipv4 = v;
+        if !self.portal_ip.is_empty() {
+            c.dns
+                .set_ipv4(self.portal_ip.clone())
+                .map_err(ConfigError::Invalid)?;
         }
-        if let Some(v) = self.portal_ipv6 {
-            c.dns.ipv6 = Some(v);
+        if !self.portal_ipv6.is_empty() {
+            c.dns
+                .set_ipv6(self.portal_ipv6.clone())
+                .map_err(ConfigError::Invalid)?;
         }
         if let Some(v) = self.dns_ttl {
             c.dns.ttl = v;
+        }
+        if let Some(v) = self.rate_per_address {
+            c.dns.rate_per_address = v;
+        }
+        if let Some(v) = self.max_tcp_per_address {
+            c.dns.max_tcp_per_address = v;
         }
         if let Some(v) = &self.canonical_url {
             c.http.canonical_url = Some(v.clone());
@@ -134,6 +162,15 @@ impl RunArgs {
         }
         if let Some(v) = self.max_connections {
             c.http.max_connections = v;
+        }
+        if let Some(v) = self.max_connections_per_address {
+            c.http.max_connections_per_address = v;
+        }
+        c.http
+            .exempt_addresses
+            .extend(self.exempt_addresses.iter().copied());
+        if let Some(v) = self.long_poll_wait_ms {
+            c.http.long_poll_wait_ms = v;
         }
         if self.tls_cert.is_some()
             || self.tls_key.is_some()

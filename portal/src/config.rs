@@ -14,15 +14,22 @@
 //! host-aliases = ["localhost"]               # extra Host names served as the portal itself
 //! header-timeout-ms = 5000                   # whole request head must arrive within this
 //! idle-timeout-ms = 15000                    # keep-alive connection with no traffic is closed
-//! max-connections = 8192                     # further connections wait in the backlog
+//! max-connections = 8192                     # HTTP + HTTPS; further ones wait in the backlog
+//! max-connections-per-address = 16           # one address beyond this is closed at once
+//! exempt-addresses = ["10.0.0.2"]            # no per-address cap (a cache or proxy in front)
 //! max-header-bytes = 16384
+//! long-poll-wait-ms = 25000                  # longest hold of /s?after=V (at most 30000)
 //! venue-info-url = "https://example.org/"    # optional, RFC 8908 `venue-info-url`
 //!
 //! [dns]
 //! listen = "127.0.0.1:8053"            # UDP and TCP; "" disables DNS
-//! ipv4 = "127.0.0.1"                   # answer for every A query
-//! # ipv6 = "fd00::1"                   # answer for AAAA (default: empty NOERROR)
+//! ipv4 = "127.0.0.1"                   # answer for every A query; a list of relays, e.g.
+//!                                      # ["10.0.0.2", "10.0.0.3"], is answered in rotated order
+//! # ipv6 = "fd00::1"                   # answer for AAAA, one or a list (default: empty NOERROR)
 //! ttl = 10
+//! rate-per-address = 50                # UDP queries per second per source address (burst 2x)
+//! max-tcp-per-address = 8              # DNS-over-TCP connections per source address
+//! exempt-addresses = []                # e.g. a resolver or cache in front: no per-address caps
 //!
 //! [beacon]
 //! group = "239.255.77.77"
@@ -37,7 +44,7 @@
 //! wt-idle-timeout-ms = 30000
 //! ```
 
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -84,8 +91,8 @@ pub struct Config {
     pub dns: DnsConfig,
     /// Beacon multicast.
     pub beacon: BeaconConfig,
-    /// HTTPS + WebTransport (`[tls]`, see [`crate::tls::TlsConfig`]); absent = plain HTTP only.
-    pub tls: Option<crate::tls::TlsConfig>,
+    /// HTTPS + WebTransport (`[tls]`); absent = plain HTTP only.
+    pub tls: Option<TlsConfig>,
 }
 
 /// `[http]`.
@@ -103,27 +110,153 @@ pub struct HttpConfig {
     pub header_timeout_ms: u64,
     /// Keep-alive idle timeout, ms.
     pub idle_timeout_ms: u64,
-    /// Cap on simultaneously open connections.
+    /// Cap on simultaneously open connections (HTTP and HTTPS together).
     pub max_connections: usize,
+    /// Cap on simultaneously open connections from one source address (a phone's browser
+    /// opens at most 6 per host); a connection beyond it is closed at once and counted.
+    pub max_connections_per_address: usize,
+    /// Source addresses without the per-address cap (a cache or proxy in front).
+    pub exempt_addresses: Vec<IpAddr>,
+    /// Longest hold of a `/s?after=V` long-poll, ms (at most 30000).
+    pub long_poll_wait_ms: u64,
     /// Largest accepted request head, bytes (≥ 8192).
     pub max_header_bytes: usize,
     /// RFC 8908 `venue-info-url`.
     pub venue_info_url: Option<String>,
 }
 
-/// `[dns]`.
+/// Most addresses in `[dns] ipv4` or `ipv6` (answers stay far below 512 bytes).
+pub const MAX_DNS_ADDRESSES: usize = 16;
+
+/// `[dns]`. `ipv4` and `ipv6` accept one address or a list (several relays, answered in
+/// rotated order so phones spread over them); the first of each list is the portal's own
+/// address (used where one address is needed, e.g. the default canonical URL).
 #[derive(Clone, Debug, Deserialize, PartialEq)]
-#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+#[serde(try_from = "RawDnsConfig")]
 pub struct DnsConfig {
     /// Listen address for UDP and TCP; `None` (written `listen = ""`) disables DNS.
-    #[serde(deserialize_with = "empty_is_none")]
     pub listen: Option<SocketAddr>,
-    /// Answer to every A query.
+    /// First (own) address answered to A queries.
     pub ipv4: Ipv4Addr,
-    /// Answer to AAAA queries (else empty NOERROR).
+    /// First (own) address answered to AAAA queries (else empty NOERROR).
     pub ipv6: Option<Ipv6Addr>,
+    /// Every address answered to A queries, `ipv4` first (never empty).
+    pub ipv4_all: Vec<Ipv4Addr>,
+    /// Every address answered to AAAA queries, `ipv6` first (empty when `ipv6` is `None`).
+    pub ipv6_all: Vec<Ipv6Addr>,
     /// Answer TTL, seconds.
     pub ttl: u32,
+    /// UDP queries per second allowed per source address (bursts of twice that); 0 = no limit.
+    pub rate_per_address: u32,
+    /// Simultaneous DNS-over-TCP connections per source address.
+    pub max_tcp_per_address: usize,
+    /// Source addresses exempt from the per-address limits (a resolver or cache in front).
+    pub exempt_addresses: Vec<std::net::IpAddr>,
+}
+
+/// One value or a list of them.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(untagged)]
+enum OneOrMany<T> {
+    One(T),
+    Many(Vec<T>),
+}
+
+impl<T> OneOrMany<T> {
+    fn into_vec(self) -> Vec<T> {
+        match self {
+            OneOrMany::One(x) => vec![x],
+            OneOrMany::Many(v) => v,
+        }
+    }
+}
+
+/// `[dns]` as written in the file.
+#[derive(Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+struct RawDnsConfig {
+    #[serde(deserialize_with = "empty_is_none")]
+    listen: Option<SocketAddr>,
+    ipv4: OneOrMany<Ipv4Addr>,
+    ipv6: Option<OneOrMany<Ipv6Addr>>,
+    ttl: u32,
+    rate_per_address: u32,
+    max_tcp_per_address: usize,
+    exempt_addresses: Vec<std::net::IpAddr>,
+}
+
+impl Default for RawDnsConfig {
+    fn default() -> Self {
+        let d = DnsConfig::default();
+        Self {
+            listen: d.listen,
+            ipv4: OneOrMany::One(d.ipv4),
+            ipv6: None,
+            ttl: d.ttl,
+            rate_per_address: d.rate_per_address,
+            max_tcp_per_address: d.max_tcp_per_address,
+            exempt_addresses: d.exempt_addresses,
+        }
+    }
+}
+
+impl TryFrom<RawDnsConfig> for DnsConfig {
+    type Error = String;
+
+    fn try_from(raw: RawDnsConfig) -> Result<Self, String> {
+        let mut c = DnsConfig {
+            listen: raw.listen,
+            ttl: raw.ttl,
+            rate_per_address: raw.rate_per_address,
+            max_tcp_per_address: raw.max_tcp_per_address,
+            exempt_addresses: raw.exempt_addresses,
+            ..DnsConfig::default()
+        };
+        c.set_ipv4(raw.ipv4.into_vec())?;
+        c.set_ipv6(raw.ipv6.map(OneOrMany::into_vec).unwrap_or_default())?;
+        Ok(c)
+    }
+}
+
+/// A list of answer addresses must be non-empty (IPv4), short and without duplicates.
+fn check_addresses<T: PartialEq + std::fmt::Display>(
+    key: &str,
+    list: &[T],
+    may_be_empty: bool,
+) -> Result<(), String> {
+    if list.is_empty() && !may_be_empty {
+        return Err(format!("dns.{key} needs at least one address"));
+    }
+    if list.len() > MAX_DNS_ADDRESSES {
+        return Err(format!(
+            "dns.{key} has {} addresses; at most {MAX_DNS_ADDRESSES} are allowed",
+            list.len()
+        ));
+    }
+    for (i, a) in list.iter().enumerate() {
+        if list[..i].contains(a) {
+            return Err(format!("dns.{key} lists {a} twice"));
+        }
+    }
+    Ok(())
+}
+
+impl DnsConfig {
+    /// Sets the A answers (non-empty, no duplicates); the first is the portal's own.
+    pub fn set_ipv4(&mut self, list: Vec<Ipv4Addr>) -> Result<(), String> {
+        check_addresses("ipv4", &list, false)?;
+        self.ipv4 = list[0];
+        self.ipv4_all = list;
+        Ok(())
+    }
+
+    /// Sets the AAAA answers (no duplicates; empty = empty NOERROR).
+    pub fn set_ipv6(&mut self, list: Vec<Ipv6Addr>) -> Result<(), String> {
+        check_addresses("ipv6", &list, true)?;
+        self.ipv6 = list.first().copied();
+        self.ipv6_all = list;
+        Ok(())
+    }
 }
 
 /// `[beacon]`.
@@ -162,9 +295,56 @@ impl Default for HttpConfig {
             header_timeout_ms: 5000,
             idle_timeout_ms: 15000,
             max_connections: 8192,
+            max_connections_per_address: 16,
+            exempt_addresses: Vec::new(),
             max_header_bytes: 16384,
+            long_poll_wait_ms: 25_000,
             venue_info_url: None,
         }
+    }
+}
+
+/// `[tls]`: HTTPS on TCP and WebTransport on UDP, both on `listen`.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct TlsConfig {
+    /// PEM certificate chain (leaf first).
+    pub cert: PathBuf,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
+    /// HTTPS (TCP) and WebTransport (UDP) listen address.
+    pub listen: SocketAddr,
+    /// Most simultaneously open WebTransport sessions; further ones get `429`.
+    pub wt_max_sessions: usize,
+    /// A WebTransport session with no packet for this long is closed, ms.
+    pub wt_idle_timeout_ms: u64,
+}
+
+impl Default for TlsConfig {
+    fn default() -> Self {
+        Self {
+            cert: PathBuf::new(),
+            key: PathBuf::new(),
+            listen: SocketAddr::from(([127, 0, 0, 1], 8443)),
+            wt_max_sessions: 10_000,
+            wt_idle_timeout_ms: 30_000,
+        }
+    }
+}
+
+impl TlsConfig {
+    /// Checks the section (paths given, positive limits).
+    pub fn validate(&self) -> Result<(), &'static str> {
+        if self.cert.as_os_str().is_empty() || self.key.as_os_str().is_empty() {
+            return Err("tls needs both cert and key (--tls-cert, --tls-key)");
+        }
+        if self.wt_max_sessions == 0 {
+            return Err("tls.wt-max-sessions must be at least 1");
+        }
+        if self.wt_idle_timeout_ms == 0 {
+            return Err("tls.wt-idle-timeout-ms must be positive");
+        }
+        Ok(())
     }
 }
 
@@ -186,7 +366,12 @@ impl Default for DnsConfig {
             listen: Some(SocketAddr::from(([127, 0, 0, 1], 8053))),
             ipv4: Ipv4Addr::LOCALHOST,
             ipv6: None,
+            ipv4_all: vec![Ipv4Addr::LOCALHOST],
+            ipv6_all: Vec::new(),
             ttl: 10,
+            rate_per_address: 50,
+            max_tcp_per_address: 8,
+            exempt_addresses: Vec::new(),
         }
     }
 }
@@ -240,6 +425,24 @@ impl Config {
         }
         if self.http.max_connections == 0 {
             return bad("http.max-connections must be at least 1");
+        }
+        if self.dns.max_tcp_per_address == 0 {
+            return bad("dns.max-tcp-per-address must be at least 1");
+        }
+        if self.dns.ipv4_all.first() != Some(&self.dns.ipv4)
+            || self.dns.ipv6_all.first() != self.dns.ipv6.as_ref()
+        {
+            return bad(
+                "dns.ipv4 / dns.ipv6 disagree with their address lists (set both with DnsConfig::set_ipv4 / set_ipv6)",
+            );
+        }
+        check_addresses("ipv4", &self.dns.ipv4_all, false).map_err(ConfigError::Invalid)?;
+        check_addresses("ipv6", &self.dns.ipv6_all, true).map_err(ConfigError::Invalid)?;
+        if self.http.max_connections_per_address == 0 {
+            return bad("http.max-connections-per-address must be at least 1");
+        }
+        if !(1..=30_000).contains(&self.http.long_poll_wait_ms) {
+            return bad("http.long-poll-wait-ms must be between 1 and 30000");
         }
         if self.http.header_timeout_ms == 0 || self.http.idle_timeout_ms == 0 {
             return bad("http timeouts must be positive");
@@ -330,6 +533,33 @@ mod tests {
     }
 
     #[test]
+    fn dns_addresses_are_one_or_a_list_without_duplicates() {
+        let path = Path::new("x.toml");
+        let c = Config::from_toml("[dns]\nipv4 = \"10.0.0.2\"\n", path).unwrap();
+        assert_eq!(c.dns.ipv4_all, [Ipv4Addr::new(10, 0, 0, 2)]);
+        let c = Config::from_toml(
+            "[dns]\nipv4 = [\"10.0.0.2\", \"10.0.0.3\"]\nipv6 = [\"fd00::2\", \"fd00::3\"]\n",
+            path,
+        )
+        .unwrap();
+        assert_eq!(c.dns.ipv4, Ipv4Addr::new(10, 0, 0, 2));
+        assert_eq!(c.dns.ipv4_all.len(), 2);
+        assert_eq!(c.dns.ipv6, Some("fd00::2".parse().unwrap()));
+        assert_eq!(c.dns.ipv6_all.len(), 2);
+        assert_eq!(c.dns.max_tcp_per_address, 8);
+        for (bad, why) in [
+            ("ipv4 = []", "at least one"),
+            ("ipv4 = [\"10.0.0.2\", \"10.0.0.2\"]", "twice"),
+            ("ipv6 = [\"fd00::1\", \"fd00::1\"]", "twice"),
+            ("ipv4 = [\"nope\"]", "ipv4"),
+            ("max-tcp-per-address = 0", "at least 1"),
+        ] {
+            let e = Config::from_toml(&format!("[dns]\n{bad}\n"), path).unwrap_err();
+            assert!(e.to_string().contains(why), "{bad}: {e}");
+        }
+    }
+
+    #[test]
     fn unknown_fields_are_rejected() {
         let e = Config::from_toml(
             "[http]\nlisten-addr = \"1.2.3.4:80\"\n",
@@ -350,5 +580,13 @@ mod tests {
         assert_eq!(c.http.max_connections, 5);
         assert_eq!(c.dns.ttl, 30);
         assert_eq!(url_host(&c.canonical_url_for(c.http.listen)), "show.lan");
+        let c = Config::from_toml(
+            "[http]\nmax-connections-per-address = 6\nexempt-addresses = [\"10.0.0.2\", \"fd00::2\"]\nlong-poll-wait-ms = 30000\n",
+            Path::new("x.toml"),
+        )
+        .unwrap();
+        assert_eq!(c.http.max_connections_per_address, 6);
+        assert_eq!(c.http.exempt_addresses.len(), 2);
+        assert!(Config::from_toml("[http]\nlong-poll-wait-ms = 30001\n", Path::new("x")).is_err());
     }
 }

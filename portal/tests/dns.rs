@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use common::*;
-use portal::dns::{CaptiveDns, DnsPolicy, DnsTcpLimits, serve_tcp, serve_udp};
+use portal::dns::{CaptiveDns, DnsPolicy, DnsTcpLimits, DnsUdpLimits, serve_tcp, serve_udp};
 use portal::shutdown::{Shutdown, shutdown_pair};
 
 const A: u16 = 1;
@@ -18,6 +18,21 @@ const TXT: u16 = 16;
 fn start(
     policy: DnsPolicy,
     release: bool,
+) -> (SocketAddr, CaptiveDns, portal::shutdown::ShutdownTrigger) {
+    start_limited(
+        policy,
+        release,
+        DnsUdpLimits::default(),
+        DnsTcpLimits::default(),
+    )
+}
+
+/// [`start`] with explicit per-address limits.
+fn start_limited(
+    policy: DnsPolicy,
+    release: bool,
+    udp_limits: DnsUdpLimits,
+    tcp_limits: DnsTcpLimits,
 ) -> (SocketAddr, CaptiveDns, portal::shutdown::ShutdownTrigger) {
     let dns = CaptiveDns::new(policy, Arc::new(AtomicBool::new(release)));
     let (trigger, shutdown) = shutdown_pair();
@@ -40,8 +55,8 @@ fn start(
             tx.send(addr).unwrap();
             let s2: Shutdown = shutdown.clone();
             tokio::join!(
-                serve_udp(udp, d.clone(), shutdown),
-                serve_tcp(tcp, d, DnsTcpLimits::default(), s2)
+                serve_udp(udp, d.clone(), udp_limits, shutdown),
+                serve_tcp(tcp, d, tcp_limits, s2)
             );
         });
     });
@@ -50,8 +65,8 @@ fn start(
 
 fn policy() -> DnsPolicy {
     DnsPolicy {
-        ipv4: Ipv4Addr::new(10, 77, 0, 1),
-        ipv6: None,
+        ipv4: vec![Ipv4Addr::new(10, 77, 0, 1)],
+        ipv6: Vec::new(),
         ttl: 10,
     }
 }
@@ -86,7 +101,7 @@ fn aaaa_is_empty_noerror_by_default_and_configurable() {
     let v6: Ipv6Addr = "fd00::77".parse().unwrap();
     let (addr, _, _t2) = start(
         DnsPolicy {
-            ipv6: Some(v6),
+            ipv6: vec![v6],
             ..policy()
         },
         false,
@@ -281,6 +296,181 @@ fn tcp_slow_and_oversized_frames_are_closed_without_hurting_udp() {
         s.read_exact(&mut m).unwrap();
         assert_eq!(parse_dns(&m).id, id);
     }
+}
+
+/// Skips one resource record (name, type, class, TTL, rdata) starting at `i`.
+fn skip_record(m: &[u8], i: usize) -> usize {
+    let mut i = i;
+    // Name: labels, ending in a zero byte or a compression pointer.
+    loop {
+        let b = m[i];
+        if b == 0 {
+            i += 1;
+            break;
+        }
+        if b & 0xc0 == 0xc0 {
+            i += 2;
+            break;
+        }
+        i += 1 + usize::from(b);
+    }
+    let rdlen = usize::from(u16::from_be_bytes([m[i + 8], m[i + 9]]));
+    i + 10 + rdlen
+}
+
+/// A truncated (TC) answer ends with its last whole record: no bytes of a record that did
+/// not fit follow it.
+#[test]
+fn truncated_answers_end_after_the_last_whole_record() {
+    let many: Vec<Ipv4Addr> = (1..=16).map(|i| Ipv4Addr::new(10, 77, 0, i)).collect();
+    let (addr, _, _t) = start(
+        DnsPolicy {
+            ipv4: many,
+            ..policy()
+        },
+        false,
+    );
+    // A 250-byte name, no EDNS: 12 + 254 + 16 × 16 bytes do not fit in 512.
+    let label = "a".repeat(61);
+    let name = format!("{label}.{label}.{label}.{label}");
+    let raw = udp_exchange(addr, &dns_query(0x7c00, &name, A, None)).expect("answer");
+    let r = parse_dns(&raw);
+    assert!(r.flags & 0x0200 != 0, "TC set");
+    assert!(raw.len() <= 512, "{}", raw.len());
+    assert!(r.ancount < 16, "{}", r.ancount);
+    let mut end = 12 + qname(&name).len() + 4;
+    for _ in 0..r.ancount + r.arcount {
+        end = skip_record(&raw, end);
+    }
+    assert_eq!(
+        raw.len(),
+        end,
+        "{} trailing bytes after the last record",
+        raw.len() as isize - end as isize
+    );
+    // Over TCP the whole answer fits.
+    let r = parse_dns(&tcp_exchange(addr, &dns_query(0x7c01, &name, A, None)).unwrap());
+    assert_eq!((r.flags & 0x0200, r.ancount), (0, 16));
+}
+
+#[test]
+fn several_addresses_are_answered_in_rotating_order() {
+    let two = vec![Ipv4Addr::new(10, 0, 0, 2), Ipv4Addr::new(10, 0, 0, 3)];
+    let v6: Vec<Ipv6Addr> = vec!["fd00::2".parse().unwrap(), "fd00::3".parse().unwrap()];
+    let (addr, _, _t) = start(
+        DnsPolicy {
+            ipv4: two,
+            ipv6: v6,
+            ..policy()
+        },
+        false,
+    );
+    for qtype in [A, AAAA] {
+        let mut orders = std::collections::BTreeSet::new();
+        for id in 0..4u16 {
+            let r = parse_dns(
+                &udp_exchange(addr, &dns_query(id, "show.venue.lan", qtype, None)).unwrap(),
+            );
+            assert_eq!(r.ancount, 2);
+            let order: Vec<Vec<u8>> = r.answers.iter().map(|a| a.2.clone()).collect();
+            orders.insert(order);
+        }
+        assert_eq!(
+            orders.len(),
+            2,
+            "both orders seen for type {qtype}: {orders:?}"
+        );
+    }
+    // Consecutive A queries alternate the first address.
+    let first = |id| {
+        parse_dns(&udp_exchange(addr, &dns_query(id, "x.lan", A, None)).unwrap()).answers[0]
+            .2
+            .clone()
+    };
+    assert_ne!(first(10), first(11));
+}
+
+/// One address flooding UDP is dropped past its rate and counted; another address is
+/// answered meanwhile.
+#[test]
+fn a_udp_flood_from_one_address_is_rate_limited_and_counted() {
+    let (addr, dns, _t) = start_limited(
+        policy(),
+        false,
+        DnsUdpLimits {
+            rate_per_address: 10,
+            exempt: vec!["127.0.0.3".parse().unwrap()],
+        },
+        DnsTcpLimits::default(),
+    );
+    let flooder = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let q = dns_query(1, "flood.example", A, None);
+    for _ in 0..200 {
+        flooder.send_to(&q, addr).unwrap();
+    }
+    let limited = poll_until(std::time::Duration::from_secs(10), || {
+        let n = dns.counters().rate_limited.load(Ordering::Relaxed);
+        (n >= 150).then_some(n)
+    })
+    .expect("flood counted as rate limited");
+    assert!(limited <= 180, "{limited}");
+    // Another source, and an exempt one, are still answered.
+    for src in ["127.0.0.2:0", "127.0.0.3:0"] {
+        let s = std::net::UdpSocket::bind(src).unwrap();
+        s.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .unwrap();
+        for _ in 0..15 {
+            s.send_to(&dns_query(2, "phone.example", A, None), addr)
+                .unwrap();
+            let mut buf = [0u8; 512];
+            let (n, _) = s.recv_from(&mut buf).expect("answered");
+            assert_eq!(parse_dns(&buf[..n]).ancount, 1);
+        }
+    }
+}
+
+/// One address holding its TCP connections cannot take the slots of another.
+#[test]
+fn tcp_connections_are_capped_per_address() {
+    use std::io::Read;
+    let (addr, dns, _t) = start_limited(
+        policy(),
+        false,
+        DnsUdpLimits::default(),
+        DnsTcpLimits {
+            max_connections: 10,
+            max_per_address: 3,
+            ..DnsTcpLimits::default()
+        },
+    );
+    let connect_from = |ip: &str| {
+        let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        s.bind(&SocketAddr::new(ip.parse().unwrap(), 0).into())
+            .unwrap();
+        s.connect(&addr.into()).unwrap();
+        std::net::TcpStream::from(s)
+    };
+    let held: Vec<_> = (0..3).map(|_| connect_from("127.0.0.1")).collect();
+    // The fourth from the same address is closed at once (EOF), and counted.
+    let mut extra = connect_from("127.0.0.1");
+    extra
+        .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    let mut buf = [0u8; 1];
+    assert_eq!(extra.read(&mut buf).map_err(|e| e.kind()), Ok(0));
+    assert_eq!(dns.counters().tcp_refused.load(Ordering::Relaxed), 1);
+    // Another address is served.
+    let mut other = connect_from("127.0.0.2");
+    let q = dns_query(7, "a.b", A, None);
+    let mut framed = (q.len() as u16).to_be_bytes().to_vec();
+    framed.extend_from_slice(&q);
+    std::io::Write::write_all(&mut other, &framed).unwrap();
+    let mut len = [0u8; 2];
+    other.read_exact(&mut len).unwrap();
+    let mut m = vec![0u8; u16::from_be_bytes(len) as usize];
+    other.read_exact(&mut m).unwrap();
+    assert_eq!(parse_dns(&m).ancount, 1);
+    drop(held);
 }
 
 mod fuzz {

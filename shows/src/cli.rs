@@ -60,6 +60,18 @@ pub enum Command {
         #[arg(long)]
         span: Option<u64>,
     },
+    /// List the show's cues in order, one name per line.
+    Cues {
+        /// Show source (.toml) or compiled show (.json).
+        file: PathBuf,
+        /// Also print each cue's one-pass length in ms and its end rule, tab-separated:
+        /// `NAME<TAB>DUR_MS<TAB>hold|loop|end`.
+        #[arg(long, conflicts_with = "json")]
+        long: bool,
+        /// Print one JSON array of `{"name", "dur", "end"}` objects instead.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print the colour of a zone at a time into a cue as #rrggbb.
     Eval {
         /// Show source (.toml) or compiled show (.json).
@@ -88,6 +100,7 @@ pub fn run(cli: Cli) -> i32 {
             width,
             span,
         } => handle_preview(&file, &cue, &output, width, span),
+        Command::Cues { file, long, json } => handle_cues(&file, long, json),
         Command::Eval { file, cue, zone, t } => handle_eval(&file, &cue, &zone, t),
     }
 }
@@ -237,4 +250,44 @@ pub fn handle_eval(file: &Path, cue: &str, zone: &str, t: u64) -> i32 {
     };
     println!("{}", show.colour_at(zone_index, cue, t));
     EXIT_OK
+}
+
+/// `shows cues FILE [--long | --json]`: what scripts need to drive a show without parsing its
+/// compiled JSON themselves.
+pub fn handle_cues(file: &Path, long: bool, json: bool) -> i32 {
+    let show = match load(file) {
+        Ok(s) => s,
+        Err(e) => return report(&e),
+    };
+    let end_label = |end: crate::model::CueEnd| match end {
+        crate::model::CueEnd::Hold => "hold",
+        crate::model::CueEnd::Loop => "loop",
+        crate::model::CueEnd::End => "end",
+    };
+    let text = if json {
+        let list: Vec<serde_json::Value> = show
+            .cues
+            .iter()
+            .map(|c| serde_json::json!({"name": c.name, "dur": c.dur, "end": end_label(c.end)}))
+            .collect();
+        format!("{}\n", serde_json::Value::Array(list))
+    } else {
+        show.cues
+            .iter()
+            .map(|c| {
+                if long {
+                    format!("{}\t{}\t{}\n", c.name, c.dur, end_label(c.end))
+                } else {
+                    format!("{}\n", c.name)
+                }
+            })
+            .collect()
+    };
+    match std::io::stdout().write_all(text.as_bytes()) {
+        Ok(()) => EXIT_OK,
+        Err(e) => {
+            eprintln!("shows: cannot write to stdout: {e}");
+            EXIT_USAGE
+        }
+    }
 }

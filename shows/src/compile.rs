@@ -26,9 +26,43 @@ pub const MIN_PERIOD_MS: u64 = 100;
 pub const MIN_STROBE_PHASE_MS: u64 = 20;
 /// Highest allowed `bpm`.
 pub const MAX_BPM: i64 = 400;
+/// Largest show source file, bytes (the hand-written examples are a few KiB).
+pub const MAX_SOURCE_BYTES: usize = 1 << 20;
+/// Most cues a show may have.
+pub const MAX_CUES: usize = 1000;
+/// Most segments in all cues of a show together.
+pub const MAX_SEGMENTS: usize = 10_000;
+/// Time budget of one compile in the daemons (`beacon load`, the portal's catalog): below the
+/// operator client's 10 s timeout, and twice what a valid 24-hour, 64-zone show needs.
+pub const DEFAULT_BUDGET: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Compiles show source text. `file_name` is only used to locate problems.
 pub fn compile_str(source: &str, file_name: &str) -> Result<CompiledShow, ShowError> {
+    compile_str_within(source, file_name, None)
+}
+
+/// [`compile_str`] that gives up with [`ShowError::OverBudget`] once `deadline` has passed.
+pub fn compile_str_within(
+    source: &str,
+    file_name: &str,
+    deadline: Option<std::time::Instant>,
+) -> Result<CompiledShow, ShowError> {
+    if source.len() > MAX_SOURCE_BYTES {
+        return Err(ShowError::Invalid(vec![Problem {
+            kind: ProblemKind::Invalid,
+            file: file_name.to_string(),
+            line: 1,
+            col: 1,
+            cue: None,
+            segment: None,
+            zone: None,
+            time_ms: None,
+            message: format!(
+                "the show is {} bytes; at most {MAX_SOURCE_BYTES} are allowed",
+                source.len()
+            ),
+        }]));
+    }
     let loc = Locator::new(source);
     let raw: RawShow = match toml::from_str(source) {
         Ok(raw) => raw,
@@ -51,7 +85,10 @@ pub fn compile_str(source: &str, file_name: &str) -> Result<CompiledShow, ShowEr
     }
     let show = built.expect("no problems means the show was built");
     let mut problems = Vec::new();
-    for v in wcag::check(&show) {
+    let violations = wcag::check_within(&show, deadline).map_err(|_| ShowError::OverBudget {
+        file: file_name.to_string(),
+    })?;
+    for v in violations {
         let raw_cue = &raw.cues[v.cue].get_ref();
         let cue = &show.cues[v.cue];
         let t_in_pass = if v.time_ms < cue.dur {
@@ -86,11 +123,33 @@ pub fn compile_str(source: &str, file_name: &str) -> Result<CompiledShow, ShowEr
 
 /// Reads and compiles a show file.
 pub fn compile_file(path: &std::path::Path) -> Result<CompiledShow, ShowError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ShowError::Io {
+    compile_file_within(path, None)
+}
+
+/// [`compile_file`] that gives up with [`ShowError::OverBudget`] once `deadline` has passed.
+/// Reads at most one byte more than [`MAX_SOURCE_BYTES`].
+pub fn compile_file_within(
+    path: &std::path::Path,
+    deadline: Option<std::time::Instant>,
+) -> Result<CompiledShow, ShowError> {
+    use std::io::Read as _;
+    let io = |source| ShowError::Io {
         path: path.display().to_string(),
         source,
+    };
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .map_err(io)?
+        .take(MAX_SOURCE_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
+    let text = String::from_utf8(bytes).map_err(|_| {
+        io(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "stream did not contain valid UTF-8",
+        ))
     })?;
-    compile_str(&text, &path.display().to_string())
+    compile_str_within(&text, &path.display().to_string(), deadline)
 }
 
 /// Loose view of the file, used only to name the cue and segment of a schema error.
@@ -217,6 +276,23 @@ impl Ctx<'_> {
         let palette = self.build_palette(raw);
         if raw.cues.is_empty() {
             self.problem(0..0, TOP, "the show has no cues (add a [[cue]] table)");
+        }
+        if raw.cues.len() > MAX_CUES {
+            self.problem(
+                raw.cues[MAX_CUES].span(),
+                TOP,
+                format!("a show has at most {MAX_CUES} cues"),
+            );
+            return None;
+        }
+        let segments: usize = raw.cues.iter().map(|c| c.get_ref().segments.len()).sum();
+        if segments > MAX_SEGMENTS {
+            self.problem(
+                0..0,
+                TOP,
+                format!("a show has at most {MAX_SEGMENTS} segments in all ({segments} given)"),
+            );
+            return None;
         }
         let mut cue_names = HashSet::new();
         let mut cues = Vec::new();

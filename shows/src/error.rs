@@ -75,6 +75,14 @@ pub enum ShowError {
     /// The show is invalid; `Display` prints one located line per problem.
     #[error("{}", display_problems(.0))]
     Invalid(Vec<Problem>),
+    /// The show did not compile within its time budget (the caller's deadline).
+    #[error(
+        "{file}: compiling took longer than its time budget; the show is refused (split long cues or use fewer zones)"
+    )]
+    OverBudget {
+        /// File name as given.
+        file: String,
+    },
     /// A compiled JSON show is malformed.
     #[error("invalid compiled show: {0}")]
     Compiled(String),

@@ -15,6 +15,6 @@ pub mod source;
 pub mod vectors;
 pub mod wcag;
 
-pub use compile::{compile_file, compile_str};
+pub use compile::{compile_file, compile_file_within, compile_str, compile_str_within};
 pub use error::{Problem, ProblemKind, ShowError};
 pub use model::{CompiledShow, Cue, CueEnd, FORMAT_VERSION, Rgb, Segment, Shape, ShowId};

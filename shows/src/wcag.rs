@@ -1,7 +1,7 @@
 //! WCAG 2.3.1 "Three Flashes or Below Threshold" checker, computed from the evaluated colours of
 //! every zone of every cue at 1 ms steps (the evaluator's resolution, so nothing is missed).
 //!
-//! Definitions (WCAG 2.2, see `shared/reference/sync-and-safety.md`):
+//! Definitions (WCAG 2.2; the formulas are also in `shows/FORMAT.md`, section 4):
 //! - relative luminance L = 0.2126 R + 0.7152 G + 0.0722 B on linearised sRGB;
 //! - a *general change* is a swing of L by at least 0.1 where the darker end is below 0.80;
 //! - a *red change* is a swing of the red value max(0, (R − G − B) × 320) (counted only while the
@@ -211,20 +211,34 @@ pub fn sample_times(cue: &Cue) -> Vec<u64> {
     ts
 }
 
-/// Checks one zone of one cue; at most one violation per kind (the first failing window).
-pub fn check_zone(show: &CompiledShow, cue: usize, zone: usize) -> Vec<Violation> {
-    let Some(c) = show.cues.get(cue) else {
-        return Vec::new();
-    };
-    check_zone_at(show, cue, zone, &sample_times(c))
+/// Reference form of [`check`]: evaluates every time of [`sample_times`] and keeps two `f64`
+/// per sample, so time and memory grow with the cue length (a 24-hour pulse is 86.4 million
+/// samples). Kept only to prove [`check`] equivalent to it on small shows.
+#[doc(hidden)]
+pub fn check_reference(show: &CompiledShow) -> Vec<Violation> {
+    let mut out = Vec::new();
+    for (cue, c) in show.cues.iter().enumerate() {
+        let times = sample_times(c);
+        for zone in 0..show.zones.len() {
+            let colours: Vec<(u64, Rgb)> = times
+                .iter()
+                .map(|&t| (t, show.colour_at(zone, cue, t)))
+                .collect();
+            out.extend(violations_of(cue, zone, &colours));
+        }
+    }
+    out
 }
 
-fn check_zone_at(show: &CompiledShow, cue: usize, zone: usize, times: &[u64]) -> Vec<Violation> {
-    let mut lum = Vec::with_capacity(times.len());
-    let mut red = Vec::with_capacity(times.len());
+/// The violations of one zone of one cue given its sampled colours (time, colour), in time
+/// order. Runs of equal consecutive colours may be given as their first sample only: a zig-zag
+/// leg starts and ends where a value is *first* reached, so repeating a value changes nothing.
+fn violations_of(cue: usize, zone: usize, colours: &[(u64, Rgb)]) -> Vec<Violation> {
+    let mut lum = Vec::with_capacity(colours.len());
+    let mut red = Vec::with_capacity(colours.len());
+    let mut times = Vec::with_capacity(colours.len());
     let mut last: Option<(Rgb, f64, f64)> = None;
-    for &t in times {
-        let c = show.colour_at(zone, cue, t);
+    for &(t, c) in colours {
         let (l, r) = match last {
             Some((lc, l, r)) if lc == c => (l, r),
             _ => (relative_luminance(c), red_value(c)),
@@ -232,6 +246,7 @@ fn check_zone_at(show: &CompiledShow, cue: usize, zone: usize, times: &[u64]) ->
         last = Some((c, l, r));
         lum.push(l);
         red.push(r);
+        times.push(t);
     }
     let general: Vec<usize> = legs(&lum, GENERAL_THRESHOLD, false)
         .into_iter()
@@ -257,14 +272,186 @@ fn check_zone_at(show: &CompiledShow, cue: usize, zone: usize, times: &[u64]) ->
     out
 }
 
+/// The check ran past its deadline (see [`check_within`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the flash check did not finish within its time budget")]
+pub struct OverBudget;
+
 /// Checks every zone of every cue.
+///
+/// Visits the same sample times as [`sample_times`] (so it is exactly as strict as sampling
+/// them one by one), but only where the colour changes: inside a stretch where every channel
+/// moves monotonically (a solid, a fade, the rising or falling half of a wave's lit window) a
+/// colour equal at both ends is equal throughout, so the next change is found by galloping and
+/// bisection. Time and memory grow with the number of colour changes, not with the cue length.
 pub fn check(show: &CompiledShow) -> Vec<Violation> {
+    check_within(show, None).unwrap_or_default()
+}
+
+/// [`check`] that gives up with [`OverBudget`] once `deadline` has passed (polled often, so it
+/// returns promptly).
+pub fn check_within(
+    show: &CompiledShow,
+    deadline: Option<std::time::Instant>,
+) -> Result<Vec<Violation>, OverBudget> {
+    let mut clock = Budget { deadline, steps: 0 };
     let mut out = Vec::new();
     for (cue, c) in show.cues.iter().enumerate() {
-        let times = sample_times(c);
+        let runs = sample_runs(c);
         for zone in 0..show.zones.len() {
-            out.extend(check_zone_at(show, cue, zone, &times));
+            let colours = changes(c, zone, &runs, &mut clock)?;
+            out.extend(violations_of(cue, zone, &colours));
         }
     }
-    out
+    Ok(out)
+}
+
+/// Deadline polling: the clock is read once every 4096 colour evaluations.
+struct Budget {
+    deadline: Option<std::time::Instant>,
+    steps: u32,
+}
+
+impl Budget {
+    fn tick(&mut self) -> Result<(), OverBudget> {
+        self.steps = self.steps.wrapping_add(1);
+        if self.steps.is_multiple_of(4096)
+            && let Some(d) = self.deadline
+            && std::time::Instant::now() >= d
+        {
+            return Err(OverBudget);
+        }
+        Ok(())
+    }
+}
+
+/// [`sample_times`] as sorted, disjoint, non-adjacent runs `[start, end)` of whole
+/// milliseconds, without listing them one by one.
+pub fn sample_runs(cue: &Cue) -> Vec<(u64, u64)> {
+    let mut runs: Vec<(u64, u64)> = Vec::new();
+    for seg in &cue.segs {
+        let (s, d) = (seg.start_ms(), seg.duration_ms());
+        let e = s + d;
+        match seg {
+            Segment::Solid { .. } => runs.extend([(s, s + 1), (e - 1, e)]),
+            Segment::Fade { .. } if d <= 4000 => runs.push((s, e)),
+            Segment::Fade { .. } => {
+                runs.extend((0..2000).map(|i| (s + i * d / 2000, s + i * d / 2000 + 1)));
+                runs.push((e - 1, e));
+            }
+            Segment::Wave { p, .. } => {
+                let keep_head = 2 * p + 2000;
+                let keep_tail = p + 2000;
+                if d <= keep_head + keep_tail + 1000 {
+                    runs.push((s, e));
+                } else {
+                    runs.extend([(s, s + keep_head), (e - keep_tail, e)]);
+                }
+            }
+        }
+    }
+    runs.sort_unstable();
+    let mut merged: Vec<(u64, u64)> = Vec::with_capacity(runs.len());
+    for (a, b) in runs {
+        match merged.last_mut() {
+            Some(last) if a <= last.1 => last.1 = last.1.max(b),
+            _ => merged.push((a, b)),
+        }
+    }
+    match cue.end {
+        CueEnd::Loop => {
+            let wrap: Vec<(u64, u64)> = merged
+                .iter()
+                .filter(|&&(a, _)| a <= WINDOW_MS as u64)
+                .map(|&(a, b)| (a + cue.dur, b.min(WINDOW_MS as u64 + 1) + cue.dur))
+                .collect();
+            merged.extend(wrap);
+        }
+        CueEnd::Hold | CueEnd::End => merged.push((cue.dur, cue.dur + 1)),
+    }
+    merged
+}
+
+/// End (exclusive) of the stretch starting at `t` on which every channel of the zone's colour
+/// is monotonic, capped at `limit`. Past the end of one pass every sample stands alone.
+fn monotone_until(cue: &Cue, zone: usize, t: u64, limit: u64) -> u64 {
+    if t >= cue.dur {
+        return t + 1;
+    }
+    let i = cue
+        .segs
+        .partition_point(|s| s.start_ms() <= t)
+        .saturating_sub(1);
+    let seg = &cue.segs[i];
+    let seg_end = seg.start_ms() + seg.duration_ms();
+    let end = match seg {
+        Segment::Solid { .. } | Segment::Fade { .. } => seg_end,
+        Segment::Wave { p, w, off, pos, .. } => match pos.get(zone) {
+            Some(&position) if position >= 0 => {
+                let u = i128::from(t - seg.start_ms());
+                let x = u - i128::from(position) * i128::from(*off);
+                let phase = x.rem_euclid(i128::from(*p));
+                let w = i128::from(*w);
+                // Rising to the middle of the lit window, falling to its end, flat after.
+                let next = [w / 2, w / 2 + 1, w, i128::from(*p)]
+                    .into_iter()
+                    .find(|&b| b > phase)
+                    .unwrap_or(i128::from(*p));
+                let step = u64::try_from(next - phase).unwrap_or(1);
+                t.saturating_add(step).min(seg_end)
+            }
+            _ => seg_end,
+        },
+    };
+    end.min(limit).max(t + 1)
+}
+
+/// The samples of `runs` at which the zone's colour differs from the previous sample (and the
+/// very first sample), in time order.
+fn changes(
+    cue: &Cue,
+    zone: usize,
+    runs: &[(u64, u64)],
+    clock: &mut Budget,
+) -> Result<Vec<(u64, Rgb)>, OverBudget> {
+    let colour = |t: u64| crate::eval::cue_colour(cue, zone, t);
+    let mut out: Vec<(u64, Rgb)> = Vec::new();
+    for &(start, end) in runs {
+        let mut t = start;
+        while t < end {
+            clock.tick()?;
+            let c = colour(t);
+            if out.last().is_none_or(|&(_, last)| last != c) {
+                out.push((t, c));
+            }
+            // Same colour on [t, stop) at least; find the first change in the monotone stretch.
+            let stretch = monotone_until(cue, zone, t, end);
+            let (mut same, mut step) = (t, 1u64);
+            // Gallop: the colour at `same` equals `c`; probe ever further.
+            let mut differs = stretch;
+            while same + step < stretch {
+                clock.tick()?;
+                if colour(same + step) == c {
+                    same += step;
+                    step *= 2;
+                } else {
+                    differs = same + step;
+                    break;
+                }
+            }
+            // Bisect between the last equal probe and the first differing one (or the stretch end).
+            let (mut lo, mut hi) = (same, differs);
+            while hi - lo > 1 {
+                clock.tick()?;
+                let mid = lo + (hi - lo) / 2;
+                if colour(mid) == c {
+                    lo = mid;
+                } else {
+                    hi = mid;
+                }
+            }
+            t = hi;
+        }
+    }
+    Ok(out)
 }

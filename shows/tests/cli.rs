@@ -272,3 +272,46 @@ fn preview_writes_a_png_with_one_band_per_zone() {
     ]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn cues_lists_names_in_order() {
+    let out = shows(&["cues", "examples/intermission.toml"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "countdown\nwash\nchase\nbeat\nfinale\nblackout\n",
+        "one cue name per line, in show order"
+    );
+}
+
+#[test]
+fn cues_long_and_json_agree_with_the_compiled_show() {
+    let long = shows(&["cues", "--long", "examples/intermission.toml"]);
+    assert_eq!(long.status.code(), Some(0), "{}", text(&long.stderr));
+    let json = shows(&["cues", "--json", "examples/intermission.toml"]);
+    assert_eq!(json.status.code(), Some(0), "{}", text(&json.stderr));
+    let list: Vec<serde_json::Value> = serde_json::from_slice(&json.stdout).expect("JSON array");
+    let compiled = shows::compile_file(&dir().join("examples/intermission.toml")).expect("valid");
+    let long_text = text(&long.stdout);
+    let lines: Vec<&str> = long_text.lines().collect();
+    assert_eq!(lines.len(), compiled.cues.len());
+    assert_eq!(list.len(), compiled.cues.len());
+    for ((line, item), cue) in lines.iter().zip(&list).zip(&compiled.cues) {
+        let fields: Vec<&str> = line.split('\t').collect();
+        assert_eq!(fields[0], cue.name);
+        assert_eq!(fields[1], cue.dur.to_string());
+        assert_eq!(item["name"], cue.name.as_str());
+        assert_eq!(item["dur"], cue.dur);
+        assert_eq!(item["end"], fields[2]);
+        assert!(["hold", "loop", "end"].contains(&fields[2]), "{line}");
+    }
+}
+
+#[test]
+fn cues_refuses_an_invalid_show() {
+    let out = shows(&["cues", "tests/bad/problems.toml"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let missing = shows(&["cues", "no/such/show.toml"]);
+    assert_eq!(missing.status.code(), Some(2));
+}

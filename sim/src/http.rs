@@ -93,6 +93,8 @@ pub fn parse_header_line(line: &str) -> Result<(String, String), HttpError> {
 pub struct Conn {
     stream: BufReader<TcpStream>,
     reusable: bool,
+    read: u64,
+    written: u64,
 }
 
 impl Conn {
@@ -115,7 +117,14 @@ impl Conn {
         Ok(Conn {
             stream: BufReader::new(stream),
             reusable: true,
+            read: 0,
+            written: 0,
         })
+    }
+
+    /// HTTP bytes (heads and bodies) read and written on this connection so far.
+    pub fn bytes(&self) -> (u64, u64) {
+        (self.read, self.written)
     }
 
     /// Whether the connection can carry another request.
@@ -139,6 +148,7 @@ impl Conn {
         }
         req.push_str("\r\n");
         self.stream.get_mut().write_all(req.as_bytes()).await?;
+        self.written += req.len() as u64;
         let result = self.read_response().await;
         if result.is_err() {
             self.reusable = false;
@@ -152,6 +162,7 @@ impl Conn {
             .take(MAX_LINE as u64)
             .read_line(buf)
             .await?;
+        self.read += n as u64;
         if n == 0 {
             return Err(HttpError::Closed);
         }
@@ -219,6 +230,7 @@ impl Conn {
                 .read_exact(&mut body)
                 .await
                 .map_err(|_| HttpError::Closed)?;
+            self.read += len as u64;
             resp.body = body;
         } else {
             self.reusable = false;
@@ -230,6 +242,7 @@ impl Conn {
             if body.len() > MAX_BODY {
                 return Err(HttpError::TooLarge);
             }
+            self.read += body.len() as u64;
             resp.body = body;
         }
         Ok(resp)
@@ -261,6 +274,7 @@ impl Conn {
                 .read_exact(&mut body[start..])
                 .await
                 .map_err(|_| HttpError::Closed)?;
+            self.read += size as u64;
             self.read_line(&mut line).await?;
             if !line.trim_end().is_empty() {
                 return Err(HttpError::Malformed("chunk without CRLF".into()));

@@ -1,7 +1,9 @@
 //! One simulated phone: joins like a real one (captive probe → page → `/s` → show → `/t`
-//! burst), then polls `/s` and samples `/t` with the page's rules ([`crate::poll`]), syncing
-//! its own drifting clock with the page's algorithm ([`crate::sync`]). Everything it learns is
-//! written to a shared [`PhoneStatus`] so the simulator can report at any moment.
+//! burst), then long-polls `/s` (`/s?after=v`, or plain polls for a relay without `v`) and
+//! samples `/t` with the page's rules ([`crate::poll`], [`crate::sync::Schedule`]), syncing its
+//! own drifting clock with the page's algorithm ([`crate::sync`]). Like a browser, it uses a
+//! second connection for `/t` while a `/s` request is parked. Everything it learns is written to
+//! a shared [`PhoneStatus`] so the simulator can report at any moment.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
@@ -89,6 +91,19 @@ pub struct StateDoc {
     /// Show URL.
     #[serde(default)]
     pub show: Option<String>,
+    /// State version for long-poll (absent on relays without long-poll).
+    #[serde(default)]
+    pub v: Option<serde_json::Value>,
+}
+
+impl StateDoc {
+    /// The version when it is an unsigned integer below 2^53 (what the page accepts).
+    pub fn version(&self) -> Option<u64> {
+        self.v
+            .as_ref()
+            .and_then(serde_json::Value::as_u64)
+            .filter(|v| *v < 1 << 53)
+    }
 }
 
 /// Everything the simulator wants to know about one phone, updated as it runs.
@@ -102,6 +117,18 @@ pub struct PhoneStatus {
     pub failovers: u64,
     /// Requests sent.
     pub requests: u64,
+    /// `/s` requests sent (plain and long-poll).
+    pub state_requests: u64,
+    /// Of those, `/s?after=` requests.
+    pub long_polls: u64,
+    /// `/t` requests sent.
+    pub time_requests: u64,
+    /// HTTP bytes read + written (heads and bodies).
+    pub http_bytes: u64,
+    /// Host time the phone started, µs.
+    pub started_us: i64,
+    /// Host time each entry of `running_keys` was first seen, µs.
+    pub running_seen_us: Vec<i64>,
     /// Failed requests by kind.
     pub errors: ErrorCounts,
     /// The captive probe got an answer that opens the portal (not a `204`).
@@ -126,17 +153,25 @@ pub struct PhoneStatus {
     pub not_modified: u64,
     /// Host time of the last good `/s` or `/t` answer, µs.
     pub last_ok_us: Option<i64>,
-    /// Longest time between two good answers, µs (how long the phone was cut off).
+    /// Host time of the first failed request since the last good answer, µs.
+    pub down_since_us: Option<i64>,
+    /// Longest outage, µs: from the first failed request after a good answer to the next good
+    /// answer (how long the phone was cut off). A parked long-poll is not an outage.
     pub max_gap_us: i64,
 }
 
 impl PhoneStatus {
     /// A good `/s` or `/t` answer arrived at host time `now_us`.
     pub fn handle_ok_answer(&mut self, now_us: i64) {
-        if let Some(last) = self.last_ok_us {
-            self.max_gap_us = self.max_gap_us.max(now_us - last);
+        if let Some(down) = self.down_since_us.take() {
+            self.max_gap_us = self.max_gap_us.max(now_us - down);
         }
         self.last_ok_us = Some(now_us);
+    }
+
+    /// A request failed at host time `now_us`.
+    pub fn handle_failed_request(&mut self, now_us: i64) {
+        self.down_since_us.get_or_insert(now_us);
     }
 }
 
@@ -216,6 +251,7 @@ struct Phone {
     conn: Option<(usize, Conn)>,
     etag: Option<String>,
     show_url: Option<String>,
+    version: Option<u64>,
 }
 
 /// Run one phone until the task is dropped (the simulator bounds it with a timeout).
@@ -226,55 +262,68 @@ pub async fn run(cfg: PhoneConfig, status: Arc<Mutex<PhoneStatus>>) {
         s.first_relay = poller.relay();
         s.relay = poller.relay();
         s.clock = Some(cfg.clock);
+        s.started_us = host_now_us();
     }
-    let mut phone = Phone {
-        rng: StdRng::seed_from_u64(cfg.seed),
-        sync: ClockSync::default(),
-        schedule: Schedule::default(),
-        poller,
-        cfg,
-        status,
-        conn: None,
-        etag: None,
-        show_url: None,
-    };
-    phone.run().await;
+    let seed = cfg.seed;
+    let mut state = Phone::new(cfg, status, poller, seed);
+    // Join: captive probe and page, retried with backoff.
+    loop {
+        match state.join().await {
+            Ok(()) => break,
+            Err(f) => state.fail(f).await,
+        }
+    }
+    // The clock loop has its own connection, on the relay the join ended up on.
+    let mut time = Phone::new(
+        state.cfg.clone(),
+        state.status.clone(),
+        state.poller.clone(),
+        seed ^ 0x9E37_79B9_7F4A_7C15,
+    );
+    tokio::join!(state.state_loop(), time.time_loop());
 }
 
 impl Phone {
+    fn new(cfg: PhoneConfig, status: Arc<Mutex<PhoneStatus>>, poller: Poller, seed: u64) -> Self {
+        Phone {
+            rng: StdRng::seed_from_u64(seed),
+            sync: ClockSync::default(),
+            schedule: Schedule::default(),
+            poller,
+            cfg,
+            status,
+            conn: None,
+            etag: None,
+            show_url: None,
+            version: None,
+        }
+    }
+
     fn update(&self, f: impl FnOnce(&mut PhoneStatus)) {
         f(&mut self.status.lock().expect("status lock"));
     }
 
-    async fn run(&mut self) {
-        // Join: captive probe and page, retried with backoff.
+    /// `/s`: long-poll (or poll) forever.
+    async fn state_loop(&mut self) {
         loop {
-            match self.join().await {
-                Ok(()) => break,
+            match self.poll_state().await {
+                Ok(0) => {}
+                Ok(ms) => tokio::time::sleep(Duration::from_millis(ms)).await,
                 Err(f) => self.fail(f).await,
             }
         }
-        let mut next_s = Instant::now();
-        let mut next_t = Instant::now();
-        let mut have_state = false;
+    }
+
+    /// `/t`: the page's schedule; each delay counts from when the request left.
+    async fn time_loop(&mut self) {
         loop {
-            let result = if !have_state || next_s <= next_t {
-                tokio::time::sleep_until(next_s).await;
-                self.poll_state().await.map(|poll_ms| {
-                    have_state = true;
-                    next_s = Instant::now() + Duration::from_millis(poll_ms);
-                })
-            } else {
-                tokio::time::sleep_until(next_t).await;
-                let burst = self.schedule.burst();
-                let ms = self.schedule.handle_sent(&mut self.rng);
-                next_t = Instant::now() + Duration::from_secs_f64(ms / 1000.0);
-                self.sample_time(burst).await
-            };
-            if let Err(f) = result {
+            let sent = Instant::now();
+            let burst = self.schedule.burst();
+            if let Err(f) = self.sample_time(burst).await {
                 self.fail(f).await;
-                next_s = Instant::now();
             }
+            let ms = self.schedule.handle_sent(&self.sync, &mut self.rng);
+            tokio::time::sleep_until(sent + Duration::from_secs_f64(ms / 1000.0)).await;
         }
     }
 
@@ -282,7 +331,9 @@ impl Phone {
         self.conn = None;
         let delay = self.poller.handle_error(&mut self.rng);
         let (relay, failovers) = (self.poller.relay(), self.poller.failovers());
+        let now = host_now_us();
         self.update(|s| {
+            s.handle_failed_request(now);
             match f {
                 Failure::Connect => s.errors.connect += 1,
                 Failure::Timeout => s.errors.timeout += 1,
@@ -306,10 +357,43 @@ impl Phone {
         path: &str,
         headers: &[(&str, &str)],
     ) -> Result<Response, Failure> {
+        let timeout = self.cfg.timeout;
+        self.get_within(host, path, headers, timeout).await
+    }
+
+    /// [`Phone::get`] with its own timeout; counts the HTTP bytes.
+    async fn get_within(
+        &mut self,
+        host: Option<&str>,
+        path: &str,
+        headers: &[(&str, &str)],
+        timeout: Duration,
+    ) -> Result<Response, Failure> {
+        let before = self.conn_bytes();
+        let result = self.get_inner(host, path, headers, timeout).await;
+        // A connection dropped on error loses its count: close enough for a rate.
+        let bytes = self.conn_bytes().saturating_sub(before);
+        self.update(|s| s.http_bytes += bytes);
+        result
+    }
+
+    fn conn_bytes(&self) -> u64 {
+        self.conn.as_ref().map_or(0, |(_, c)| {
+            let (r, w) = c.bytes();
+            r + w
+        })
+    }
+
+    async fn get_inner(
+        &mut self,
+        host: Option<&str>,
+        path: &str,
+        headers: &[(&str, &str)],
+        timeout: Duration,
+    ) -> Result<Response, Failure> {
         let relay_index = self.poller.relay();
         let relay = self.cfg.relays[relay_index].clone();
         let host = host.unwrap_or(&relay.host).to_string();
-        let timeout = self.cfg.timeout;
         self.update(|s| s.requests += 1);
         let source = self.cfg.source;
         let conn = &mut self.conn;
@@ -367,25 +451,48 @@ impl Phone {
         Ok(())
     }
 
-    /// Poll `/s`; returns the delay until the next poll, ms.
+    /// One `/s` request (`/s?after=v` once the relay gave a version); returns the delay until
+    /// the next, ms (0: re-park at once).
     async fn poll_state(&mut self) -> Result<u64, Failure> {
         let etag = self.etag.clone();
         let mut headers = vec![];
         if let Some(tag) = etag.as_deref() {
             headers.push(("If-None-Match", tag));
         }
-        let resp = self.get(None, "/s", &headers).await?;
-        let doc = match resp.status {
+        let (path, timeout) = match self.version {
+            Some(v) => (
+                format!("/s?after={v}"),
+                Duration::from_millis(self.poller.rules().long_poll_timeout_ms),
+            ),
+            None => ("/s".to_string(), self.cfg.timeout),
+        };
+        let long = self.version.is_some();
+        self.update(|s| {
+            s.state_requests += 1;
+            s.long_polls += u64::from(long);
+        });
+        let sent = Instant::now();
+        let resp = self.get_within(None, &path, &headers, timeout).await?;
+        let held_ms = sent.elapsed().as_millis() as u64;
+        let (doc, changed) = match resp.status {
             304 => {
                 self.update(|s| s.not_modified += 1);
-                self.status.lock().expect("status lock").state.clone()
+                let doc = self.status.lock().expect("status lock").state.clone();
+                if doc.is_none() {
+                    return Err(Failure::Status(304));
+                }
+                (doc, false)
             }
             200 => {
                 let doc: StateDoc =
                     serde_json::from_slice(&resp.body).map_err(|_| Failure::Garbled)?;
-                self.etag = resp.header("etag").map(str::to_string);
+                let tag = resp.header("etag").map(str::to_string);
+                let changed =
+                    self.version.is_none() || doc.version() != self.version || tag != self.etag;
+                self.etag = tag;
+                self.version = doc.version();
                 self.record_state(&doc);
-                Some(doc)
+                (Some(doc), changed)
             }
             other => return Err(Failure::Status(other)),
         };
@@ -397,7 +504,13 @@ impl Phone {
             self.fetch_show(show.as_deref().unwrap_or_default()).await?;
             self.show_url = show;
         }
-        Ok(self.poller.handle_ok(poll, &mut self.rng))
+        Ok(self.poller.handle_answer(
+            self.version.is_some(),
+            changed,
+            held_ms,
+            poll,
+            &mut self.rng,
+        ))
     }
 
     fn record_state(&self, doc: &StateDoc) {
@@ -407,6 +520,7 @@ impl Phone {
                 let key = (doc.cue.clone().unwrap_or_default(), doc.at.unwrap_or(0));
                 if !s.running_keys.contains(&key) {
                     s.running_keys.push(key);
+                    s.running_seen_us.push(host_now_us());
                 }
             } else if was_running {
                 s.left_running += 1;
@@ -428,6 +542,7 @@ impl Phone {
 
     /// One `/t` exchange.
     async fn sample_time(&mut self, burst: u32) -> Result<(), Failure> {
+        self.update(|s| s.time_requests += 1);
         let clock = self.cfg.clock;
         let t1 = clock.now_ms(host_now_us());
         let resp = self.get(None, "/t", &[]).await?;
@@ -546,11 +661,16 @@ mod tests {
     }
 
     #[test]
-    fn gaps_between_good_answers() {
+    fn outages_run_from_the_first_failure_to_the_next_good_answer() {
         let mut s = PhoneStatus::default();
         s.handle_ok_answer(1_000);
-        s.handle_ok_answer(5_000);
-        s.handle_ok_answer(6_000);
+        // A long-poll held 30 s is no outage.
+        s.handle_ok_answer(31_000);
+        assert_eq!(s.max_gap_us, 0);
+        s.handle_failed_request(32_000);
+        s.handle_failed_request(33_000);
+        s.handle_ok_answer(36_000);
+        s.handle_ok_answer(37_000);
         assert_eq!(s.max_gap_us, 4_000);
     }
 

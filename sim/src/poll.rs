@@ -10,6 +10,13 @@
 //!   The simulator also switches to the next relay URL at once (a page has one origin; in a
 //!   venue the relays share one name), so a phone reaches a live relay within one backoff cap.
 //!
+//! - Long-poll (`page/src/poll.js`): once `/s` carries a version `v`, the next request is
+//!   `/s?after=v`, held by the relay until the state changes or up to 30 s, with a client-side
+//!   timeout of [`Rules::long_poll_timeout_ms`]; an answer re-parks at once
+//!   ([`Poller::handle_answer`]), unless it was not held and unchanged (a cache answering a
+//!   stored copy) or the relay answered at once [`Rules::max_quick`] times in a row: then the
+//!   plain poll pace, so a phone never spins. A relay without `v` is polled as above.
+//!
 //! The `/t` sampling schedule is the page's, in [`crate::sync::Schedule`].
 
 use rand::Rng;
@@ -33,6 +40,12 @@ pub struct Rules {
     pub min_backoff_ms: u64,
     /// A request not answered in this long counts as an error, ms.
     pub timeout_ms: u64,
+    /// A parked `/s?after=` request not answered in this long counts as an error, ms.
+    pub long_poll_timeout_ms: u64,
+    /// An unchanged long-poll answer faster than this was not held, ms.
+    pub min_hold_ms: u64,
+    /// Long-poll answers in a row faster than `min_hold_ms` before pacing like plain polls.
+    pub max_quick: u32,
 }
 
 impl Default for Rules {
@@ -46,6 +59,9 @@ impl Default for Rules {
             max_poll_ms: 30_000,
             min_backoff_ms: 50,
             timeout_ms: 4_000,
+            long_poll_timeout_ms: 35_000,
+            min_hold_ms: 1_000,
+            max_quick: 3,
         }
     }
 }
@@ -58,6 +74,7 @@ pub struct Poller {
     current: usize,
     errors: u32,
     failovers: u64,
+    quick: u32,
 }
 
 impl Poller {
@@ -70,7 +87,13 @@ impl Poller {
             current: first % relays,
             errors: 0,
             failovers: 0,
+            quick: 0,
         }
+    }
+
+    /// The rules.
+    pub fn rules(&self) -> &Rules {
+        &self.rules
     }
 
     /// Index of the relay to talk to.
@@ -97,6 +120,31 @@ impl Poller {
             _ => self.rules.default_poll_ms,
         };
         self.jittered(base, rng)
+    }
+
+    /// A good `/s` answer (200 or 304) that took `held_ms`. `long_poll`: the next request will
+    /// be `/s?after=v`; `changed`: the state (version or ETag) changed or it was the first.
+    /// Returns the delay until the next `/s` request, ms (0: re-park at once).
+    pub fn handle_answer(
+        &mut self,
+        long_poll: bool,
+        changed: bool,
+        held_ms: u64,
+        poll_ms: Option<u64>,
+        rng: &mut impl Rng,
+    ) -> u64 {
+        self.quick = if held_ms < self.rules.min_hold_ms {
+            self.quick.saturating_add(1)
+        } else {
+            0
+        };
+        if long_poll
+            && (held_ms >= self.rules.min_hold_ms || (changed && self.quick < self.rules.max_quick))
+        {
+            self.errors = 0;
+            return 0;
+        }
+        self.handle_ok(poll_ms, rng)
     }
 
     /// A request failed: fail over to the next relay and return the backoff delay, ms.
@@ -154,6 +202,33 @@ mod tests {
         }
         p.handle_ok(None, &mut rng);
         assert_eq!(p.errors(), 0);
+    }
+
+    #[test]
+    fn long_poll_reparks_at_once_but_never_spins() {
+        let mut rng = StdRng::seed_from_u64(4);
+        let mut p = Poller::new(Rules::default(), 1, 0);
+        // First answer (plain /s, quick, new): park at once.
+        assert_eq!(p.handle_answer(true, true, 3, Some(1000), &mut rng), 0);
+        // Held 30 s, unchanged: re-park.
+        assert_eq!(
+            p.handle_answer(true, false, 30_000, Some(1000), &mut rng),
+            0
+        );
+        // Held until a change: re-park; the GO right after: re-park.
+        assert_eq!(p.handle_answer(true, true, 12_000, Some(1000), &mut rng), 0);
+        assert_eq!(p.handle_answer(true, true, 2, Some(1000), &mut rng), 0);
+        // An unchanged answer not held (a cache): the plain pace.
+        let d = p.handle_answer(true, false, 2, Some(1000), &mut rng);
+        assert!((800..=1200).contains(&d), "{d}");
+        // New versions at once, again and again: paced after a few.
+        let ds: Vec<u64> = (0..5)
+            .map(|_| p.handle_answer(true, true, 2, Some(1000), &mut rng))
+            .collect();
+        assert!(ds[2..].iter().all(|d| (800..=1200).contains(d)), "{ds:?}");
+        // A relay without `v`: the plain pace.
+        let d = p.handle_answer(false, true, 30_000, Some(500), &mut rng);
+        assert!((400..=600).contains(&d), "{d}");
     }
 
     #[test]

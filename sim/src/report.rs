@@ -53,7 +53,7 @@ pub struct PhoneRow {
     pub page_ok: bool,
     /// Show fetched.
     pub show_ok: bool,
-    /// Longest time without a good answer, ms.
+    /// Longest outage (first failed request to the next good answer), ms.
     pub max_gap_ms: f64,
 }
 
@@ -119,7 +119,7 @@ pub struct Summary {
     pub page_ok: usize,
     /// Phones that got the show.
     pub show_ok: usize,
-    /// Longest time any phone went without a good answer (outage incl. failover), ms.
+    /// Longest outage of any phone (first failed request to the next good answer, incl. failover), ms.
     pub gap_max_ms: Option<f64>,
     /// 99th percentile of the phones' longest gaps, ms.
     pub gap_p99_ms: Option<f64>,
@@ -127,6 +127,53 @@ pub struct Summary {
     pub states: std::collections::BTreeMap<String, usize>,
     /// Phones per final relay.
     pub relays: std::collections::BTreeMap<usize, usize>,
+    /// Phones that long-polled (`/s?after=`) at least once.
+    pub long_polling: usize,
+    /// The newest running cue start (`at`, beacon µs) seen by any phone.
+    pub last_cue_at_us: Option<i64>,
+    /// Phones that learned that cue.
+    pub last_cue_phones: usize,
+    /// Of those, the share (%) that learned it before it started (`at`).
+    pub last_cue_before_start_pct: Option<f64>,
+    /// When the phones learned it, after the first phone did: p50, ms.
+    pub last_cue_learn_p50_ms: Option<f64>,
+    /// Same, p99, ms.
+    pub last_cue_learn_p99_ms: Option<f64>,
+}
+
+/// Request and byte rates per phone per minute between two snapshots of the same phones.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Rates {
+    /// Length of the interval, s.
+    pub window_s: f64,
+    /// `/s` requests per phone per minute.
+    pub state_per_phone_min: f64,
+    /// `/t` requests per phone per minute.
+    pub time_per_phone_min: f64,
+    /// All requests per phone per minute.
+    pub requests_per_phone_min: f64,
+    /// HTTP bytes (heads + bodies, both ways) per phone per minute.
+    pub http_bytes_per_phone_min: f64,
+}
+
+/// Rates between snapshot `a` and the later `b` taken `window_s` apart.
+pub fn rates(a: &[PhoneStatus], b: &[PhoneStatus], window_s: f64) -> Rates {
+    let n = b.len().max(1) as f64;
+    let per_min = |f: &dyn Fn(&PhoneStatus) -> u64| {
+        let d: u64 = a
+            .iter()
+            .zip(b)
+            .map(|(x, y)| f(y).saturating_sub(f(x)))
+            .sum();
+        d as f64 / n / window_s.max(1e-9) * 60.0
+    };
+    Rates {
+        window_s,
+        state_per_phone_min: per_min(&|s| s.state_requests),
+        time_per_phone_min: per_min(&|s| s.time_requests),
+        requests_per_phone_min: per_min(&|s| s.requests),
+        http_bytes_per_phone_min: per_min(&|s| s.http_bytes),
+    }
 }
 
 /// Summarise `statuses` at host time `host_us`.
@@ -166,7 +213,32 @@ pub fn summarise(statuses: &[PhoneStatus], host_us: i64) -> (Summary, Vec<PhoneR
         let hi = starts.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         sum.render_spread_ms = Some((hi - lo) / 1000.0);
     }
+    // The newest cue: who learned it, and when relative to the first phone and to its start.
+    let newest = statuses
+        .iter()
+        .filter_map(|s| s.running_keys.iter().map(|k| k.1).max())
+        .max();
+    if let Some(at) = newest {
+        let mut seen: Vec<i64> = statuses
+            .iter()
+            .filter_map(|s| {
+                let i = s.running_keys.iter().position(|k| k.1 == at)?;
+                s.running_seen_us.get(i).copied()
+            })
+            .collect();
+        seen.sort_unstable();
+        if let Some(&first) = seen.first() {
+            let after: Vec<f64> = seen.iter().map(|t| (t - first) as f64 / 1000.0).collect();
+            sum.last_cue_at_us = Some(at);
+            sum.last_cue_phones = seen.len();
+            sum.last_cue_before_start_pct =
+                Some(100.0 * seen.iter().filter(|&&t| t <= at).count() as f64 / seen.len() as f64);
+            sum.last_cue_learn_p50_ms = percentile(&after, 50.0);
+            sum.last_cue_learn_p99_ms = percentile(&after, 99.0);
+        }
+    }
     for (r, s) in rows.iter().zip(statuses) {
+        sum.long_polling += usize::from(s.long_polls > 0);
         sum.requests += r.requests;
         sum.errors.connect += s.errors.connect;
         sum.errors.timeout += s.errors.timeout;
@@ -197,7 +269,8 @@ pub fn one_line(s: &Summary) -> String {
         "phones {} synced {} | clock error ms p50 {} p95 {} p99 {} max {} | render spread ms {} | \
          requests {} errors {} (connect {} timeout {} io {} status {} garbled {}) | failed over {} | \
          longest gap ms p99 {} max {} | \
-         cue restarted {} lost {} | states {:?} relays {:?}",
+         cue restarted {} lost {} | states {:?} relays {:?} | long-polling {} | newest cue: {} \
+         phones, {}% before its start, learned p50 {} p99 {} ms after the first",
         s.phones,
         s.synced,
         ms(s.err_p50_ms),
@@ -219,6 +292,24 @@ pub fn one_line(s: &Summary) -> String {
         s.phones_cue_lost,
         s.states,
         s.relays,
+        s.long_polling,
+        s.last_cue_phones,
+        ms(s.last_cue_before_start_pct),
+        ms(s.last_cue_learn_p50_ms),
+        ms(s.last_cue_learn_p99_ms),
+    )
+}
+
+/// One human line of rates.
+pub fn rates_line(r: &Rates) -> String {
+    format!(
+        "per phone per minute over the last {:.0} s: /s {:.2}, /t {:.2}, all requests {:.2}, \
+         HTTP bytes {:.0}",
+        r.window_s,
+        r.state_per_phone_min,
+        r.time_per_phone_min,
+        r.requests_per_phone_min,
+        r.http_bytes_per_phone_min
     )
 }
 

@@ -28,8 +28,18 @@ pub const DRIFT_TOLERANCE_MS: f64 = 0.5;
 const STEP_SLACK_MS: f64 = 2.0;
 /// Same, growing with the age of the sample, ppm.
 const STEP_SLACK_PPM: f64 = 20.0;
-/// Samples in the join burst.
+/// Most samples in the join burst.
 pub const JOIN_BURST: u32 = 32;
+/// Fewest samples in the join burst.
+pub const JOIN_BURST_MIN: u32 = 8;
+/// A burst may end once its two best bounds in each direction agree within this, ms, ...
+pub const BURST_SETTLE_MS: f64 = 0.5;
+/// ... and its own intervals intersect within ± this, ms.
+pub const SETTLE_BOUND_MS: f64 = 2.0;
+/// Steady state: one sample this often, ms, ±25 %.
+pub const STEADY_INTERVAL_MS: f64 = 30000.0;
+/// The steady state needs an error bound under this, ms.
+pub const STEADY_BOUND_MS: f64 = 2.0;
 
 /// One `/t` exchange (see the module doc).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -132,6 +142,12 @@ impl ClockSync {
     /// True once a sample was accepted.
     pub fn synced(&self) -> bool {
         self.base_offset.is_finite()
+    }
+
+    /// True once the drift estimate has converged: the window spans [`MIN_DRIFT_SPAN_MS`]
+    /// (`converged`).
+    pub fn converged(&self) -> bool {
+        self.drift_span_ms >= MIN_DRIFT_SPAN_MS
     }
 
     /// Adds a sample and re-estimates; false for `None` (`handleSample`).
@@ -291,9 +307,49 @@ pub fn fit_drift_ppm(samples: &[Sample], reference: f64) -> f64 {
     hi
 }
 
-/// Samples in re-sync burst `n` (1 = the first after the join burst) (`resyncBurst`).
+/// Most samples in re-sync burst `n` (1 = the first after the join burst) (`resyncBurst`).
 pub fn resync_burst(n: u32) -> u32 {
     if n <= 4 { 12 } else { 8 }
+}
+
+/// Fewest samples in burst `n` (0 = the join burst) (`burstMin`).
+pub fn burst_min(n: u32) -> u32 {
+    match n {
+        0 => JOIN_BURST_MIN,
+        1..=4 => 4,
+        _ => 2,
+    }
+}
+
+/// Whether burst `burst` has at least `min` samples, its intervals intersect within
+/// ±[`SETTLE_BOUND_MS`], and its two best lower bounds (t − t4) and two best upper bounds
+/// (t − t1) each agree within [`BURST_SETTLE_MS`] (`burstSettled`). The bound makes it a no-op
+/// on jittery paths; the agreement says the floors are found.
+pub fn burst_settled(samples: &[Sample], burst: u32, min: u32) -> bool {
+    let mut n = 0;
+    let (mut lo1, mut lo2) = (f64::NEG_INFINITY, f64::NEG_INFINITY);
+    let (mut hi1, mut hi2) = (f64::INFINITY, f64::INFINITY);
+    for x in samples.iter().filter(|x| x.burst == burst) {
+        n += 1;
+        let lo = x.t_ms - x.t4;
+        let hi = x.t_ms - x.t1;
+        if lo > lo1 {
+            lo2 = lo1;
+            lo1 = lo;
+        } else if lo > lo2 {
+            lo2 = lo;
+        }
+        if hi < hi1 {
+            hi2 = hi1;
+            hi1 = hi;
+        } else if hi < hi2 {
+            hi2 = hi;
+        }
+    }
+    n >= min
+        && hi1 - lo1 <= 2.0 * SETTLE_BOUND_MS
+        && lo1 - lo2 <= BURST_SETTLE_MS
+        && hi2 - hi1 <= BURST_SETTLE_MS
 }
 
 /// Delay between two requests of one burst, ms (`burstGapMs`).
@@ -308,20 +364,31 @@ pub fn resync_delay_ms(n: u32, rng: &mut impl Rng) -> f64 {
     base * (0.75 + 0.5 * rng.random::<f64>())
 }
 
-/// The page's `/t` request schedule: a join burst of [`JOIN_BURST`] samples
-/// [`burst_gap_ms`] apart, then re-sync bursts of [`resync_burst`] samples after
-/// [`resync_delay_ms`].
+/// Delay until the next single sample in the steady state, ms (`steadyDelayMs`).
+pub fn steady_delay_ms(rng: &mut impl Rng) -> f64 {
+    STEADY_INTERVAL_MS * (0.75 + 0.5 * rng.random::<f64>())
+}
+
+/// The page's `/t` request schedule (`Schedule` in sync.js): a burst sends samples
+/// [`burst_gap_ms`] apart until it has its most samples or, past its fewest, has settled
+/// ([`burst_settled`]); re-sync bursts after [`resync_delay_ms`]; once the drift estimate has
+/// converged with an error bound under [`STEADY_BOUND_MS`], one sample every
+/// [`steady_delay_ms`] (2 a minute).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Schedule {
     burst: u32,
-    left: u32,
+    sent: u32,
+    min: u32,
+    max: u32,
 }
 
 impl Default for Schedule {
     fn default() -> Self {
         Schedule {
             burst: 0,
-            left: JOIN_BURST,
+            sent: 0,
+            min: JOIN_BURST_MIN,
+            max: JOIN_BURST,
         }
     }
 }
@@ -332,14 +399,22 @@ impl Schedule {
         self.burst
     }
 
-    /// A request of the current burst was sent (answered or not): delay until the next, ms.
-    pub fn handle_sent(&mut self, rng: &mut impl Rng) -> f64 {
-        self.left = self.left.saturating_sub(1);
-        if self.left > 0 {
+    /// A request of the current burst was sent; `sync` holds the answers so far. Returns the
+    /// delay until the next request, ms.
+    pub fn handle_sent(&mut self, sync: &ClockSync, rng: &mut impl Rng) -> f64 {
+        self.sent += 1;
+        if self.sent < self.max && !burst_settled(&sync.samples, self.burst, self.min) {
             return burst_gap_ms(rng);
         }
         self.burst += 1;
-        self.left = resync_burst(self.burst);
+        self.sent = 0;
+        if sync.converged() && sync.error_bound_ms < STEADY_BOUND_MS {
+            self.min = 1;
+            self.max = 1;
+            return steady_delay_ms(rng);
+        }
+        self.min = burst_min(self.burst);
+        self.max = resync_burst(self.burst);
         resync_delay_ms(self.burst, rng)
     }
 }
@@ -423,16 +498,62 @@ mod tests {
     }
 
     #[test]
-    fn schedule_is_join_burst_then_resync_bursts() {
+    fn schedule_is_join_burst_then_resync_bursts_then_singles() {
         use rand::SeedableRng;
         let mut rng = rand::rngs::StdRng::seed_from_u64(1);
         let mut s = Schedule::default();
-        let gaps: Vec<f64> = (0..32 + 12).map(|_| s.handle_sent(&mut rng)).collect();
+        let mut sync = ClockSync::default();
+        // No answers: every burst runs to its maximum.
+        let gaps: Vec<f64> = (0..32 + 12)
+            .map(|_| s.handle_sent(&sync, &mut rng))
+            .collect();
         assert!(gaps[..31].iter().all(|g| (30.0..70.0).contains(g)));
         assert!((3750.0..6250.0).contains(&gaps[31]), "{}", gaps[31]);
         assert!(gaps[32..43].iter().all(|g| (30.0..70.0).contains(g)));
         assert!((7500.0..12500.0).contains(&gaps[43]));
         assert_eq!(s.burst(), 2);
+        // Converged with a tight bound: after this burst, one sample every ~30 s.
+        sync.drift_span_ms = MIN_DRIFT_SPAN_MS;
+        sync.error_bound_ms = 0.3;
+        for _ in 0..12 {
+            s.handle_sent(&sync, &mut rng);
+        }
+        let d = s.handle_sent(&sync, &mut rng);
+        assert!((22500.0..=37500.0).contains(&d), "{d}");
+        assert_eq!(s.burst(), 4);
+        // A wide bound (a jittery path): bursts again.
+        sync.error_bound_ms = 40.0;
+        let d = s.handle_sent(&sync, &mut rng);
+        assert!((45000.0..=75000.0).contains(&d), "{d}");
+    }
+
+    #[test]
+    fn a_burst_settles_when_both_floors_are_found() {
+        let at = |t1: f64, up: f64, down: f64, burst| {
+            make_sample(t1, (1e6 + t1 + up) * 1000.0, t1 + up + down, burst).unwrap()
+        };
+        let xs = [
+            at(0.0, 1.0, 1.0, 3),
+            at(50.0, 1.3, 5.0, 3),
+            at(100.0, 6.0, 1.2, 3),
+            at(150.0, 9.0, 9.0, 4),
+        ];
+        assert!(burst_settled(&xs, 3, 3));
+        assert!(!burst_settled(&xs, 3, 4));
+        assert!(!burst_settled(&xs[..2], 3, 2));
+        assert!(!burst_settled(&xs, 4, 1));
+        // A quiet path: the join burst ends after its minimum.
+        use rand::SeedableRng;
+        let mut rng = rand::rngs::StdRng::seed_from_u64(2);
+        let (mut s, mut sync) = (Schedule::default(), ClockSync::default());
+        let mut t = 0.0;
+        let mut n = 0;
+        while s.burst() == 0 {
+            sync.handle_sample(Some(at(t, 0.1, 0.1, 0)));
+            n += 1;
+            t += s.handle_sent(&sync, &mut rng);
+        }
+        assert_eq!(n, JOIN_BURST_MIN);
     }
 
     proptest! {

@@ -8,9 +8,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
 
-use crate::sync::{
-    ClockSync, JOIN_BURST, burst_gap_ms, make_sample, resync_burst, resync_delay_ms,
-};
+use crate::sync::{ClockSync, Schedule, burst_settled, make_sample};
 
 /// Largest difference allowed between the port and sync.js (ms, and ppm for drift).
 pub const TOLERANCE: f64 = 1e-6;
@@ -40,6 +38,10 @@ pub struct Step {
     pub error_bound_ms: Option<f64>,
     /// `offsetAt(t4 + 1000)` (null before the first accepted sample).
     pub offset_after_1s: Option<f64>,
+    /// `converged`.
+    pub converged: bool,
+    /// `burstSettled(samples, burst, 2)`.
+    pub settled: bool,
 }
 
 /// One trace.
@@ -71,6 +73,8 @@ struct World {
     step_at: f64,
     step_ms: f64,
     relay_skew_ms: f64,
+    /// A LAN-like path: 1 ms floors and ~1 ms exponential jitter each way, no spikes.
+    quiet: bool,
 }
 
 impl World {
@@ -95,8 +99,16 @@ impl World {
                 0.0
             }
         };
-        let up = 50.0 + 100.0 * self.rng.random::<f64>() + spike(&mut self.rng);
-        let down = 50.0 + 100.0 * self.rng.random::<f64>().powi(2) + spike(&mut self.rng);
+        let (up, down) = if self.quiet {
+            let up = 1.0 - (1.0 - self.rng.random::<f64>()).ln();
+            (up, 1.0 - (1.0 - self.rng.random::<f64>()).ln())
+        } else {
+            let up = 50.0 + 100.0 * self.rng.random::<f64>() + spike(&mut self.rng);
+            (
+                up,
+                50.0 + 100.0 * self.rng.random::<f64>().powi(2) + spike(&mut self.rng),
+            )
+        };
         let skew = if relay == 1 { self.relay_skew_ms } else { 0.0 };
         let server_ms = self.truth(t1 + up) + (t1 + up) + skew;
         let q = |x: f64| (x * 10.0).round() / 10.0;
@@ -109,28 +121,30 @@ impl World {
     }
 }
 
+/// The page's requests from `start` until `end` (at least the join burst), scheduled by
+/// [`Schedule`] with the answers that have arrived when each request leaves; answers in arrival
+/// order.
 fn session(world: &mut World, start: f64, end: f64, switch_at: f64) -> Vec<(f64, f64, f64, u32)> {
-    let mut events = Vec::new();
+    let mut sync = ClockSync::default();
+    let mut schedule = Schedule::default();
+    let mut in_flight: Vec<(f64, f64, f64, u32)> = Vec::new();
+    let mut answers = Vec::new();
     let mut t = start;
-    for _ in 0..JOIN_BURST {
-        events.push((t, 0));
-        t += burst_gap_ms(&mut world.rng);
-    }
-    let (mut n, mut at) = (1, t);
-    while at < end {
-        at += resync_delay_ms(n, &mut world.rng);
-        let mut tt = at;
-        for _ in 0..resync_burst(n) {
-            events.push((tt, n));
-            tt += burst_gap_ms(&mut world.rng);
+    while schedule.burst() == 0 || t < end {
+        in_flight.sort_by(|a, b| a.2.total_cmp(&b.2));
+        let arrived = in_flight.iter().take_while(|a| a.2 <= t).count();
+        for a in in_flight.drain(..arrived) {
+            sync.handle_sample(make_sample(a.0, a.1, a.2, a.3));
+            answers.push(a);
         }
-        n += 1;
+        let burst = schedule.burst();
+        if let Some(a) = world.exchange(t, burst, usize::from(t >= switch_at)) {
+            in_flight.push(a);
+        }
+        t += schedule.handle_sent(&sync, &mut world.rng);
     }
-    let mut answers: Vec<_> = events
-        .into_iter()
-        .filter_map(|(t1, b)| world.exchange(t1, b, usize::from(t1 >= switch_at)))
-        .collect();
-    answers.sort_by(|a, b| a.2.total_cmp(&b.2));
+    in_flight.sort_by(|a, b| a.2.total_cmp(&b.2));
+    answers.extend(in_flight);
     answers
 }
 
@@ -153,6 +167,8 @@ fn run(name: &str, feed: &[(f64, f64, f64, u32)]) -> Case {
                 ref_local: sync.ref_local,
                 error_bound_ms: synced.then_some(sync.error_bound_ms),
                 offset_after_1s: synced.then(|| sync.offset_at(t4 + 1000.0)),
+                converged: sync.converged(),
+                settled: burst_settled(&sync.samples, burst, 2),
             }
         })
         .collect();
@@ -173,6 +189,7 @@ fn world(seed: u64, drift_ms_per_day: f64) -> World {
         step_at: f64::INFINITY,
         step_ms: 0.0,
         relay_skew_ms: 0.0,
+        quiet: false,
     }
 }
 
@@ -201,6 +218,12 @@ pub fn build() -> Vectors {
     let feed = session(&mut w, 1000.0, 150_000.0, 40_000.0);
     cases.push(run("relay-switch-0.8ms-skew", &feed));
 
+    let mut w = world(5, 150.0);
+    w.quiet = true;
+    w.loss = 0.01;
+    let feed = session(&mut w, 1000.0, 15.0 * 60_000.0, f64::INFINITY);
+    cases.push(run("quiet-lan-adaptive-bursts-then-singles", &feed));
+
     let garbage = [
         (100.0, 5e15, 90.0, 0),    // answer before request
         (100.0, 5e15, 3200.0, 0),  // too slow
@@ -217,7 +240,7 @@ pub fn build() -> Vectors {
                 For each case, feed steps in order: handleSample(makeSample(t1, t_us, t4, burst)); \
                 after each, compare accepted, kept = samples.length, and baseOffset, \
                 driftPpm, refLocal, errorBoundMs, offsetAt(t4 + 1000) within `tolerance` \
-                (null: not synced yet)."
+                (null: not synced yet), converged, and settled = burstSettled(samples, burst, 2)."
                 .into(),
         tolerance: TOLERANCE,
         cases,
@@ -252,10 +275,15 @@ mod tests {
     #[test]
     fn traces_track_the_truth() {
         let v = build();
-        for case in &v.cases[..4] {
+        for case in &v.cases[..5] {
             let last = case.steps.last().expect("steps");
             assert!(last.base_offset.is_some(), "{}", case.name);
-            assert!(case.steps.len() >= 30, "{}", case.name);
+            // The join burst may settle after its minimum.
+            assert!(
+                case.steps.len() >= crate::sync::JOIN_BURST_MIN as usize,
+                "{}",
+                case.name
+            );
         }
     }
 }

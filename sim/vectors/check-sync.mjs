@@ -7,7 +7,7 @@ import { pathToFileURL, fileURLToPath } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const target = path.resolve(process.argv[2] ?? path.join(here, '../../page/src/sync.js'));
-const { ClockSync, makeSample } = await import(pathToFileURL(target).href);
+const { ClockSync, makeSample, burstSettled } = await import(pathToFileURL(target).href);
 const v = JSON.parse(fs.readFileSync(path.join(here, 'sync.json'), 'utf8'));
 
 let bad = 0;
@@ -19,6 +19,9 @@ for (const c of v.cases) {
     const accepted = s.handleSample(makeSample(st.t1, st.t_us, st.t4, st.burst));
     if (accepted !== st.accepted) report(c.name, i, 'accepted', accepted, st.accepted);
     if (s.samples.length !== st.kept) report(c.name, i, 'kept', s.samples.length, st.kept);
+    if (s.converged !== st.converged) report(c.name, i, 'converged', s.converged, st.converged);
+    const settled = burstSettled(s.samples, st.burst, 2);
+    if (settled !== st.settled) report(c.name, i, 'settled', settled, st.settled);
     const near = (name, got, want) => {
       checked++;
       if (want === null) { if (s.synced) report(c.name, i, name, 'should not be synced yet'); return; }

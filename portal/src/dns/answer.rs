@@ -5,9 +5,11 @@
 //! RUSTSEC-2023-0041 (a server answering *response* messages can be driven into a packet loop:
 //! we drop every message with QR=1) and RUSTSEC-2026-0119 (O(n²) name compression when encoding
 //! large messages, fixed in 0.26.1: we additionally never echo more than one question and
-//! answer with at most one record). This module decides what to answer:
-//! - every `A` query → the portal's IPv4 address (TTL configurable);
-//! - `AAAA` → empty NOERROR, or the portal's IPv6 address when one is configured;
+//! answer with at most [`crate::config::MAX_DNS_ADDRESSES`] records). This module decides what
+//! to answer:
+//! - every `A` query → the configured IPv4 addresses (the portal, or several relays), rotated
+//!   by one on every query so that phones spread over the relays (TTL configurable);
+//! - `AAAA` → empty NOERROR, or the configured IPv6 addresses (rotated the same way);
 //! - anything else → empty NOERROR;
 //! - malformed messages → FORMERR when a header could be read, else dropped; always counted.
 //!
@@ -16,7 +18,7 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use hickory_server::net::xfer::Protocol;
 use hickory_server::proto::op::{Edns, Header, MessageType, Metadata, OpCode, ResponseCode};
@@ -32,10 +34,10 @@ pub const EDNS_PAYLOAD: u16 = 1232;
 /// What the captive DNS answers.
 #[derive(Clone, Debug)]
 pub struct DnsPolicy {
-    /// Address every `A` query resolves to (the portal).
-    pub ipv4: Ipv4Addr,
-    /// Address `AAAA` queries resolve to; `None` = empty NOERROR (keeps phones on IPv4).
-    pub ipv6: Option<Ipv6Addr>,
+    /// Addresses every `A` query resolves to (the portal, or several relays), rotated per query.
+    pub ipv4: Vec<Ipv4Addr>,
+    /// Addresses `AAAA` queries resolve to, rotated; empty = empty NOERROR (keeps phones on IPv4).
+    pub ipv6: Vec<Ipv6Addr>,
     /// TTL of every answer, seconds.
     pub ttl: u32,
 }
@@ -43,8 +45,8 @@ pub struct DnsPolicy {
 impl Default for DnsPolicy {
     fn default() -> Self {
         Self {
-            ipv4: Ipv4Addr::LOCALHOST,
-            ipv6: None,
+            ipv4: vec![Ipv4Addr::LOCALHOST],
+            ipv6: Vec::new(),
             ttl: 10,
         }
     }
@@ -71,6 +73,10 @@ pub struct DnsCounters {
     pub badvers: AtomicU64,
     /// TCP connections closed for a timeout, oversize or I/O error.
     pub tcp_errors: AtomicU64,
+    /// UDP queries dropped unanswered because their source address exceeded its rate.
+    pub rate_limited: AtomicU64,
+    /// TCP connections closed at once because their source address held too many.
+    pub tcp_refused: AtomicU64,
 }
 
 impl DnsCounters {
@@ -85,6 +91,8 @@ pub struct CaptiveDns {
     policy: Arc<DnsPolicy>,
     release: Arc<AtomicBool>,
     counters: Arc<DnsCounters>,
+    /// Rotation of the answer lists: bumped once per answered A or AAAA query.
+    turn: Arc<AtomicUsize>,
 }
 
 /// Windows' NCSI DNS probe name and the addresses it expects when online.
@@ -99,6 +107,7 @@ impl CaptiveDns {
             policy: Arc::new(policy),
             release,
             counters: Arc::default(),
+            turn: Arc::default(),
         }
     }
 
@@ -177,31 +186,32 @@ impl CaptiveDns {
         let release = self.release.load(Ordering::Relaxed);
         let is_ncsi = release && lower.eq_ignore_ascii_case(MSFT_NCSI_NAME);
         let class_in = query.query_class() == DNSClass::IN;
-        let rdata = match query.query_type() {
+        let mut answers: Vec<RData> = match query.query_type() {
             RecordType::A => {
                 DnsCounters::bump(&c.answered_a);
-                let ip = if is_ncsi {
-                    MSFT_NCSI_V4
+                if is_ncsi {
+                    vec![RData::A(A(MSFT_NCSI_V4))]
                 } else {
-                    self.policy.ipv4
-                };
-                class_in.then_some(RData::A(A(ip)))
+                    self.rotated(&self.policy.ipv4, |ip| RData::A(A(ip)))
+                }
             }
             RecordType::AAAA => {
                 DnsCounters::bump(&c.answered_aaaa);
-                let ip = if is_ncsi {
-                    Some(MSFT_NCSI_V6)
+                if is_ncsi {
+                    vec![RData::AAAA(AAAA(MSFT_NCSI_V6))]
                 } else {
-                    self.policy.ipv6
-                };
-                ip.filter(|_| class_in).map(|ip| RData::AAAA(AAAA(ip)))
+                    self.rotated(&self.policy.ipv6, |ip| RData::AAAA(AAAA(ip)))
+                }
             }
             _ => {
                 DnsCounters::bump(&c.answered_other);
-                None
+                Vec::new()
             }
         };
-        let answers: Vec<Record> = rdata
+        if !class_in {
+            answers.clear();
+        }
+        let answers: Vec<Record> = answers
             .into_iter()
             .map(|r| Record::from_rdata(name.clone(), self.policy.ttl, r))
             .collect();
@@ -229,6 +239,21 @@ impl CaptiveDns {
     }
 }
 
+impl CaptiveDns {
+    /// `list` as records, starting one further along on every call (round robin).
+    fn rotated<T: Copy>(&self, list: &[T], record: impl Fn(T) -> RData) -> Vec<RData> {
+        if list.is_empty() {
+            return Vec::new();
+        }
+        let first = self.turn.fetch_add(1, Ordering::Relaxed) % list.len();
+        list[first..]
+            .iter()
+            .chain(&list[..first])
+            .map(|&ip| record(ip))
+            .collect()
+    }
+}
+
 fn empty_queries() -> Option<Queries> {
     Queries::read(&mut BinDecoder::new(&[]), 0).ok()
 }
@@ -248,7 +273,13 @@ fn encode<'a>(
     let mut encoder = BinEncoder::new(&mut bytes);
     encoder.set_max_size(max.max(512));
     match resp.destructive_emit(&mut encoder) {
-        Ok(_) => Some(bytes),
+        Ok(_) => {
+            // A record that did not fit is rolled back by moving the encoder's offset, not by
+            // shortening the buffer: the message ends at the offset.
+            let len = encoder.offset();
+            bytes.truncate(len);
+            Some(bytes)
+        }
         Err(error) => {
             tracing::debug!(%error, "dns: response did not encode");
             None

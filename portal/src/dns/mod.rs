@@ -1,7 +1,9 @@
-//! Captive DNS: the sans-IO answer policy ([`answer`]) and its UDP/TCP socket loops ([`serve`]).
+//! Captive DNS: the sans-IO answer policy ([`answer`]), per-address limits ([`limit`]) and its
+//! UDP/TCP socket loops ([`serve`]).
 
 pub mod answer;
+pub mod limit;
 pub mod serve;
 
 pub use answer::{CaptiveDns, DnsCounters, DnsPolicy};
-pub use serve::{DnsTcpLimits, serve_tcp, serve_udp};
+pub use serve::{DnsTcpLimits, DnsUdpLimits, serve_tcp, serve_udp};

@@ -1,8 +1,10 @@
-//! DNS socket loops: one UDP task answering inline, and a TCP accept loop with a connection
-//! cap and per-message / idle timeouts (RFC 7766 framing). Never busy-loops: accept errors
-//! (e.g. out of file descriptors) back off, and every read has a deadline.
+//! DNS socket loops: UDP workers answering inline (rate-limited per source address, yielding
+//! to the scheduler every [`UDP_BATCH`] datagrams so a flood cannot starve HTTP), and a TCP
+//! accept loop with a global and a per-address connection cap and per-message / idle timeouts
+//! (RFC 7766 framing). Never busy-loops: accept errors (e.g. out of file descriptors) back off,
+//! and every read has a deadline.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -13,13 +15,21 @@ use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::Semaphore;
 
 use super::CaptiveDns;
+use super::limit::{PerAddress, RateLimiter};
 use crate::shutdown::Shutdown;
 
+/// Datagrams a UDP worker answers before yielding to the scheduler.
+pub const UDP_BATCH: usize = 32;
+
 /// Limits for DNS over TCP.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct DnsTcpLimits {
     /// Most simultaneous TCP connections; further ones wait in the kernel backlog.
     pub max_connections: usize,
+    /// Most simultaneous TCP connections from one source address; more are closed at once.
+    pub max_per_address: usize,
+    /// Addresses exempt from `max_per_address` (a resolver or cache in front).
+    pub exempt: Vec<IpAddr>,
     /// Longest wait for the next query on an open connection.
     pub idle_timeout: Duration,
     /// Longest time to receive one whole message once its length prefix started.
@@ -30,32 +40,96 @@ impl Default for DnsTcpLimits {
     fn default() -> Self {
         Self {
             max_connections: 512,
+            max_per_address: 8,
+            exempt: Vec::new(),
             idle_timeout: Duration::from_secs(10),
             read_timeout: Duration::from_secs(3),
         }
     }
 }
 
+/// Limits for DNS over UDP.
+#[derive(Clone, Debug)]
+pub struct DnsUdpLimits {
+    /// Queries per second per source address (bursts of twice that); 0 = no limit.
+    pub rate_per_address: u32,
+    /// Addresses exempt from the rate (a resolver or cache in front).
+    pub exempt: Vec<IpAddr>,
+}
+
+impl Default for DnsUdpLimits {
+    fn default() -> Self {
+        Self {
+            rate_per_address: 50,
+            exempt: Vec::new(),
+        }
+    }
+}
+
+/// Logs a warning at most every 5 s when `total` grew since the last one.
+#[derive(Debug, Default)]
+struct Summary {
+    seen: u64,
+    last: Option<std::time::Instant>,
+}
+
+impl Summary {
+    fn due(&mut self, total: u64) -> bool {
+        if total > self.seen
+            && self
+                .last
+                .is_none_or(|t| t.elapsed() >= Duration::from_secs(5))
+        {
+            self.seen = total;
+            self.last = Some(std::time::Instant::now());
+            return true;
+        }
+        false
+    }
+}
+
 /// Answers UDP queries on `socket` until `shutdown` fires.
 ///
-/// One worker per core shares the socket; each waits for readiness once and then drains every
-/// queued datagram without going back to the scheduler, so a burst of queries costs two system
-/// calls per query and no task wake-ups.
-pub async fn serve_udp(socket: UdpSocket, dns: CaptiveDns, shutdown: Shutdown) {
+/// One worker per core shares the socket; each waits for readiness once and then drains the
+/// queued datagrams, going back to the scheduler only every [`UDP_BATCH`] of them (so a burst
+/// costs about two system calls per query, and HTTP still gets its turn under a flood).
+/// Queries over their source address's rate are dropped unanswered and counted.
+pub async fn serve_udp(
+    socket: UdpSocket,
+    dns: CaptiveDns,
+    limits: DnsUdpLimits,
+    shutdown: Shutdown,
+) {
     let socket = Arc::new(socket);
+    let rate = Arc::new(RateLimiter::new(
+        limits.rate_per_address,
+        limits.exempt,
+        std::time::Instant::now(),
+    ));
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..workers {
-        tasks.spawn(udp_worker(socket.clone(), dns.clone(), shutdown.clone()));
+        tasks.spawn(udp_worker(
+            socket.clone(),
+            dns.clone(),
+            rate.clone(),
+            shutdown.clone(),
+        ));
     }
     while tasks.join_next().await.is_some() {}
 }
 
-/// One UDP worker: wait until readable, then answer everything queued.
-async fn udp_worker(socket: Arc<UdpSocket>, dns: CaptiveDns, mut shutdown: Shutdown) {
+/// One UDP worker: wait until readable, then answer what is queued, yielding every batch.
+async fn udp_worker(
+    socket: Arc<UdpSocket>,
+    dns: CaptiveDns,
+    rate: Arc<RateLimiter>,
+    mut shutdown: Shutdown,
+) {
     let mut buf = vec![0u8; 4096];
-    let mut bad_seen = 0u64;
-    let mut last_warn: Option<std::time::Instant> = None;
+    let mut bad = Summary::default();
+    let mut limited = Summary::default();
+    let mut batch = 0usize;
     loop {
         tokio::select! {
             r = socket.readable() => if let Err(error) = r {
@@ -65,6 +139,11 @@ async fn udp_worker(socket: Arc<UdpSocket>, dns: CaptiveDns, mut shutdown: Shutd
             _ = shutdown.wait() => return,
         }
         loop {
+            batch += 1;
+            if batch >= UDP_BATCH {
+                batch = 0;
+                tokio::task::yield_now().await;
+            }
             let (len, src) = match socket.try_recv_from(&mut buf) {
                 Ok(x) => x,
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
@@ -76,6 +155,13 @@ async fn udp_worker(socket: Arc<UdpSocket>, dns: CaptiveDns, mut shutdown: Shutd
             };
             if src.port() == 0 {
                 dns.counters().dropped.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+            if !rate.allow(src.ip(), std::time::Instant::now()) {
+                let total = dns.counters().rate_limited.fetch_add(1, Ordering::Relaxed) + 1;
+                if limited.due(total) {
+                    tracing::warn!(%src, total, "dns udp: queries over the per-address rate dropped");
+                }
                 continue;
             }
             if let Some(reply) = dns.handle_message(&buf[..len], src, Protocol::Udp) {
@@ -91,11 +177,9 @@ async fn udp_worker(socket: Arc<UdpSocket>, dns: CaptiveDns, mut shutdown: Shutd
             }
             // Malformed messages are logged at debug each, and summarised at warn at most every 5 s.
             let c = dns.counters();
-            let bad = c.formerr.load(Ordering::Relaxed) + c.dropped.load(Ordering::Relaxed);
-            if bad > bad_seen && last_warn.is_none_or(|t| t.elapsed() >= Duration::from_secs(5)) {
-                tracing::warn!(%src, total = bad, "dns: malformed queries answered FORMERR or dropped");
-                bad_seen = bad;
-                last_warn = Some(std::time::Instant::now());
+            let total = c.formerr.load(Ordering::Relaxed) + c.dropped.load(Ordering::Relaxed);
+            if bad.due(total) {
+                tracing::warn!(%src, total, "dns: malformed queries answered FORMERR or dropped");
             }
         }
     }
@@ -109,6 +193,8 @@ pub async fn serve_tcp(
     mut shutdown: Shutdown,
 ) {
     let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let per_address = PerAddress::new(limits.max_per_address, limits.exempt.clone());
+    let mut refused = Summary::default();
     loop {
         let permit = tokio::select! {
             p = permits.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => return },
@@ -125,11 +211,22 @@ pub async fn serve_tcp(
             },
             _ = shutdown.wait() => return,
         };
+        let Some(slot) = per_address.try_acquire(src.ip()) else {
+            // Closed at once: one address must not hold the slots every phone shares.
+            let total = dns.counters().tcp_refused.fetch_add(1, Ordering::Relaxed) + 1;
+            if refused.due(total) {
+                tracing::warn!(%src, total, "dns tcp: connection over the per-address cap closed");
+            }
+            drop(stream);
+            continue;
+        };
         let dns = dns.clone();
         let shutdown = shutdown.clone();
+        let limits = limits.clone();
         tokio::spawn(async move {
             let _permit = permit;
-            if let Err(why) = handle_tcp_connection(stream, src, &dns, limits, shutdown).await {
+            let _slot = slot;
+            if let Err(why) = handle_tcp_connection(stream, src, &dns, &limits, shutdown).await {
                 dns.counters().tcp_errors.fetch_add(1, Ordering::Relaxed);
                 tracing::debug!(%src, why, "dns tcp: connection closed");
             }
@@ -141,7 +238,7 @@ async fn handle_tcp_connection(
     mut stream: TcpStream,
     src: SocketAddr,
     dns: &CaptiveDns,
-    limits: DnsTcpLimits,
+    limits: &DnsTcpLimits,
     mut shutdown: Shutdown,
 ) -> Result<(), &'static str> {
     let _ = stream.set_nodelay(true);

@@ -13,7 +13,7 @@ use rand::{Rng, SeedableRng};
 use sim::http::Conn;
 use sim::phone::{PhoneConfig, PhoneStatus, Relay, host_now_us, random_clock};
 use sim::poll::Rules;
-use sim::report::{one_line, summarise};
+use sim::report::{one_line, rates, rates_line, summarise};
 
 /// Crowdlight phone simulator.
 #[derive(Debug, Parser)]
@@ -25,8 +25,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Simulate phones: captive probe, page, /s, show, /t bursts, /s polls; report figures.
-    Run(RunArgs),
+    /// Simulate phones: captive probe, page, /s, show, /t bursts, /s long-polls; report figures.
+    Run(Box<RunArgs>),
     /// Check that relays answer /s identically and that their /t agree.
     Relays(RelaysArgs),
     /// Print the clock-sync test vectors (the content of sim/vectors/sync.json).
@@ -80,9 +80,21 @@ struct RunArgs {
     /// performance.now() resolution, ms (Chrome 0.1, Safari/Firefox 1).
     #[arg(long, default_value_t = 0.1)]
     quantum_ms: f64,
-    /// Per-request timeout, ms (the page's POLL_TIMEOUT_MS).
+    /// Per-request timeout, ms (the page's POLL_TIMEOUT_MS); a parked `/s?after=` request has
+    /// the page's 35 s.
     #[arg(long, default_value_t = 4000)]
     timeout_ms: u64,
+    /// Requests and bytes per phone per minute are measured over the run's last this many
+    /// seconds (the steady state when the run is long enough).
+    #[arg(long, default_value_t = 30.0)]
+    rate_window_s: f64,
+    /// Fail unless every phone long-polls (`/s?after=`) by the end.
+    #[arg(long)]
+    require_long_poll: bool,
+    /// Fail when the phones send more than this many requests per phone per minute over the
+    /// rate window.
+    #[arg(long)]
+    max_requests_per_min: Option<f64>,
     /// Print a progress line every this many seconds (0 = never).
     #[arg(long, default_value_t = 10.0)]
     report_every_s: f64,
@@ -98,7 +110,8 @@ struct RunArgs {
     /// Fail when any phone saw its running cue restart or disappear.
     #[arg(long)]
     require_steady_cue: bool,
-    /// Fail when a phone went longer than this without a good answer, ms.
+    /// Fail when a phone was cut off longer than this (first failed request to the next good
+    /// answer), ms.
     #[arg(long)]
     max_gap_ms: Option<f64>,
     /// Fail when fewer phones than this fraction (0..1) are synced with the show at the end.
@@ -138,7 +151,7 @@ fn main() -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     match cli.command {
-        Command::Run(args) => rt.block_on(run(args)),
+        Command::Run(args) => rt.block_on(run(*args)),
         Command::Relays(args) => rt.block_on(relays(args)),
         Command::Get(args) => rt.block_on(get(args)),
         Command::Vectors => {
@@ -210,9 +223,19 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
             .collect()
     };
     let every = (args.report_every_s > 0.0).then(|| Duration::from_secs_f64(args.report_every_s));
+    let window_s = args.rate_window_s.clamp(1.0, args.duration_s);
+    let window_start = end - Duration::from_secs_f64(window_s);
+    let mut window_snapshot = None;
     loop {
-        let next = every.map_or(end, |e| (tokio::time::Instant::now() + e).min(end));
+        let mut next = every.map_or(end, |e| (tokio::time::Instant::now() + e).min(end));
+        if window_snapshot.is_none() {
+            next = next.min(window_start);
+        }
         tokio::time::sleep_until(next).await;
+        if window_snapshot.is_none() && tokio::time::Instant::now() >= window_start {
+            window_snapshot = Some((snapshot(), tokio::time::Instant::now()));
+            continue;
+        }
         if tokio::time::Instant::now() >= end {
             break;
         }
@@ -227,7 +250,11 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     let all = snapshot();
     tasks.abort_all();
     let (sum, rows) = summarise(&all, now);
+    let rate = window_snapshot.map(|(a, at)| rates(&a, &all, at.elapsed().as_secs_f64()));
     println!("phonesim final: {}", one_line(&sum));
+    if let Some(r) = &rate {
+        println!("phonesim rates: {}", rates_line(r));
+    }
     for relay in 0..relays.len() {
         let group: Vec<_> = rows.iter().filter(|r| r.first_relay == relay).collect();
         let mut errs: Vec<f64> = group
@@ -248,7 +275,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         );
     }
     if let Some(path) = &args.json {
-        let doc = serde_json::json!({ "summary": sum, "phones": rows });
+        let doc = serde_json::json!({ "summary": sum, "rates": rate, "phones": rows });
         let text = serde_json::to_string_pretty(&doc)?;
         if path == "-" {
             println!("{text}");
@@ -304,6 +331,21 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
             "{} phones saw the cue restart, {} lost it",
             sum.phones_cue_restarted, sum.phones_cue_lost
         ));
+    }
+    if args.require_long_poll && sum.long_polling < sum.phones {
+        broken.push(format!(
+            "only {} of {} phones long-poll",
+            sum.long_polling, sum.phones
+        ));
+    }
+    if let Some(max) = args.max_requests_per_min {
+        match &rate {
+            Some(r) if r.requests_per_phone_min <= max => {}
+            r => broken.push(format!(
+                "requests per phone per minute {:?} > {max}",
+                r.as_ref().map(|r| r.requests_per_phone_min)
+            )),
+        }
     }
     if !broken.is_empty() {
         eprintln!("phonesim: bounds broken: {}", broken.join("; "));
