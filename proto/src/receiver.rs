@@ -33,9 +33,9 @@
 use crate::wire::{self, Key, Packet, WireError};
 
 /// How far behind the estimated beacon time a new boot's clock may be and still be accepted:
-/// network delay and scheduling jitter (0.5 s; a recording older than this is refused even
-/// when it is of a boot the receiver never saw).
-pub const FRESH_US: u64 = 500_000;
+/// network delay, a relay busy for a moment, scheduling jitter (1 s; a recording older than
+/// this is refused even when it is of a boot the receiver never saw).
+pub const FRESH_US: u64 = 1_000_000;
 /// Rate difference allowed between the beacon clock and the receiver clock, parts per
 /// million of the time elapsed since the last accepted packet (NTP's own bound is 500 ppm).
 pub const DRIFT_PPM: u64 = 1_000;
