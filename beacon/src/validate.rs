@@ -116,7 +116,24 @@ fn check_show(options: &RunOptions, settings: Option<&Settings>, report: &mut Re
     }
 }
 
+/// A directory group or others may write to is refused by the daemon at start (the owner is
+/// not checked here: `validate` may run as another user than the service).
+fn check_dir_mode(option: &str, file: &Path, report: &mut Report) {
+    use std::os::unix::fs::MetadataExt;
+    let dir = crate::paths::parent_dir(file);
+    if let Ok(meta) = std::fs::metadata(dir)
+        && meta.mode() & 0o022 != 0
+    {
+        report.problems.push(format!(
+            "{option}: directory {} is writable by group or others (mode {:o}): the daemon refuses it (chmod go-w)",
+            dir.display(),
+            meta.mode() & 0o7777
+        ));
+    }
+}
+
 fn check_socket(socket: &Path, report: &mut Report) {
+    check_dir_mode("socket", socket, report);
     if std::os::unix::net::UnixStream::connect(socket).is_ok() {
         report.problems.push(format!(
             "socket: a beacon is already running on {} (stop it first, or give another socket)",
@@ -126,6 +143,7 @@ fn check_socket(socket: &Path, report: &mut Report) {
 }
 
 fn check_state_file(state: &Path, report: &mut Report) {
+    check_dir_mode("state-file", state, report);
     let dir = state.parent().filter(|d| !d.as_os_str().is_empty());
     if let Some(dir) = dir
         && !dir.exists()
@@ -168,6 +186,26 @@ mod tests {
         let r = check_options(options(dir.path()), false);
         assert!(r.is_valid(), "{r:?}");
         assert!(r.notes.iter().any(|n| n.contains("intro")), "{r:?}");
+    }
+
+    #[test]
+    fn writable_socket_and_state_directories_are_problems() {
+        let dir = tempfile::tempdir().unwrap();
+        let shared = dir.path().join("shared");
+        std::fs::create_dir(&shared).unwrap();
+        std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let o = RunOptions {
+            socket: Some(shared.join("beacon.sock")),
+            ..options(dir.path())
+        };
+        let r = check_options(o, false);
+        assert!(
+            r.problems
+                .iter()
+                .any(|p| p.starts_with("socket:") && p.contains("go-w"))
+                && r.problems.iter().any(|p| p.starts_with("state-file:")),
+            "{r:?}"
+        );
     }
 
     #[test]
