@@ -124,13 +124,19 @@ pub fn write_new_key(path: &Path, force: bool, owner: Option<Owner>) -> Result<(
                     io(e)
                 }
             })?;
-        file.set_permissions(std::fs::Permissions::from_mode(0o600))
-            .map_err(io)?;
-        if let Some(o) = owner {
-            std::os::unix::fs::fchown(&file, Some(o.uid), Some(o.gid)).map_err(io)?;
+        let written = (|| {
+            file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+            if let Some(o) = owner {
+                std::os::unix::fs::fchown(&file, Some(o.uid), Some(o.gid))?;
+            }
+            file.write_all(text.as_bytes())?;
+            file.sync_all()
+        })();
+        if let Err(e) = written {
+            // Leave nothing half-made behind (e.g. --owner without root): a retry starts clean.
+            let _ = std::fs::remove_file(path);
+            return Err(io(e));
         }
-        file.write_all(text.as_bytes()).map_err(io)?;
-        file.sync_all().map_err(io)?;
     }
     Ok(())
 }

@@ -188,6 +188,22 @@ fn keygen_writes_a_private_key_and_never_overwrites_by_accident() {
         );
         let meta = std::fs::metadata(&fresh).unwrap();
         assert_eq!((meta.uid(), meta.gid()), (65534, 0));
+        // Without root --owner fails plainly and leaves no file behind.
+        let theirs = dir.path().join("nobody");
+        std::fs::create_dir(&theirs).unwrap();
+        std::os::unix::fs::chown(&theirs, Some(65534), Some(65534)).unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let out = std::process::Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+            .arg(env!("CARGO_BIN_EXE_beacon"))
+            .args(["keygen", "--owner", "root"])
+            .arg(theirs.join("k"))
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("not permitted"), "{err}");
+        assert!(!theirs.join("k").exists());
     } else {
         eprintln!("SKIPPED the --owner hand-over: needs root");
     }
