@@ -12,6 +12,9 @@
 #   gw      10.78.0.1               dnsmasq with deploy/dnsmasq-crowdlight.conf (DHCP)
 #   phone   DHCP on br-aud          dig, curl, a multicast listener
 #
+# portal1 also gets deploy/nftables-crowdlight.nft (when nft is installed) and forwarding off;
+# a phonesim rehearsal runs from the phone's network (when target/release/phonesim is built).
+#
 # Needs root, ip(8), dnsmasq, nginx, dig, curl, python3 and the release binaries. Every address
 # lives only inside the namespaces created here; all are removed on exit. Prints PASS/FAIL
 # per check and exits non-zero if any check failed.
