@@ -12,6 +12,9 @@
 #   gw      10.78.0.1               dnsmasq with deploy/dnsmasq-crowdlight.conf (DHCP)
 #   phone   DHCP on br-aud          dig, curl, a multicast listener
 #
+# portal1 also gets deploy/nftables-crowdlight.nft (when nft is installed) and forwarding off;
+# a phonesim rehearsal runs from the phone's network (when target/release/phonesim is built).
+#
 # Needs root, ip(8), dnsmasq, nginx, dig, curl, python3 and the release binaries. Every address
 # lives only inside the namespaces created here; all are removed on exit. Prints PASS/FAIL
 # per check and exits non-zero if any check failed.
@@ -259,6 +262,20 @@ check "SIGHUP (systemctl reload) keeps the running cue" same_at
 check "the state file (docs/venue.md, The beacon's state file) names the running cue" \
   grep -q countdown "$W/state/beacon-state.json"
 
+say "Rehearsal: phonesim on the audience network against relay 1 (docs/venue.md, Rehearsal)"
+if [ -x "$BIN/phonesim" ]; then
+  for i in $(seq 1 20); do in_ns phone ip addr add "10.78.9.$i/20" dev wlan0; done
+  in_ns phone "$BIN/phonesim" run --relay 10.78.0.11:80 \
+    --phones 40 --duration-s 8 --ramp-s 2 --source-base 10.78.9.1 --sources 20 \
+    --report-every-s 0 --require-join --json "$W/rehearsal.json" >"$W/phonesim.out" 2>&1 \
+    && PHONESIM=0 || PHONESIM=$?
+  grep '^phonesim' "$W/phonesim.out" | sed 's/^/      /'
+  check "phonesim --require-join: every phone joined (exit 0)" test "$PHONESIM" = 0
+  check "rehearsal summary: 40 phones, 0 errors" grep -q 'phonesim final: phones 40 .* errors 0 ' "$W/phonesim.out"
+else
+  echo "SKIP  rehearsal ($BIN/phonesim not built: cargo build --release -p sim)"
+fi
+
 say "Scaling out: a second relay and an nginx cache (docs/venue.md, Scaling out)"
 OLD1=$P1
 kill "$OLD1"
@@ -310,20 +327,6 @@ check "/t through nginx: never cached" bash -c "[ \"\$(ip netns exec $(ns phone)
 SHOW=$(in_ns phone curl -fsS http://10.78.0.10/s | python3 -c 'import json,sys; print(json.load(sys.stdin)["show"])')
 cache_status "$SHOW" >/dev/null
 check "the compiled show is cached (immutable)" test "$(cache_status "$SHOW")" = HIT
-say "Rehearsal: phonesim on the audience network against both relays (docs/venue.md, Rehearsal)"
-if [ -x "$BIN/phonesim" ]; then
-  for i in $(seq 1 20); do in_ns phone ip addr add "10.78.9.$i/20" dev wlan0; done
-  in_ns phone "$BIN/phonesim" run --relay 10.78.0.11:80 --relay 10.78.0.12:80 \
-    --phones 40 --duration-s 8 --ramp-s 2 --source-base 10.78.9.1 --sources 20 \
-    --report-every-s 0 --require-join --json "$W/rehearsal.json" >"$W/phonesim.out" 2>&1 \
-    && PHONESIM=0 || PHONESIM=$?
-  grep '^phonesim' "$W/phonesim.out" | sed 's/^/      /'
-  check "phonesim --require-join: every phone joined (exit 0)" test "$PHONESIM" = 0
-  check "rehearsal summary: 40 phones, 0 errors" grep -q 'phonesim final: phones 40 .* errors 0 ' "$W/phonesim.out"
-else
-  echo "SKIP  rehearsal ($BIN/phonesim not built: cargo build --release -p sim)"
-fi
-
 kill -9 "$P1"
 t_code() { ip netns exec "$(ns phone)" curl -s -o /dev/null -w '%{http_code}' http://10.78.0.10/t; }
 five_t() { for _ in 1 2 3 4 5; do equals 200 t_code || return 1; done; }

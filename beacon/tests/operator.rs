@@ -3,8 +3,8 @@
 
 mod common;
 
+use beacon::wire::State;
 use common::{Daemon, Listener};
-use crowdlight_proto::wire::State;
 
 fn show_id(d: &Daemon) -> [u8; 16] {
     let hex_id = d.status()["show"].as_str().unwrap().to_owned();
@@ -178,13 +178,13 @@ fn every_subcommand_has_help() {
 #[test]
 fn replies_stay_small_whatever_the_show_or_the_request() {
     let d = Daemon::start();
-    // A show with 2,000 errors (an unknown colour in each of 4 segments of 500 cues, within
-    // the compiler's caps): about 180 kB of compiler report, more than the 64 KiB frame cap.
+    // A show with 2,970 errors (an unknown colour in each of three segments of 990 cues, under
+    // the 1,000-cue cap): about 250 kB of compiler report, more than the 64 KiB frame cap.
     let mut show = String::from("title = \"Many\"\nzones = [\"hall\"]\n\n");
-    for i in 0..500 {
+    for i in 0..990 {
         show += &format!("[[cue]]\nname = \"c{i}\"\nend = \"end\"\n");
-        for _ in 0..4 {
-            show += "[[cue.segment]]\nkind = \"solid\"\ndur = \"1s\"\ncolour = \"nosuch\"\n";
+        for _ in 0..3 {
+            show += "[[cue.segment]]\nkind = \"solid\"\ndur = \"1s\"\ncolour = \"nosuch\"\n\n";
         }
     }
     let path = d.dir.path().join("many.toml");

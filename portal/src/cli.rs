@@ -40,7 +40,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "N")]
     pub max_tcp_per_address: Option<usize>,
     /// The page's canonical URL; probes and foreign hosts redirect here
-    /// [default: http://<HTTP listen IP, or --portal-ip if 0.0.0.0>[:port]/].
+    /// [default: http://<HTTP listen IP, or the first --ipv4 if 0.0.0.0>[:port]/].
     #[arg(long, value_name = "URL")]
     pub canonical_url: Option<String>,
     /// Beacon multicast group [default: 239.255.77.77].

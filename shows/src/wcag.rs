@@ -13,7 +13,10 @@
 //!
 //! Each cue is sampled at every millisecond where flashes can happen (see [`sample_times`]) over
 //! one pass plus its end rule (the held last frame, the wrap of a loop into its first second, or
-//! the drop to black of an ended cue).
+//! the drop to black of an ended cue). [`check`] visits only the samples where the colour
+//! changes (found by bisection inside monotone stretches), so its cost follows the number of
+//! colour changes rather than the cue length; [`check_reference`] evaluates every sample and
+//! the tests prove the two equal. A caller's deadline bounds the time ([`check_within`]).
 
 use crate::model::{CompiledShow, Cue, CueEnd, Rgb, Segment};
 

@@ -219,17 +219,44 @@ fn refused(e: CommandError, counters: &Counters) -> Response {
     Response::error(e.kind(), e.to_string())
 }
 
-/// Compiles a show file into the engine's view; errors are one line.
+/// Compiles a show file into the engine's view; errors are one line. Runs on a thread of its
+/// own (not tokio's blocking pool, which a runtime shutting down waits for: SIGTERM must not
+/// wait for a compile) and is refused after [`shows::compile::DEFAULT_BUDGET`].
 pub async fn compile(path: PathBuf) -> Result<ShowInfo, CommandError> {
-    tokio::task::spawn_blocking(move || compile_blocking(&path))
-        .await
-        .unwrap_or_else(|e| Err(CommandError::InvalidShow(format!("compiler crashed: {e}"))))
+    let budget = shows::compile::DEFAULT_BUDGET;
+    let deadline = std::time::Instant::now() + budget;
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let shown = path.display().to_string();
+    std::thread::Builder::new()
+        .name("compile".into())
+        .spawn(move || {
+            let _ = tx.send(compile_within(&path, Some(deadline)));
+        })
+        .map_err(|e| CommandError::InvalidShow(format!("cannot start the compiler: {e}")))?;
+    // The compiler polls the same deadline; the margin covers reading and the final steps.
+    match tokio::time::timeout(budget + std::time::Duration::from_secs(1), rx).await {
+        Ok(Ok(result)) => result,
+        Ok(Err(_)) => Err(CommandError::InvalidShow(format!(
+            "{shown}: the compiler crashed"
+        ))),
+        Err(_) => Err(CommandError::InvalidShow(format!(
+            "{shown}: compiling took longer than {} s; the show is refused",
+            budget.as_secs()
+        ))),
+    }
 }
 
-/// Blocking form of [`compile`].
+/// Blocking form of [`compile`] (no time budget).
 pub fn compile_blocking(path: &Path) -> Result<ShowInfo, CommandError> {
+    compile_within(path, None)
+}
+
+fn compile_within(
+    path: &Path,
+    deadline: Option<std::time::Instant>,
+) -> Result<ShowInfo, CommandError> {
     let path = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
-    let show = shows::compile_file(&path).map_err(|e| {
+    let show = shows::compile_file_within(&path, deadline).map_err(|e| {
         let text = error_summary(&e.to_string());
         let shown = path.display().to_string();
         if text.contains(&shown) {
