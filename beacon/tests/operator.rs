@@ -3,7 +3,7 @@
 
 mod common;
 
-use beacon::wire::State;
+use crowdlight_proto::wire::State;
 use common::{Daemon, Listener};
 
 fn show_id(d: &Daemon) -> [u8; 16] {
