@@ -3,8 +3,8 @@
 
 mod common;
 
-use crowdlight_proto::wire::State;
 use common::{Daemon, Listener};
+use crowdlight_proto::wire::State;
 
 fn show_id(d: &Daemon) -> [u8; 16] {
     let hex_id = d.status()["show"].as_str().unwrap().to_owned();
