@@ -10,10 +10,11 @@ WSRUST=$BENCH_DIR/peers/ws-rust/target/release/ws-rust-peer
 OUT=${BENCH_OUT:-$BENCH_DIR/results}
 mkdir -p "$OUT"
 
-# Bench-only addresses (loopback only).
-B_GROUP=239.255.77.90
-B_MPORT=17790
-B_HTTP=127.0.0.1:18080
+# Bench-only addresses (loopback only; BENCH_GROUP, BENCH_MPORT, BENCH_HTTP move them when two
+# benchmarks share the machine — multicast on loopback is machine-wide).
+B_GROUP=${BENCH_GROUP:-239.255.77.90}
+B_MPORT=${BENCH_MPORT:-17790}
+B_HTTP=${BENCH_HTTP:-127.0.0.1:18080}
 B_HTTP2=127.0.0.1:18090
 B_DNS=127.0.0.1:18053
 B_SHOW=$ROOT/shows/examples/intermission.toml
