@@ -133,6 +133,8 @@ fn a_parked_request_times_out_with_the_current_state() {
     assert_eq!(r.status, 200);
     assert_eq!(r.json(), body0);
     assert_eq!(r.header("etag"), Some(etag0.as_str()));
+    // Unchanged after the wait: not for a shared cache (it would hand it straight back).
+    assert_eq!(r.header("cache-control"), Some("no-store"));
     // Same connection, with the ETag: 304 after the wait.
     write!(
         s,

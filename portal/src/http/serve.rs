@@ -410,7 +410,8 @@ impl Server {
     }
 
     fn answer_parked(&self, c: &mut Conn, p: &Parked) {
-        let reply = routes::state_reply(&self.app, p.if_none_match.as_deref().unwrap_or(""));
+        let inm = p.if_none_match.as_deref().unwrap_or("");
+        let reply = routes::held_reply(&self.app, inm, p.after);
         self.app.metrics.count_request("s", reply.status);
         let close = !p.keep_alive || c.stopping;
         reply.encode(&mut c.pending, p.head_only, close, p.http10);
