@@ -32,9 +32,9 @@ pub enum PortalError {
     /// A socket could not be opened.
     #[error("cannot open {what} on {addr}: {source}")]
     Bind {
-        /// Which socket.
+        /// Which socket (`HTTP`, `DNS/UDP`, ...).
         what: &'static str,
-        /// Where.
+        /// The address it was to bind.
         addr: String,
         /// What the OS said.
         source: io::Error,

@@ -55,17 +55,17 @@ pub enum ConfigError {
     /// File could not be read.
     #[error("cannot read {path}: {source}")]
     Read {
-        /// The file.
+        /// The config file.
         path: PathBuf,
-        /// Why.
+        /// What the OS said.
         source: std::io::Error,
     },
     /// File is not valid config TOML.
     #[error("{path}: {source}")]
     Parse {
-        /// The file.
+        /// The config file.
         path: PathBuf,
-        /// Why (with line/column).
+        /// The TOML error, with line and column.
         source: toml::de::Error,
     },
     /// A value is out of range or inconsistent.

@@ -25,7 +25,7 @@ pub enum TlsError {
     /// The certificate file could not be read or holds no PEM certificate.
     #[error("certificate {}: {source}", path.display())]
     CertFile {
-        /// The file.
+        /// The certificate file.
         path: PathBuf,
         /// What the PEM reader said.
         source: rustls_pki_types::pem::Error,
@@ -33,19 +33,19 @@ pub enum TlsError {
     /// The certificate file holds no `CERTIFICATE` block.
     #[error("certificate {}: no CERTIFICATE block", path.display())]
     NoCertificate {
-        /// The file.
+        /// The PEM file named in `[tls]`.
         path: PathBuf,
     },
     /// The leaf certificate is not a DER X.509 certificate.
     #[error("certificate {}: not an X.509 certificate", path.display())]
     NotX509 {
-        /// The file.
+        /// The PEM file named in `[tls]`.
         path: PathBuf,
     },
     /// The key file could not be read or holds no PEM private key.
     #[error("private key {}: {source}", path.display())]
     KeyFile {
-        /// The file.
+        /// The PEM file named in `[tls]`.
         path: PathBuf,
         /// What the PEM reader said.
         source: rustls_pki_types::pem::Error,
@@ -53,7 +53,7 @@ pub enum TlsError {
     /// rustls cannot sign with the key, or the key does not belong to the certificate.
     #[error("private key {}: {source}", path.display())]
     Key {
-        /// The file.
+        /// The PEM file named in `[tls]`.
         path: PathBuf,
         /// What rustls said.
         source: rustls::Error,

@@ -10,10 +10,11 @@ WSRUST=$BENCH_DIR/peers/ws-rust/target/release/ws-rust-peer
 OUT=${BENCH_OUT:-$BENCH_DIR/results}
 mkdir -p "$OUT"
 
-# Bench-only addresses (loopback only).
-B_GROUP=239.255.77.90
-B_MPORT=17790
-B_HTTP=127.0.0.1:18080
+# Bench-only addresses (loopback only; BENCH_GROUP, BENCH_MPORT, BENCH_HTTP move them when two
+# benchmarks share the machine — multicast on loopback is machine-wide).
+B_GROUP=${BENCH_GROUP:-239.255.77.90}
+B_MPORT=${BENCH_MPORT:-17790}
+B_HTTP=${BENCH_HTTP:-127.0.0.1:18080}
 B_HTTP2=127.0.0.1:18090
 B_DNS=127.0.0.1:18053
 B_SHOW=$ROOT/shows/examples/intermission.toml
@@ -86,10 +87,16 @@ start_beacon() {
 }
 
 # start_portal HTTP_ADDR [extra flags]: a relay on the bench group; waits for /healthz 200.
+# The load generators put many clients on each source address, so the per-address cap is
+# lifted. BENCH_PORTAL=PATH runs another portal binary (e.g. an older build, for before/after).
+PORTAL_BIN=${BENCH_PORTAL:-$BIN/portal}
 start_portal() {
   local http=$1; shift
   case " $* " in *" --dns "*) ;; *) set -- --no-dns "$@" ;; esac
-  spawn "portal-${http##*:}" "$BIN/portal" run --dev --http "$http" --group "$B_GROUP" --port "$B_MPORT" \
+  if "$PORTAL_BIN" run --help 2>/dev/null | grep -q -- --max-connections-per-address; then
+    set -- --max-connections-per-address 19000 "$@"
+  fi
+  spawn "portal-${http##*:}" "$PORTAL_BIN" run --dev --http "$http" --group "$B_GROUP" --port "$B_MPORT" \
     --shows "$ROOT/shows/examples" --canonical-url "http://$http/" --max-connections 19000 "$@"
   PORTAL_PID=$LAST_PID
   for _ in $(seq 1 100); do

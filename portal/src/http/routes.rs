@@ -65,7 +65,7 @@ pub enum Answer {
     /// Send this now.
     Reply(Reply),
     /// `/s?after=V` with `V` the current version: hold the request until the state changes
-    /// or [`AppState::long_poll_wait`] passes, then answer with [`state_reply`].
+    /// or [`AppState::long_poll_wait`] passes, then answer with [`held_reply`].
     Park {
         /// The version the phone already has.
         after: u64,
@@ -80,7 +80,10 @@ pub fn etag_matches(if_none_match: &str, etag: &[u8]) -> bool {
     let Ok(etag) = std::str::from_utf8(etag) else {
         return false;
     };
-    let bare = |t: &str| t.trim().trim_start_matches("W/").to_string();
+    fn bare(t: &str) -> &str {
+        let t = t.trim();
+        t.strip_prefix("W/").unwrap_or(t)
+    }
     !if_none_match.is_empty()
         && if_none_match
             .split(',')
@@ -218,11 +221,27 @@ fn time(app: &AppState) -> Reply {
 
 /// The current `/s` answer: `304` to a matching `If-None-Match`, else the pre-rendered body.
 pub fn state_reply(app: &AppState, if_none_match: &str) -> Reply {
+    state_reply_cached(app, if_none_match, "public, max-age=1")
+}
+
+/// The answer to a held `/s?after=V`: the current `/s`. When the wait ended without a change
+/// (the state still has version `V`) it is `no-store`: a shared cache must not serve it for
+/// the next `after=V` (a phone would get it back at once and ask again in a loop); that next
+/// request goes to the relay and waits there (with `proxy_cache_lock`, one per cache).
+pub fn held_reply(app: &AppState, if_none_match: &str, after: u64) -> Reply {
+    if app.relay.snapshot().version == after {
+        state_reply_cached(app, if_none_match, "no-store")
+    } else {
+        state_reply(app, if_none_match)
+    }
+}
+
+fn state_reply_cached(app: &AppState, if_none_match: &str, cache_control: &'static str) -> Reply {
     let snap = app.relay.snapshot();
     let r = |status, body| {
         Reply::new(status, body)
             .header("etag", Value::Shared(snap.etag.clone()))
-            .with("cache-control", "public, max-age=1")
+            .with("cache-control", cache_control)
     };
     if etag_matches(if_none_match, snap.etag.as_bytes()) {
         return r(304, Bytes::new());

@@ -274,6 +274,10 @@ impl Server {
     where
         S: AsyncRead + AsyncWrite + Unpin,
     {
+        let stopping = shutdown.is_triggered();
+        // Pinned once: re-creating the wait each round would re-register it every request.
+        let stop = async move { shutdown.wait().await };
+        tokio::pin!(stop);
         let now = Instant::now();
         let mut c = Conn {
             https,
@@ -283,7 +287,7 @@ impl Server {
             written: 0,
             flush: false,
             close: false,
-            stopping: shutdown.is_triggered(),
+            stopping,
             parked: None,
             wait_start: now,
             last_progress: now,
@@ -309,7 +313,7 @@ impl Server {
                     timer.as_mut().reset(self.deadline(&c));
                     continue;
                 }
-                () = shutdown.wait(), if !c.stopping => {
+                () = &mut stop, if !c.stopping => {
                     c.stopping = true;
                     if c.pending.is_empty() {
                         return; // between requests (or mid-head): nothing to finish
@@ -320,7 +324,14 @@ impl Server {
             };
             match event {
                 Ok(Event::Close) => {
-                    let _ = tokio::time::timeout(Duration::from_millis(500), io.shutdown()).await;
+                    // FIN (TLS: close_notify first), bounded by the connection's own timer.
+                    timer
+                        .as_mut()
+                        .reset(Instant::now() + Duration::from_millis(500));
+                    tokio::select! {
+                        _ = io.shutdown() => {}
+                        () = timer.as_mut() => {}
+                    }
                     return;
                 }
                 Err(error) => {
@@ -331,7 +342,9 @@ impl Server {
                     let Some(parked) = c.parked.take() else {
                         continue;
                     };
-                    if !self.hold(&mut io, &mut c, &parked, &mut shutdown).await {
+                    if !Box::pin(self.hold(&mut io, &mut c, &parked, stop.as_mut(), timer.as_mut()))
+                        .await
+                    {
                         return; // the phone went away
                     }
                     self.answer_parked(&mut c, &parked);
@@ -353,17 +366,27 @@ impl Server {
     /// Holds a parked `/s?after=V` until the state's version moves, the long-poll wait ends or
     /// shutdown; meanwhile reads only to notice the phone leaving (or queue what it pipelines).
     /// False if the connection is gone.
-    async fn hold<S>(&self, io: &mut S, c: &mut Conn, p: &Parked, shutdown: &mut Shutdown) -> bool
+    async fn hold<S, F>(
+        &self,
+        io: &mut S,
+        c: &mut Conn,
+        p: &Parked,
+        mut stop: Pin<&mut F>,
+        mut until: Pin<&mut tokio::time::Sleep>,
+    ) -> bool
     where
         S: AsyncRead + AsyncWrite + Unpin,
+        F: Future<Output = ()>,
     {
         let _listening = ListenerGauge::new(&self.app);
         let mut changes = self.app.relay.subscribe();
         if self.app.relay.snapshot().version != p.after {
             return true; // changed between routing and subscribing
         }
-        let until = tokio::time::sleep(self.app.long_poll_wait);
-        tokio::pin!(until);
+        // The connection's own timer bounds the hold (re-armed by the caller afterwards).
+        until
+            .as_mut()
+            .reset(Instant::now() + self.app.long_poll_wait);
         let carry_cap = self.limits.max_header_bytes + SCRATCH_BYTES;
         loop {
             let watch_input = c.carry.len() < carry_cap;
@@ -373,8 +396,8 @@ impl Server {
                         return true;
                     }
                 }
-                () = &mut until => return true,
-                () = shutdown.wait(), if !c.stopping => {
+                () = until.as_mut() => return true,
+                () = stop.as_mut(), if !c.stopping => {
                     c.stopping = true;
                     return true;
                 }
@@ -387,7 +410,8 @@ impl Server {
     }
 
     fn answer_parked(&self, c: &mut Conn, p: &Parked) {
-        let reply = routes::state_reply(&self.app, p.if_none_match.as_deref().unwrap_or(""));
+        let inm = p.if_none_match.as_deref().unwrap_or("");
+        let reply = routes::held_reply(&self.app, inm, p.after);
         self.app.metrics.count_request("s", reply.status);
         let close = !p.keep_alive || c.stopping;
         reply.encode(&mut c.pending, p.head_only, close, p.http10);
@@ -574,6 +598,38 @@ fn read_into<S: AsyncRead + Unpin>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn server() -> Arc<Server> {
+        let app = AppState {
+            canonical_url: "http://127.0.0.1/".into(),
+            own_hosts: vec!["127.0.0.1".into()],
+            release: Default::default(),
+            relay: Arc::new(crate::relay::RelayState::new()),
+            catalog: Arc::new(crate::catalog::Catalog::new("/nonexistent".into())),
+            metrics: Default::default(),
+            dns: Default::default(),
+            webtransport: Default::default(),
+            certificates: None,
+            venue_info_url: None,
+            long_poll_wait: Duration::from_secs(25),
+        };
+        Server::new(Arc::new(app), HttpLimits::default())
+    }
+
+    /// What one plain connection's task holds besides the socket (BENCHMARKS.md §2 measures
+    /// the whole: task, socket registration, caps, allocator).
+    #[tokio::test]
+    async fn connection_future_is_small() {
+        let server = server();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let stream = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let fut = server.serve_tcp(stream, Shutdown::never());
+        let size = std::mem::size_of_val(&fut);
+        eprintln!("plain connection future: {size} bytes");
+        assert!(size <= 800, "{size}");
+    }
 
     #[test]
     fn idle_conn_is_small() {

@@ -77,7 +77,7 @@ pub async fn listen(
                 }
             }
             Err(rejection) => {
-                relay.handle_rejection(&rejection);
+                relay.count_rejection(&rejection);
                 // Logged at most every 5 s (a flood of forgeries must not flood the log);
                 // every one is counted in /metrics.
                 if last_warn.is_none_or(|t| t.elapsed() >= std::time::Duration::from_secs(5)) {

@@ -180,7 +180,7 @@ impl RelayState {
     }
 
     /// Counts one rejected datagram.
-    pub fn handle_rejection(&self, rejection: &Rejection) {
+    pub fn count_rejection(&self, rejection: &Rejection) {
         let label = rejection_label(rejection);
         if let Some(i) = REJECT_REASONS.iter().position(|r| *r == label) {
             self.counters.rejected[i].fetch_add(1, Ordering::Relaxed);

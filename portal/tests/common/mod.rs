@@ -119,7 +119,15 @@ impl PortalProcess {
 
     /// [`PortalProcess::start`]; `wait_catalog = false` returns as soon as it serves.
     pub fn start_with(extra: &[&str], wait_catalog: bool) -> Self {
-        let port = random_port();
+        Self::start_on_with(random_port(), extra, wait_catalog)
+    }
+
+    /// Starts `portal run --dev` on port 0 listening to multicast `port`, with `extra` flags.
+    pub fn start_on(port: u16, extra: &[&str]) -> Self {
+        Self::start_on_with(port, extra, true)
+    }
+
+    fn start_on_with(port: u16, extra: &[&str], wait_catalog: bool) -> Self {
         let shows = repo().join("shows/examples");
         let mut args: Vec<String> = vec![
             "run".into(),
@@ -553,4 +561,31 @@ pub fn metric_value(http: SocketAddr, prefix: &str) -> i64 {
         .find(|l| l.starts_with(prefix))
         .and_then(|l| l.rsplit(' ').next()?.parse().ok())
         .unwrap_or(0)
+}
+
+/// Reads one HTTP/1.1 response (head + `content-length` body, none for 304) from `s`.
+pub fn read_response(s: &mut impl Read) -> Resp {
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        if let Some(split) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+            let mut r = parse_response(&raw[..split + 4]);
+            let len: usize = r
+                .header("content-length")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            let len = if r.status == 304 { 0 } else { len };
+            if raw.len() >= split + 4 + len {
+                r.body = raw[split + 4..split + 4 + len].to_vec();
+                return r;
+            }
+        }
+        let n = s.read(&mut buf).expect("read response");
+        assert!(
+            n > 0,
+            "closed before a whole response: {:?}",
+            String::from_utf8_lossy(&raw)
+        );
+        raw.extend_from_slice(&buf[..n]);
+    }
 }
