@@ -225,12 +225,13 @@ pub fn state_reply(app: &AppState, if_none_match: &str) -> Reply {
 }
 
 /// The answer to a held `/s?after=V`: the current `/s`. When the wait ended without a change
-/// (the state still has version `V`) it is `no-store`: a shared cache must not serve it for
-/// the next `after=V` (a phone would get it back at once and ask again in a loop); that next
-/// request goes to the relay and waits there (with `proxy_cache_lock`, one per cache).
+/// (the state still has version `V`) it is `max-age=0`: stale at once, so a shared cache (or the
+/// browser's) never hands it back for the next `after=V` (a phone would get it at once and ask
+/// again in a loop for the whole max-age); that next request goes to the relay, or revalidates
+/// there with `If-None-Match`, and waits (with `proxy_cache_lock`, one per cache).
 pub fn held_reply(app: &AppState, if_none_match: &str, after: u64) -> Reply {
     if app.relay.snapshot().version == after {
-        state_reply_cached(app, if_none_match, "no-store")
+        state_reply_cached(app, if_none_match, "public, max-age=0")
     } else {
         state_reply(app, if_none_match)
     }
