@@ -62,15 +62,15 @@ pub enum ConsoleError {
     Token {
         /// The operator socket.
         socket: PathBuf,
-        /// What went wrong.
+        /// Why the token request failed (no daemon, no permission, bad reply).
         error: String,
     },
     /// The port could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
-        /// The address.
+        /// The `console-listen` address.
         addr: SocketAddr,
-        /// The OS error.
+        /// Why binding failed (often: the port is taken).
         source: std::io::Error,
     },
 }

@@ -68,9 +68,9 @@ pub enum DaemonError {
     Socket {
         /// The socket path.
         path: PathBuf,
-        /// What failed.
+        /// The step that failed (bind, chmod, signal handler...).
         what: String,
-        /// The OS error.
+        /// Why that step failed.
         source: std::io::Error,
     },
     /// Another daemon answers on the socket.
@@ -81,15 +81,16 @@ pub enum DaemonError {
     Multicast {
         /// The interface address.
         interface: std::net::Ipv4Addr,
-        /// The OS error.
+        /// Why opening the socket, choosing the interface or setting TTL/loop failed
+        /// (often: the address is not on any local interface).
         source: std::io::Error,
     },
     /// The OSC port could not be bound.
     #[error("OSC input on {listen}: {source}")]
     Osc {
-        /// The address.
+        /// The `osc-listen` address.
         listen: std::net::SocketAddr,
-        /// The OS error.
+        /// Why binding failed (often: the port is taken).
         source: std::io::Error,
     },
     /// The socket or state directory is unsafe or unusable.

@@ -50,7 +50,7 @@ pub async fn serve(
             }
             continue;
         }
-        let requests = match osc::handle_datagram(&buf[..len]) {
+        let requests = match osc::decode_datagram(&buf[..len]) {
             Ok(r) => r,
             Err(e) => {
                 if should_log(&counters.osc_malformed) {
