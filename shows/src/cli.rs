@@ -91,17 +91,17 @@ pub enum Command {
 /// Runs a parsed command line, printing to stdout/stderr; returns the exit code.
 pub fn run(cli: Cli) -> i32 {
     match cli.command {
-        Command::Check { files } => handle_check(&files),
-        Command::Compile { file, output } => handle_compile(&file, output.as_deref()),
+        Command::Check { files } => run_check(&files),
+        Command::Compile { file, output } => run_compile(&file, output.as_deref()),
         Command::Preview {
             file,
             cue,
             output,
             width,
             span,
-        } => handle_preview(&file, &cue, &output, width, span),
-        Command::Cues { file, long, json } => handle_cues(&file, long, json),
-        Command::Eval { file, cue, zone, t } => handle_eval(&file, &cue, &zone, t),
+        } => run_preview(&file, &cue, &output, width, span),
+        Command::Cues { file, long, json } => run_cues(&file, long, json),
+        Command::Eval { file, cue, zone, t } => run_eval(&file, &cue, &zone, t),
     }
 }
 
@@ -128,7 +128,7 @@ pub fn load(path: &Path) -> Result<CompiledShow, ShowError> {
 }
 
 /// `shows check FILE...`.
-pub fn handle_check(files: &[PathBuf]) -> i32 {
+pub fn run_check(files: &[PathBuf]) -> i32 {
     let mut code = EXIT_OK;
     for file in files {
         match crate::compile_file(file) {
@@ -147,7 +147,7 @@ pub fn handle_check(files: &[PathBuf]) -> i32 {
 }
 
 /// `shows compile FILE [-o OUT]`.
-pub fn handle_compile(file: &Path, output: Option<&Path>) -> i32 {
+pub fn run_compile(file: &Path, output: Option<&Path>) -> i32 {
     let show = match crate::compile_file(file) {
         Ok(s) => s,
         Err(e) => return report(&e),
@@ -198,7 +198,7 @@ fn find_cue(show: &CompiledShow, cue: &str) -> Result<usize, i32> {
 }
 
 /// `shows preview FILE --cue CUE -o OUT.png`.
-pub fn handle_preview(file: &Path, cue: &str, output: &Path, width: u32, span: Option<u64>) -> i32 {
+pub fn run_preview(file: &Path, cue: &str, output: &Path, width: u32, span: Option<u64>) -> i32 {
     let show = match load(file) {
         Ok(s) => s,
         Err(e) => return report(&e),
@@ -232,7 +232,7 @@ pub fn handle_preview(file: &Path, cue: &str, output: &Path, width: u32, span: O
 }
 
 /// `shows eval FILE --cue CUE --zone ZONE --t MS`.
-pub fn handle_eval(file: &Path, cue: &str, zone: &str, t: u64) -> i32 {
+pub fn run_eval(file: &Path, cue: &str, zone: &str, t: u64) -> i32 {
     let show = match load(file) {
         Ok(s) => s,
         Err(e) => return report(&e),
@@ -248,13 +248,13 @@ pub fn handle_eval(file: &Path, cue: &str, zone: &str, t: u64) -> i32 {
         );
         return EXIT_USAGE;
     };
-    println!("{}", show.colour_at(zone_index, cue, t));
+    println!("{}", crate::eval::colour_at(&show, zone_index, cue, t));
     EXIT_OK
 }
 
 /// `shows cues FILE [--long | --json]`: what scripts need to drive a show without parsing its
 /// compiled JSON themselves.
-pub fn handle_cues(file: &Path, long: bool, json: bool) -> i32 {
+pub fn run_cues(file: &Path, long: bool, json: bool) -> i32 {
     let show = match load(file) {
         Ok(s) => s,
         Err(e) => return report(&e),

@@ -286,15 +286,6 @@ impl CompiledShow {
     pub fn cue_end(&self, cue: usize) -> CueEnd {
         self.cues.get(cue).map_or(CueEnd::End, |c| c.end)
     }
-
-    /// Reference evaluator: the colour of `zone` at `t_ms` ms after `cue` started.
-    /// Unknown zone or cue indices give black. See `FORMAT.md` for the exact rules.
-    pub fn colour_at(&self, zone: usize, cue: usize, t_ms: u64) -> Rgb {
-        match self.cues.get(cue) {
-            Some(c) if zone < self.zones.len() => crate::eval::cue_colour(c, zone, t_ms),
-            _ => Rgb::BLACK,
-        }
-    }
 }
 
 #[cfg(test)]
