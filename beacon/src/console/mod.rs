@@ -134,11 +134,11 @@ pub async fn bind(options: &ConsoleOptions) -> Result<tokio::net::TcpListener, C
         })
 }
 
-/// Serves the console on `listener` until `shutdown` completes.
+/// Serves the console on `listener` until `shutdown` fires.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     options: ConsoleOptions,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    mut shutdown: crate::shutdown::Shutdown,
 ) -> std::io::Result<()> {
     let port = listener.local_addr()?.port();
     let state = Arc::new(ConsoleState {
@@ -175,7 +175,7 @@ pub async fn serve(
         .layer(middleware::from_fn_with_state(state.clone(), require_host))
         .with_state(state);
     axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
+        .with_graceful_shutdown(async move { shutdown.wait().await })
         .await
 }
 

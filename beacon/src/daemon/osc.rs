@@ -11,6 +11,7 @@ use tokio::sync::mpsc;
 use super::{Counters, EngineRequest, operator};
 use crate::config::OscSettings;
 use crate::osc;
+use crate::shutdown::Shutdown;
 
 /// Binds the OSC socket (at start, so a taken port stops the daemon with a clear error).
 pub async fn bind(settings: &OscSettings) -> std::io::Result<UdpSocket> {
@@ -29,10 +30,15 @@ pub async fn serve(
     settings: OscSettings,
     engine: mpsc::Sender<EngineRequest>,
     counters: Arc<Counters>,
+    mut shutdown: Shutdown,
 ) {
     let mut buf = vec![0u8; 65_536];
     loop {
-        let (len, from) = match socket.recv_from(&mut buf).await {
+        let received = tokio::select! {
+            () = shutdown.wait() => return,
+            received = socket.recv_from(&mut buf) => received,
+        };
+        let (len, from) = match received {
             Ok(x) => x,
             Err(e) => {
                 tracing::warn!(error = %e, "OSC receive failed");
