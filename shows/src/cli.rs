@@ -167,7 +167,15 @@ pub fn run_compile(file: &Path, output: Option<&Path>) -> i32 {
         || PathBuf::from(format!("{}.json", show.id_hex())),
         Path::to_path_buf,
     );
-    match std::fs::write(&path, json) {
+    wrote(
+        &path,
+        std::fs::write(&path, json).map_err(|e| e.to_string()),
+    )
+}
+
+/// Prints the file written, or why it could not be; returns the exit code.
+fn wrote(path: &Path, written: Result<(), String>) -> i32 {
+    match written {
         Ok(()) => {
             println!("{}", path.display());
             EXIT_OK
@@ -187,24 +195,23 @@ fn find(names: &[&str], wanted: &str) -> Option<usize> {
         .or_else(|| wanted.parse::<usize>().ok().filter(|&i| i < names.len()))
 }
 
-fn find_cue(show: &CompiledShow, cue: &str) -> Result<usize, i32> {
-    find(&show.cue_names(), cue).ok_or_else(|| {
+/// Loads a show and finds a cue in it; on failure prints why and gives the exit code.
+fn load_cue(file: &Path, cue: &str) -> Result<(CompiledShow, usize), i32> {
+    let show = load(file).map_err(|e| report(&e))?;
+    let index = find(&show.cue_names(), cue).ok_or_else(|| {
         eprintln!(
             "shows: unknown cue '{cue}' (cues: {})",
             show.cue_names().join(", ")
         );
         EXIT_USAGE
-    })
+    })?;
+    Ok((show, index))
 }
 
 /// `shows preview FILE --cue CUE -o OUT.png`.
 pub fn run_preview(file: &Path, cue: &str, output: &Path, width: u32, span: Option<u64>) -> i32 {
-    let show = match load(file) {
-        Ok(s) => s,
-        Err(e) => return report(&e),
-    };
-    let cue = match find_cue(&show, cue) {
-        Ok(c) => c,
+    let (show, cue) = match load_cue(file, cue) {
+        Ok(found) => found,
         Err(code) => return code,
     };
     let opts = PreviewOptions {
@@ -219,26 +226,13 @@ pub fn run_preview(file: &Path, cue: &str, output: &Path, width: u32, span: Opti
             img.write_png(std::io::BufWriter::new(f))
                 .map_err(|e| e.to_string())
         });
-    match written {
-        Ok(()) => {
-            println!("{}", output.display());
-            EXIT_OK
-        }
-        Err(e) => {
-            eprintln!("shows: cannot write {}: {e}", output.display());
-            EXIT_USAGE
-        }
-    }
+    wrote(output, written)
 }
 
 /// `shows eval FILE --cue CUE --zone ZONE --t MS`.
 pub fn run_eval(file: &Path, cue: &str, zone: &str, t: u64) -> i32 {
-    let show = match load(file) {
-        Ok(s) => s,
-        Err(e) => return report(&e),
-    };
-    let cue = match find_cue(&show, cue) {
-        Ok(c) => c,
+    let (show, cue) = match load_cue(file, cue) {
+        Ok(found) => found,
         Err(code) => return code,
     };
     let Some(zone_index) = find(&show.zone_names(), zone) else {
