@@ -257,7 +257,7 @@ impl CompiledShow {
         &self.title
     }
 
-    /// Zone names in sweep order (the zone index used by [`CompiledShow::colour_at`]).
+    /// Zone names in sweep order (the zone index used by [`crate::eval::colour_at`]).
     pub fn zone_names(&self) -> Vec<&str> {
         self.zones.iter().map(String::as_str).collect()
     }
