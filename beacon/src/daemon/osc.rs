@@ -1,6 +1,6 @@
 //! The OSC input's IO: one UDP socket; each datagram from an allowed sender is decoded by
 //! [`crate::osc`] and its requests go through the operator socket's command path
-//! ([`super::operator::dispatch`]). Refused datagrams are counted and logged (rate-limited).
+//! (`operator::dispatch`). Refused datagrams are counted and logged (rate-limited).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
