@@ -18,7 +18,7 @@ pub enum ClientError {
     NoDaemon {
         /// The socket tried.
         path: PathBuf,
-        /// The OS error.
+        /// Why connecting failed (not found: no daemon; refused: a stale socket file).
         source: std::io::Error,
     },
     /// The socket exists but we may not use it.
@@ -32,7 +32,7 @@ pub enum ClientError {
     Protocol {
         /// The socket tried.
         path: PathBuf,
-        /// What went wrong.
+        /// Which part of the exchange failed (write, read, undecodable reply).
         message: String,
     },
 }

@@ -200,7 +200,7 @@ pub enum ConfigError {
     Read {
         /// The file.
         path: PathBuf,
-        /// The OS error.
+        /// Why reading failed (not found, permission denied...).
         source: std::io::Error,
     },
     /// The config file is not valid TOML for these options.
@@ -225,7 +225,7 @@ pub enum ConfigError {
     Invalid {
         /// The option.
         option: &'static str,
-        /// What is wrong.
+        /// The accepted range or form, for the error message.
         reason: String,
     },
 }

@@ -17,5 +17,6 @@ pub mod osc;
 pub mod paths;
 pub mod persist;
 pub mod protocol;
+pub mod shutdown;
 pub mod timebase;
 pub mod validate;

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use beacon::config::{self, RunOptions, Settings};
 use beacon::protocol::{Request, Response};
-use beacon::{client, daemon, paths};
+use beacon::{client, daemon, paths, shutdown};
 use clap::{Parser, Subcommand};
 
 /// Crowdlight beacon: multicasts signed time/cue packets; the other subcommands drive a
@@ -210,7 +210,7 @@ fn console(
             "operator console: {}",
             beacon::console::url(addr, &options.token)
         );
-        let shutdown = daemon::shutdown_signal().context("cannot install signal handlers")?;
+        let shutdown = shutdown::on_signals().context("cannot install signal handlers")?;
         beacon::console::serve(listener, options, shutdown)
             .await
             .context("console server failed")?;
@@ -274,7 +274,7 @@ fn run(
         .build()
         .context("cannot start the runtime")?;
     runtime.block_on(async {
-        let shutdown = daemon::shutdown_signal().context("cannot install signal handlers")?;
+        let shutdown = shutdown::on_signals().context("cannot install signal handlers")?;
         daemon::run(settings, shutdown).await?;
         Ok(())
     })

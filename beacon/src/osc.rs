@@ -46,14 +46,14 @@ pub enum OscError {
     Arguments {
         /// The OSC address.
         address: String,
-        /// What is wrong.
+        /// Which argument is missing or of the wrong type.
         reason: String,
     },
 }
 
 /// Decodes one UDP datagram into the requests it carries, in order (a button release
 /// carries none).
-pub fn handle_datagram(bytes: &[u8]) -> Result<Vec<Request>, OscError> {
+pub fn decode_datagram(bytes: &[u8]) -> Result<Vec<Request>, OscError> {
     let (_, packet) =
         rosc::decoder::decode_udp(bytes).map_err(|e| OscError::Decode(format!("{e:?}")))?;
     let mut out = Vec::new();
@@ -192,7 +192,7 @@ mod tests {
             ("/crowdlight/stop", vec![OscType::Bool(true)], Request::Stop),
         ];
         for (addr, args, want) in cases {
-            let got = handle_datagram(&encode_message(addr, args)).unwrap();
+            let got = decode_datagram(&encode_message(addr, args)).unwrap();
             assert_eq!(got, vec![want], "{addr}");
         }
     }
@@ -200,16 +200,16 @@ mod tests {
     #[test]
     fn button_release_does_nothing() {
         for arg in [OscType::Float(0.0), OscType::Int(0), OscType::Bool(false)] {
-            let got = handle_datagram(&encode_message("/crowdlight/go", vec![arg])).unwrap();
+            let got = decode_datagram(&encode_message("/crowdlight/go", vec![arg])).unwrap();
             assert!(got.is_empty());
         }
     }
 
     #[test]
     fn bad_messages_are_refused_with_a_reason() {
-        let unknown = handle_datagram(&encode_message("/crowdlight/dance", vec![])).unwrap_err();
+        let unknown = decode_datagram(&encode_message("/crowdlight/dance", vec![])).unwrap_err();
         assert!(matches!(unknown, OscError::UnknownAddress(_)), "{unknown}");
-        let foreign = handle_datagram(&encode_message("/cue/1/go", vec![])).unwrap_err();
+        let foreign = decode_datagram(&encode_message("/cue/1/go", vec![])).unwrap_err();
         assert!(matches!(foreign, OscError::UnknownAddress(_)));
         for (addr, args) in [
             ("/crowdlight/standby", vec![]),
@@ -219,11 +219,11 @@ mod tests {
             ("/crowdlight/hold", vec![s("x")]),
             ("/crowdlight/go", vec![s(&"x".repeat(65))]),
         ] {
-            let e = handle_datagram(&encode_message(addr, args)).unwrap_err();
+            let e = decode_datagram(&encode_message(addr, args)).unwrap_err();
             assert!(matches!(e, OscError::Arguments { .. }), "{addr}: {e}");
         }
         for garbage in [&b""[..], b"hello", b"/crowdlight/go\0\0", &[0xff; 40]] {
-            assert!(matches!(handle_datagram(garbage), Err(OscError::Decode(_))));
+            assert!(matches!(decode_datagram(garbage), Err(OscError::Decode(_))));
         }
     }
 
@@ -247,7 +247,7 @@ mod tests {
             msg("/crowdlight/go", vec![]),
         ]);
         assert_eq!(
-            handle_datagram(&ok).unwrap(),
+            decode_datagram(&ok).unwrap(),
             vec![
                 Request::Standby { cue: "b".into() },
                 Request::Go { cue: None }
@@ -257,13 +257,13 @@ mod tests {
             msg("/crowdlight/stop", vec![]),
             msg("/crowdlight/nope", vec![]),
         ]);
-        assert!(handle_datagram(&bad).is_err());
+        assert!(decode_datagram(&bad).is_err());
     }
 
     proptest! {
         #[test]
         fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
-            let _ = handle_datagram(&bytes);
+            let _ = decode_datagram(&bytes);
         }
 
         #[test]
@@ -277,7 +277,7 @@ mod tests {
                 bytes[i % n] = b;
             }
             let keep = cut % (bytes.len() + 1);
-            let _ = handle_datagram(&bytes[..keep]);
+            let _ = decode_datagram(&bytes[..keep]);
         }
     }
 }

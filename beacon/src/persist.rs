@@ -12,12 +12,12 @@ use crate::engine::Snapshot;
 /// Why the state file could not be written or read.
 #[derive(Debug, thiserror::Error)]
 pub enum PersistError {
-    /// IO failure.
+    /// Reading, writing or renaming the state file failed.
     #[error("state file {path}: {source}")]
     Io {
         /// The file.
         path: PathBuf,
-        /// The OS error.
+        /// The failing read, write or rename (a missing file is not an error: no state yet).
         source: std::io::Error,
     },
     /// The state file is a symlink or belongs to another user: not read.

@@ -91,17 +91,17 @@ pub enum Command {
 /// Runs a parsed command line, printing to stdout/stderr; returns the exit code.
 pub fn run(cli: Cli) -> i32 {
     match cli.command {
-        Command::Check { files } => handle_check(&files),
-        Command::Compile { file, output } => handle_compile(&file, output.as_deref()),
+        Command::Check { files } => run_check(&files),
+        Command::Compile { file, output } => run_compile(&file, output.as_deref()),
         Command::Preview {
             file,
             cue,
             output,
             width,
             span,
-        } => handle_preview(&file, &cue, &output, width, span),
-        Command::Cues { file, long, json } => handle_cues(&file, long, json),
-        Command::Eval { file, cue, zone, t } => handle_eval(&file, &cue, &zone, t),
+        } => run_preview(&file, &cue, &output, width, span),
+        Command::Cues { file, long, json } => run_cues(&file, long, json),
+        Command::Eval { file, cue, zone, t } => run_eval(&file, &cue, &zone, t),
     }
 }
 
@@ -128,7 +128,7 @@ pub fn load(path: &Path) -> Result<CompiledShow, ShowError> {
 }
 
 /// `shows check FILE...`.
-pub fn handle_check(files: &[PathBuf]) -> i32 {
+pub fn run_check(files: &[PathBuf]) -> i32 {
     let mut code = EXIT_OK;
     for file in files {
         match crate::compile_file(file) {
@@ -147,7 +147,7 @@ pub fn handle_check(files: &[PathBuf]) -> i32 {
 }
 
 /// `shows compile FILE [-o OUT]`.
-pub fn handle_compile(file: &Path, output: Option<&Path>) -> i32 {
+pub fn run_compile(file: &Path, output: Option<&Path>) -> i32 {
     let show = match crate::compile_file(file) {
         Ok(s) => s,
         Err(e) => return report(&e),
@@ -167,7 +167,15 @@ pub fn handle_compile(file: &Path, output: Option<&Path>) -> i32 {
         || PathBuf::from(format!("{}.json", show.id_hex())),
         Path::to_path_buf,
     );
-    match std::fs::write(&path, json) {
+    wrote(
+        &path,
+        std::fs::write(&path, json).map_err(|e| e.to_string()),
+    )
+}
+
+/// Prints the file written, or why it could not be; returns the exit code.
+fn wrote(path: &Path, written: Result<(), String>) -> i32 {
+    match written {
         Ok(()) => {
             println!("{}", path.display());
             EXIT_OK
@@ -187,24 +195,23 @@ fn find(names: &[&str], wanted: &str) -> Option<usize> {
         .or_else(|| wanted.parse::<usize>().ok().filter(|&i| i < names.len()))
 }
 
-fn find_cue(show: &CompiledShow, cue: &str) -> Result<usize, i32> {
-    find(&show.cue_names(), cue).ok_or_else(|| {
+/// Loads a show and finds a cue in it; on failure prints why and gives the exit code.
+fn load_cue(file: &Path, cue: &str) -> Result<(CompiledShow, usize), i32> {
+    let show = load(file).map_err(|e| report(&e))?;
+    let index = find(&show.cue_names(), cue).ok_or_else(|| {
         eprintln!(
             "shows: unknown cue '{cue}' (cues: {})",
             show.cue_names().join(", ")
         );
         EXIT_USAGE
-    })
+    })?;
+    Ok((show, index))
 }
 
 /// `shows preview FILE --cue CUE -o OUT.png`.
-pub fn handle_preview(file: &Path, cue: &str, output: &Path, width: u32, span: Option<u64>) -> i32 {
-    let show = match load(file) {
-        Ok(s) => s,
-        Err(e) => return report(&e),
-    };
-    let cue = match find_cue(&show, cue) {
-        Ok(c) => c,
+pub fn run_preview(file: &Path, cue: &str, output: &Path, width: u32, span: Option<u64>) -> i32 {
+    let (show, cue) = match load_cue(file, cue) {
+        Ok(found) => found,
         Err(code) => return code,
     };
     let opts = PreviewOptions {
@@ -219,26 +226,13 @@ pub fn handle_preview(file: &Path, cue: &str, output: &Path, width: u32, span: O
             img.write_png(std::io::BufWriter::new(f))
                 .map_err(|e| e.to_string())
         });
-    match written {
-        Ok(()) => {
-            println!("{}", output.display());
-            EXIT_OK
-        }
-        Err(e) => {
-            eprintln!("shows: cannot write {}: {e}", output.display());
-            EXIT_USAGE
-        }
-    }
+    wrote(output, written)
 }
 
 /// `shows eval FILE --cue CUE --zone ZONE --t MS`.
-pub fn handle_eval(file: &Path, cue: &str, zone: &str, t: u64) -> i32 {
-    let show = match load(file) {
-        Ok(s) => s,
-        Err(e) => return report(&e),
-    };
-    let cue = match find_cue(&show, cue) {
-        Ok(c) => c,
+pub fn run_eval(file: &Path, cue: &str, zone: &str, t: u64) -> i32 {
+    let (show, cue) = match load_cue(file, cue) {
+        Ok(found) => found,
         Err(code) => return code,
     };
     let Some(zone_index) = find(&show.zone_names(), zone) else {
@@ -248,13 +242,13 @@ pub fn handle_eval(file: &Path, cue: &str, zone: &str, t: u64) -> i32 {
         );
         return EXIT_USAGE;
     };
-    println!("{}", show.colour_at(zone_index, cue, t));
+    println!("{}", crate::eval::colour_at(&show, zone_index, cue, t));
     EXIT_OK
 }
 
 /// `shows cues FILE [--long | --json]`: what scripts need to drive a show without parsing its
 /// compiled JSON themselves.
-pub fn handle_cues(file: &Path, long: bool, json: bool) -> i32 {
+pub fn run_cues(file: &Path, long: bool, json: bool) -> i32 {
     let show = match load(file) {
         Ok(s) => s,
         Err(e) => return report(&e),

@@ -1,7 +1,16 @@
 //! The reference evaluator: integer-only rules that the page's JavaScript evaluator mirrors
 //! bit for bit (see `FORMAT.md`, "Evaluation").
 
-use crate::model::{Cue, CueEnd, Rgb, Segment, Shape};
+use crate::model::{CompiledShow, Cue, CueEnd, Rgb, Segment, Shape};
+
+/// Reference evaluator: the colour of `zone` at `t_ms` ms after `cue` started.
+/// Unknown zone or cue indices give black. See `FORMAT.md` for the exact rules.
+pub fn colour_at(show: &CompiledShow, zone: usize, cue: usize, t_ms: u64) -> Rgb {
+    match show.cues.get(cue) {
+        Some(c) if zone < show.zones.len() => cue_colour(c, zone, t_ms),
+        _ => Rgb::BLACK,
+    }
+}
 
 /// Full level of a wave (level 0 = base colour, `LEVEL_MAX` = lit colour).
 pub const LEVEL_MAX: i128 = 1000;
@@ -92,7 +101,6 @@ pub fn cue_colour(cue: &Cue, zone: usize, t_ms: u64) -> Rgb {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::CompiledShow;
 
     fn show() -> CompiledShow {
         crate::compile_str(
@@ -157,11 +165,11 @@ dur = 10
     #[test]
     fn fade_and_hold_reach_the_end_colour() {
         let s = show();
-        assert_eq!(s.colour_at(0, 0, 0), Rgb::BLACK);
-        assert_eq!(s.colour_at(0, 0, 500), Rgb::new(127, 64, 32));
-        assert_eq!(s.colour_at(0, 0, 999), Rgb::new(254, 127, 63));
-        assert_eq!(s.colour_at(0, 0, 1000), Rgb::new(255, 128, 64));
-        assert_eq!(s.colour_at(2, 0, u64::MAX), Rgb::new(255, 128, 64));
+        assert_eq!(colour_at(&s, 0, 0, 0), Rgb::BLACK);
+        assert_eq!(colour_at(&s, 0, 0, 500), Rgb::new(127, 64, 32));
+        assert_eq!(colour_at(&s, 0, 0, 999), Rgb::new(254, 127, 63));
+        assert_eq!(colour_at(&s, 0, 0, 1000), Rgb::new(255, 128, 64));
+        assert_eq!(colour_at(&s, 2, 0, u64::MAX), Rgb::new(255, 128, 64));
     }
 
     #[test]
@@ -169,21 +177,21 @@ dur = 10
         let s = show();
         let white = Rgb::new(255, 255, 255);
         // Chase starts at 100 ms; c is position 0, a position 1 (offset 150), b not in it.
-        assert_eq!(s.colour_at(2, 1, 100), white);
-        assert_eq!(s.colour_at(0, 1, 100), Rgb::BLACK); // phase = -150 mod 300 = 150 >= w 150
-        assert_eq!(s.colour_at(0, 1, 250), white);
-        assert_eq!(s.colour_at(1, 1, 250), Rgb::BLACK);
+        assert_eq!(colour_at(&s, 2, 1, 100), white);
+        assert_eq!(colour_at(&s, 0, 1, 100), Rgb::BLACK); // phase = -150 mod 300 = 150 >= w 150
+        assert_eq!(colour_at(&s, 0, 1, 250), white);
+        assert_eq!(colour_at(&s, 1, 1, 250), Rgb::BLACK);
         // Loop: 1000 ms wraps to 0 (the solid).
-        assert_eq!(s.colour_at(0, 1, 1000), Rgb::new(1, 2, 3));
-        assert_eq!(s.colour_at(2, 1, 1100), white);
+        assert_eq!(colour_at(&s, 0, 1, 1000), Rgb::new(1, 2, 3));
+        assert_eq!(colour_at(&s, 2, 1, 1100), white);
     }
 
     #[test]
     fn ended_cue_is_black_and_bad_indices_are_black() {
         let s = show();
-        assert_eq!(s.colour_at(0, 2, 9), Rgb::new(16, 16, 16));
-        assert_eq!(s.colour_at(0, 2, 10), Rgb::BLACK);
-        assert_eq!(s.colour_at(3, 0, 0), Rgb::BLACK);
-        assert_eq!(s.colour_at(0, 3, 0), Rgb::BLACK);
+        assert_eq!(colour_at(&s, 0, 2, 9), Rgb::new(16, 16, 16));
+        assert_eq!(colour_at(&s, 0, 2, 10), Rgb::BLACK);
+        assert_eq!(colour_at(&s, 3, 0, 0), Rgb::BLACK);
+        assert_eq!(colour_at(&s, 0, 3, 0), Rgb::BLACK);
     }
 }

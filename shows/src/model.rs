@@ -257,7 +257,7 @@ impl CompiledShow {
         &self.title
     }
 
-    /// Zone names in sweep order (the zone index used by [`CompiledShow::colour_at`]).
+    /// Zone names in sweep order (the zone index used by [`crate::eval::colour_at`]).
     pub fn zone_names(&self) -> Vec<&str> {
         self.zones.iter().map(String::as_str).collect()
     }
@@ -285,15 +285,6 @@ impl CompiledShow {
     /// What the cue does after one pass ([`CueEnd::End`] for an unknown cue index).
     pub fn cue_end(&self, cue: usize) -> CueEnd {
         self.cues.get(cue).map_or(CueEnd::End, |c| c.end)
-    }
-
-    /// Reference evaluator: the colour of `zone` at `t_ms` ms after `cue` started.
-    /// Unknown zone or cue indices give black. See `FORMAT.md` for the exact rules.
-    pub fn colour_at(&self, zone: usize, cue: usize, t_ms: u64) -> Rgb {
-        match self.cues.get(cue) {
-            Some(c) if zone < self.zones.len() => crate::eval::cue_colour(c, zone, t_ms),
-            _ => Rgb::BLACK,
-        }
     }
 }
 

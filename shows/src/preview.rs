@@ -180,7 +180,7 @@ pub fn render(show: &CompiledShow, cue: usize, opts: &PreviewOptions) -> Image {
             let (mut r, mut g, mut b, mut n) = (0u64, 0u64, 0u64, 0u64);
             let mut t = t0;
             while t < t1 {
-                let c = show.colour_at(z as usize, cue, t);
+                let c = crate::eval::colour_at(show, z as usize, cue, t);
                 (r, g, b, n) = (
                     r + u64::from(c.r),
                     g + u64::from(c.g),

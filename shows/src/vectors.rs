@@ -69,7 +69,7 @@ pub fn cases(show: &CompiledShow) -> Vec<Case> {
                     cue,
                     zone,
                     t,
-                    rgb: show.colour_at(zone, cue, t).into(),
+                    rgb: crate::eval::colour_at(show, zone, cue, t).into(),
                 });
             }
         }

@@ -225,7 +225,7 @@ pub fn check_reference(show: &CompiledShow) -> Vec<Violation> {
         for zone in 0..show.zones.len() {
             let colours: Vec<(u64, Rgb)> = times
                 .iter()
-                .map(|&t| (t, show.colour_at(zone, cue, t)))
+                .map(|&t| (t, crate::eval::colour_at(show, zone, cue, t)))
                 .collect();
             out.extend(violations_of(cue, zone, &colours));
         }

@@ -227,7 +227,8 @@ fn eval_prints_hex_colours_from_source_or_compiled_json() {
         ("balcony", 12_345),
         ("stalls-left", 99_999_999),
     ] {
-        let want = show.colour_at(
+        let want = shows::eval::colour_at(
+            &show,
             show.zone_index(zone).unwrap(),
             show.cue_index("chase").unwrap(),
             t,

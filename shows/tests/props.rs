@@ -27,15 +27,15 @@ proptest! {
     #[test]
     fn evaluator_total_and_end_rules_hold(zone in 0usize..8, cue in 0usize..8, t in any::<u64>()) {
         for show in shows_once() {
-            let c = show.colour_at(zone, cue, t);
+            let c = shows::eval::colour_at(show, zone, cue, t);
             if zone >= show.zones.len() || cue >= show.cues.len() {
                 prop_assert_eq!(c, shows::Rgb::BLACK);
                 continue;
             }
             let dur = show.cue_duration_ms(cue);
             match show.cue_end(cue) {
-                CueEnd::Loop => prop_assert_eq!(c, show.colour_at(zone, cue, t % dur)),
-                CueEnd::Hold if t >= dur => prop_assert_eq!(c, show.colour_at(zone, cue, dur)),
+                CueEnd::Loop => prop_assert_eq!(c, shows::eval::colour_at(show, zone, cue, t % dur)),
+                CueEnd::Hold if t >= dur => prop_assert_eq!(c, shows::eval::colour_at(show, zone, cue, dur)),
                 CueEnd::End if t >= dur => prop_assert_eq!(c, shows::Rgb::BLACK),
                 _ => {}
             }
@@ -92,7 +92,7 @@ proptest! {
         if let Ok(show) = CompiledShow::from_json(&String::from_utf8(bytes).unwrap()) {
             for cue in 0..show.cues.len() {
                 for zone in 0..show.zones.len() {
-                    let _ = show.colour_at(zone, cue, t);
+                    let _ = shows::eval::colour_at(&show, zone, cue, t);
                 }
             }
         }
@@ -120,7 +120,7 @@ proptest! {
             cues: vec![Cue { name: "c".into(), end, dur, at: None, segs }],
         };
         for zone in 0..3 {
-            let _ = show.colour_at(zone, 0, t);
+            let _ = shows::eval::colour_at(&show, zone, 0, t);
         }
     }
 }

@@ -64,7 +64,7 @@ fn vector_files_replay_through_compiled_json() {
             );
             assert_eq!(show.cue_names()[c], case["cue"].as_str().unwrap());
             assert_eq!(show.zone_names()[z], case["zone"].as_str().unwrap());
-            let rgb: [u8; 3] = show.colour_at(z, c, t).into();
+            let rgb: [u8; 3] = shows::eval::colour_at(&show, z, c, t).into();
             let want: Vec<u8> = case["rgb"]
                 .as_array()
                 .unwrap()

@@ -62,15 +62,15 @@ pub enum ConsoleError {
     Token {
         /// The operator socket.
         socket: PathBuf,
-        /// What went wrong.
+        /// Why the token request failed (no daemon, no permission, bad reply).
         error: String,
     },
     /// The port could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
-        /// The address.
+        /// The `console-listen` address.
         addr: SocketAddr,
-        /// The OS error.
+        /// Why binding failed (often: the port is taken).
         source: std::io::Error,
     },
 }
@@ -134,11 +134,11 @@ pub async fn bind(options: &ConsoleOptions) -> Result<tokio::net::TcpListener, C
         })
 }
 
-/// Serves the console on `listener` until `shutdown` completes.
+/// Serves the console on `listener` until `shutdown` fires.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     options: ConsoleOptions,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    mut shutdown: crate::shutdown::Shutdown,
 ) -> std::io::Result<()> {
     let port = listener.local_addr()?.port();
     let state = Arc::new(ConsoleState {
@@ -175,7 +175,7 @@ pub async fn serve(
         .layer(middleware::from_fn_with_state(state.clone(), require_host))
         .with_state(state);
     axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
+        .with_graceful_shutdown(async move { shutdown.wait().await })
         .await
 }
 
@@ -264,13 +264,17 @@ fn reply_error(status: StatusCode, kind: &str, error: &str) -> Response {
 }
 
 fn json_body<T: serde::Serialize>(value: &T) -> Response {
-    let body = serde_json::to_vec(value).unwrap_or_default();
+    uncached(
+        "application/json",
+        serde_json::to_vec(value).unwrap_or_default(),
+    )
+}
+
+/// `body` as `content_type`, never cached (the console shows live state and holds a token).
+fn uncached(content_type: &'static str, body: impl IntoResponse) -> Response {
     (
         [
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            ),
+            (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
             (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
         ],
         body,
@@ -280,34 +284,17 @@ fn json_body<T: serde::Serialize>(value: &T) -> Response {
 
 async fn page() -> Response {
     (
-        [
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/html; charset=utf-8"),
-            ),
-            (
-                header::CONTENT_SECURITY_POLICY,
-                HeaderValue::from_static("default-src 'self'; style-src 'self' 'unsafe-inline'"),
-            ),
-            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
-        ],
-        PAGE,
+        [(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'self'; style-src 'self' 'unsafe-inline'"),
+        )],
+        uncached("text/html; charset=utf-8", PAGE),
     )
         .into_response()
 }
 
 async fn script() -> Response {
-    (
-        [
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/javascript; charset=utf-8"),
-            ),
-            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
-        ],
-        SCRIPT,
-    )
-        .into_response()
+    uncached("text/javascript; charset=utf-8", SCRIPT)
 }
 
 /// Sends one request over the operator socket (blocking client, off the runtime).
@@ -389,4 +376,32 @@ async fn command(
 async fn relays(State(state): State<Arc<ConsoleState>>) -> Response {
     let figures = state.relays.lock().map(|r| r.clone()).unwrap_or_default();
     json_body(&figures)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn every_answer_is_uncached_and_the_page_has_its_csp() {
+        for (response, content_type) in [
+            (page().await, "text/html; charset=utf-8"),
+            (script().await, "text/javascript; charset=utf-8"),
+            (
+                json_body(&serde_json::json!({"ok": true})),
+                "application/json",
+            ),
+        ] {
+            let headers = response.headers();
+            assert_eq!(headers[header::CONTENT_TYPE], content_type);
+            assert_eq!(headers[header::CACHE_CONTROL], "no-store");
+        }
+        let page = page().await;
+        assert!(
+            page.headers()[header::CONTENT_SECURITY_POLICY]
+                .to_str()
+                .unwrap()
+                .starts_with("default-src 'self'")
+        );
+    }
 }

@@ -2,12 +2,14 @@
 //! the live audience (`portal_listeners`: phones with a `/s` long-poll parked right now),
 //! whether its relay hears the beacon, and the number of `/s` polls answered, turned into
 //! polls per second over two scrapes (the audience estimate for a portal without the gauge).
-//! Parsing and rates are sans-IO; [`fetch_metrics`] is the only IO.
+//! Parsing and rates are sans-IO; [`fetch_metrics`] (hyper's HTTP/1 client) is the only IO.
 
 use std::time::Duration;
 
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty, Limited};
+use hyper_util::rt::TokioIo;
 use serde::Serialize;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// What one scrape of `/metrics` says.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -126,35 +128,44 @@ pub fn authority(url: &str) -> Result<String, String> {
     )
 }
 
-/// Fetches `http://{authority}/metrics` (HTTP/1.0, so the body ends with the connection).
+/// Largest `/metrics` body read (a portal's is a few KiB).
+const MAX_METRICS_BYTES: usize = 4 * 1024 * 1024;
+
+/// Fetches `http://{authority}/metrics` with hyper's HTTP/1 client over one fresh connection;
+/// the whole exchange (connect, request, body) is bounded by `timeout`.
 pub async fn fetch_metrics(authority: &str, timeout: Duration) -> Result<String, String> {
     let work = async {
-        let mut stream = tokio::net::TcpStream::connect(authority)
+        let stream = tokio::net::TcpStream::connect(authority)
             .await
             .map_err(|e| e.to_string())?;
+        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| e.to_string())?;
+        let connection = tokio::spawn(connection);
         let host = authority.rsplit_once(':').map_or(authority, |(h, _)| h);
-        let request = format!(
-            "GET /metrics HTTP/1.0\r\nHost: {host}\r\nUser-Agent: crowdlight-console\r\n\r\n"
-        );
-        stream
-            .write_all(request.as_bytes())
-            .await
+        let request = hyper::Request::get("/metrics")
+            .header(hyper::header::HOST, host)
+            .header(hyper::header::USER_AGENT, "crowdlight-console")
+            .body(Empty::<Bytes>::new())
             .map_err(|e| e.to_string())?;
-        let mut body = Vec::new();
-        stream
-            .take(4 * 1024 * 1024)
-            .read_to_end(&mut body)
-            .await
-            .map_err(|e| e.to_string())?;
-        let text = String::from_utf8_lossy(&body);
-        let (head, body) = text
-            .split_once("\r\n\r\n")
-            .ok_or_else(|| "malformed HTTP answer".to_owned())?;
-        let status = head.split_whitespace().nth(1).unwrap_or("");
-        if status != "200" {
-            return Err(format!("/metrics answered {status}"));
+        let outcome = async {
+            let response = sender
+                .send_request(request)
+                .await
+                .map_err(|e| e.to_string())?;
+            if response.status() != hyper::StatusCode::OK {
+                return Err(format!("/metrics answered {}", response.status().as_u16()));
+            }
+            let body = Limited::new(response.into_body(), MAX_METRICS_BYTES)
+                .collect()
+                .await
+                .map_err(|e| e.to_string())?
+                .to_bytes();
+            Ok(String::from_utf8_lossy(&body).into_owned())
         }
-        Ok(body.to_owned())
+        .await;
+        connection.abort();
+        outcome
     };
     tokio::time::timeout(timeout, work)
         .await
@@ -229,5 +240,50 @@ mod tests {
         assert_eq!(authority("10.0.0.2:8080").unwrap(), "10.0.0.2:8080");
         assert!(authority("https://x").is_err());
         assert!(authority("http://").is_err());
+    }
+
+    /// A one-shot HTTP server on loopback answering every connection with `answer`.
+    async fn serve_once(answer: &'static str) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = listener.accept().await {
+                let mut buf = [0u8; 1024];
+                let _ = s.read(&mut buf).await;
+                let _ = s.write_all(answer.as_bytes()).await;
+            }
+        });
+        addr
+    }
+
+    #[tokio::test]
+    async fn fetch_reads_the_body_and_refuses_other_statuses() {
+        let ok =
+            serve_once("HTTP/1.1 200 OK\r\nContent-Length: 18\r\n\r\nportal_listeners 7").await;
+        let text = fetch_metrics(&ok, Duration::from_secs(5)).await.unwrap();
+        assert_eq!(parse_metrics(&text).listeners, Some(7));
+        let missing = serve_once("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n").await;
+        assert_eq!(
+            fetch_metrics(&missing, Duration::from_secs(5)).await,
+            Err("/metrics answered 404".to_owned())
+        );
+        let garbage = serve_once("SSH-2.0-OpenSSH\r\n\r\n").await;
+        assert!(
+            fetch_metrics(&garbage, Duration::from_secs(5))
+                .await
+                .is_err()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_silent_relay_times_out() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        assert_eq!(
+            fetch_metrics(&addr, Duration::from_millis(50)).await,
+            Err("timed out".to_owned())
+        );
+        drop(listener);
     }
 }

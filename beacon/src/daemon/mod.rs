@@ -6,7 +6,6 @@ pub mod operator;
 pub mod osc;
 pub mod sender;
 
-use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -17,6 +16,7 @@ use crate::config::{InitialShow, Settings};
 use crate::engine::{Command, CommandError, Engine, Reply, ShowInfo};
 use crate::persist;
 use crate::protocol::Stats;
+use crate::shutdown::Shutdown;
 use crate::timebase::Clock;
 use crate::wire;
 
@@ -68,9 +68,9 @@ pub enum DaemonError {
     Socket {
         /// The socket path.
         path: PathBuf,
-        /// What failed.
+        /// The step that failed (bind, chmod, signal handler...).
         what: String,
-        /// The OS error.
+        /// Why that step failed.
         source: std::io::Error,
     },
     /// Another daemon answers on the socket.
@@ -81,15 +81,16 @@ pub enum DaemonError {
     Multicast {
         /// The interface address.
         interface: std::net::Ipv4Addr,
-        /// The OS error.
+        /// Why opening the socket, choosing the interface or setting TTL/loop failed
+        /// (often: the address is not on any local interface).
         source: std::io::Error,
     },
     /// The OSC port could not be bound.
     #[error("OSC input on {listen}: {source}")]
     Osc {
-        /// The address.
+        /// The `osc-listen` address.
         listen: std::net::SocketAddr,
-        /// The OS error.
+        /// Why binding failed (often: the port is taken).
         source: std::io::Error,
     },
     /// The socket or state directory is unsafe or unusable.
@@ -100,11 +101,9 @@ pub enum DaemonError {
     Show(#[from] CommandError),
 }
 
-/// Runs the daemon until `shutdown` completes; removes the socket on the way out.
-pub async fn run(
-    settings: Settings,
-    shutdown: impl Future<Output = ()>,
-) -> Result<(), DaemonError> {
+/// Runs the daemon until `shutdown` fires; the operator and OSC loops stop on the same signal,
+/// and the socket is removed on the way out.
+pub async fn run(settings: Settings, mut shutdown: Shutdown) -> Result<(), DaemonError> {
     let clock = Clock::start();
     let socket = sender::open(settings.interface, settings.ttl, settings.multicast_loop).map_err(
         |source| DaemonError::Multicast {
@@ -155,6 +154,7 @@ pub async fn run(
         counters.clone(),
         operator::Limits::default(),
         console_token,
+        shutdown.clone(),
     ));
     let osc_server = match (osc_socket, &settings.osc) {
         (Some(socket), Some(osc)) => Some(tokio::spawn(osc::serve(
@@ -162,10 +162,10 @@ pub async fn run(
             osc.clone(),
             tx.clone(),
             counters.clone(),
+            shutdown.clone(),
         ))),
         _ => None,
     };
-    tokio::pin!(shutdown);
     loop {
         let now = clock.now_us();
         while let Some(packet) = engine.poll_transmit(now) {
@@ -189,7 +189,7 @@ pub async fn run(
         }
         let wake = clock.instant_at(engine.poll_timeout());
         tokio::select! {
-            () = &mut shutdown => break,
+            () = shutdown.wait() => break,
             () = tokio::time::sleep_until(wake.into()) => {}
             _ = hangup.recv() => {
                 let current = engine.show().map(|s| s.path.clone());
@@ -205,9 +205,10 @@ pub async fn run(
             }
         }
     }
-    server.abort();
+    // The loops stop on the same signal (the engine channel never closes: `tx` is held here).
+    let _ = server.await;
     if let Some(osc) = osc_server {
-        osc.abort();
+        let _ = osc.await;
     }
     let _ = std::fs::remove_file(&settings.socket);
     tracing::info!("beacon stopped");
@@ -316,17 +317,4 @@ fn dev_show_path(relative: &std::path::Path) -> PathBuf {
         })
         .filter(|p| p.exists())
         .unwrap_or_else(|| relative.to_owned())
-}
-
-/// A future completing on SIGTERM or SIGINT (handlers installed now; needs a runtime).
-pub fn shutdown_signal() -> std::io::Result<impl Future<Output = ()>> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate())?;
-    let mut int = signal(SignalKind::interrupt())?;
-    Ok(async move {
-        tokio::select! {
-            _ = term.recv() => tracing::info!("SIGTERM"),
-            _ = int.recv() => tracing::info!("SIGINT"),
-        }
-    })
 }

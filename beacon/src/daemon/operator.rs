@@ -14,6 +14,7 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 use super::{Counters, DaemonError, EngineRequest};
 use crate::engine::{Command, CommandError, ShowInfo};
 use crate::protocol::{self, FrameError, Request, Response};
+use crate::shutdown::Shutdown;
 
 /// Most operator connections served at once; more are answered `busy` and closed.
 pub const MAX_CONNECTIONS: usize = 16;
@@ -70,10 +71,15 @@ pub async fn serve(
     counters: Arc<Counters>,
     limits: Limits,
     console_token: Arc<str>,
+    mut shutdown: Shutdown,
 ) {
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     loop {
-        let stream = match listener.accept().await {
+        let accepted = tokio::select! {
+            () = shutdown.wait() => return,
+            accepted = listener.accept() => accepted,
+        };
+        let stream = match accepted {
             Ok((stream, _)) => stream,
             Err(e) => {
                 tracing::warn!(error = %e, "operator accept failed");
@@ -324,7 +330,14 @@ mod tests {
             timeout: Duration::from_millis(200),
         };
         let counters = Arc::new(Counters::default());
-        tokio::spawn(serve(listener, tx, counters.clone(), limits, "t".into()));
+        tokio::spawn(serve(
+            listener,
+            tx,
+            counters.clone(),
+            limits,
+            "t".into(),
+            Shutdown::never(),
+        ));
         // A fake engine answering every command with an error.
         tokio::spawn(async move {
             while let Some((_, reply)) = rx.recv().await {

@@ -1,6 +1,6 @@
 //! The OSC input's IO: one UDP socket; each datagram from an allowed sender is decoded by
 //! [`crate::osc`] and its requests go through the operator socket's command path
-//! ([`super::operator::dispatch`]). Refused datagrams are counted and logged (rate-limited).
+//! (`operator::dispatch`). Refused datagrams are counted and logged (rate-limited).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -11,6 +11,7 @@ use tokio::sync::mpsc;
 use super::{Counters, EngineRequest, operator};
 use crate::config::OscSettings;
 use crate::osc;
+use crate::shutdown::Shutdown;
 
 /// Binds the OSC socket (at start, so a taken port stops the daemon with a clear error).
 pub async fn bind(settings: &OscSettings) -> std::io::Result<UdpSocket> {
@@ -29,10 +30,15 @@ pub async fn serve(
     settings: OscSettings,
     engine: mpsc::Sender<EngineRequest>,
     counters: Arc<Counters>,
+    mut shutdown: Shutdown,
 ) {
     let mut buf = vec![0u8; 65_536];
     loop {
-        let (len, from) = match socket.recv_from(&mut buf).await {
+        let received = tokio::select! {
+            () = shutdown.wait() => return,
+            received = socket.recv_from(&mut buf) => received,
+        };
+        let (len, from) = match received {
             Ok(x) => x,
             Err(e) => {
                 tracing::warn!(error = %e, "OSC receive failed");
@@ -50,7 +56,7 @@ pub async fn serve(
             }
             continue;
         }
-        let requests = match osc::handle_datagram(&buf[..len]) {
+        let requests = match osc::decode_datagram(&buf[..len]) {
             Ok(r) => r,
             Err(e) => {
                 if should_log(&counters.osc_malformed) {

@@ -122,7 +122,7 @@ impl CommandError {
 /// frame cap however big the show).
 pub const MAX_LISTED: usize = 20;
 
-/// `a, b, c` for at most [`MAX_LISTED`] names, then `… and N more`.
+/// `a, b, c` for at most `MAX_LISTED` names, then `… and N more`.
 pub fn list(names: &[String]) -> String {
     let mut out = names
         .iter()

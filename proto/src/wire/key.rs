@@ -18,7 +18,7 @@ pub enum KeyError {
     Io {
         /// The file tried.
         path: PathBuf,
-        /// The OS error.
+        /// Why reading failed (not found, permission denied...).
         source: std::io::Error,
     },
     /// The file is readable or writable by group or others.
