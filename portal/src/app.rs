@@ -1,6 +1,7 @@
-//! Wiring: binds the sockets ([`Listeners`]), starts DNS, HTTP, the relay and the catalog
-//! rescanner ([`Portal::start`]), and runs them until shutdown ([`run`]). Tests call these
-//! in-process with port-0 listeners.
+//! Wiring: binds the sockets ([`Listeners`], [`HttpsListeners`]), starts DNS, the one HTTP
+//! server on its listeners (HTTP, and HTTPS with `[tls]`), WebTransport, the relay and the
+//! catalog rescanner ([`Portal::start`]), and runs them until shutdown ([`run`]). Tests call
+//! these in-process with port-0 listeners.
 
 use std::io;
 use std::net::SocketAddr;
@@ -12,15 +13,18 @@ use beacon::wire::Key;
 use tokio::net::{TcpListener, TcpSocket, UdpSocket};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
+use tokio_rustls::TlsAcceptor;
 
 use crate::catalog::{self, Catalog};
-use crate::config::Config;
+use crate::config::{Config, TlsConfig};
 use crate::dns::{self, CaptiveDns, DnsPolicy, DnsTcpLimits};
-use crate::http::{self, AppState, HttpLimits};
+use crate::http::{AppState, HttpLimits, Server};
 use crate::metrics::HttpMetrics;
 use crate::relay::RelayState;
 use crate::relay::listen::{self, MulticastConfig};
 use crate::shutdown::Shutdown;
+use crate::tls::{self, CertStore, TlsError};
+use crate::webtransport::{self, WebTransportCounters, WtLimits};
 
 /// Startup errors.
 #[derive(Debug, thiserror::Error)]
@@ -32,15 +36,15 @@ pub enum PortalError {
         what: &'static str,
         /// Where.
         addr: String,
-        /// Why.
+        /// What the OS said.
         source: io::Error,
     },
     /// The beacon key could not be loaded or is not allowed.
     #[error("beacon key: {0}")]
     Key(String),
-    /// The TLS certificate could not be loaded or HTTPS/WebTransport could not start.
+    /// The TLS certificate or key could not be loaded.
     #[error("tls: {0}")]
-    Tls(String),
+    Tls(#[from] TlsError),
 }
 
 /// The bound sockets.
@@ -55,7 +59,63 @@ pub struct Listeners {
     /// Beacon multicast (optional: without it `/s` stays `stopped`).
     pub beacon: Option<UdpSocket>,
     /// HTTPS + WebTransport (only with `[tls]`).
-    pub https: Option<crate::tls::HttpsListeners>,
+    pub https: Option<HttpsListeners>,
+}
+
+/// The bound HTTPS/WebTransport sockets and the loaded certificate.
+#[derive(Debug)]
+pub struct HttpsListeners {
+    /// HTTPS.
+    pub tcp: TcpListener,
+    /// QUIC (WebTransport), same port.
+    pub udp: std::net::UdpSocket,
+    /// The address bound (TCP and UDP).
+    pub addr: SocketAddr,
+    /// The certificate.
+    pub store: Arc<CertStore>,
+    /// The `[tls]` settings.
+    pub config: TlsConfig,
+}
+
+impl HttpsListeners {
+    /// Loads the certificate and binds `cfg.listen` (TCP + UDP).
+    pub fn bind(cfg: &TlsConfig) -> Result<Self, PortalError> {
+        let store = CertStore::open(&cfg.cert, &cfg.key)?;
+        let err = |source| PortalError::Bind {
+            what: "HTTPS/WebTransport",
+            addr: cfg.listen.to_string(),
+            source,
+        };
+        let (tcp, udp) = bind_pair(cfg.listen).map_err(err)?;
+        let addr = tcp.local_addr().map_err(err)?;
+        Ok(Self {
+            tcp,
+            udp,
+            addr,
+            store: Arc::new(store),
+            config: cfg.clone(),
+        })
+    }
+}
+
+/// Binds TCP (HTTPS) and UDP (QUIC) on the same address; with port 0, a port free for both.
+pub fn bind_pair(addr: SocketAddr) -> io::Result<(TcpListener, std::net::UdpSocket)> {
+    let mut attempt = 0;
+    loop {
+        let tcp = bind_tcp(addr)?;
+        let bound = tcp.local_addr()?;
+        match std::net::UdpSocket::bind(bound) {
+            Ok(udp) => {
+                udp.set_nonblocking(true)?;
+                return Ok((tcp, udp));
+            }
+            Err(e) if addr.port() == 0 && attempt < 20 => {
+                tracing::debug!(%bound, error = %e, "https: UDP port taken, retrying");
+                attempt += 1;
+            }
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 /// Binds a TCP listener with a deep backlog (phones arrive in bursts).
@@ -92,7 +152,7 @@ impl Listeners {
             format!("{}:{} via {}", mc.group, mc.port, mc.interface),
         ))?;
         let https = match &cfg.tls {
-            Some(t) => Some(crate::tls::HttpsListeners::bind(t).map_err(PortalError::Tls)?),
+            Some(t) => Some(HttpsListeners::bind(t)?),
             None => None,
         };
         Ok(Self {
@@ -158,19 +218,18 @@ pub struct Portal {
     pub relay: Arc<RelayState>,
     /// Show catalog.
     pub catalog: Arc<Catalog>,
-    /// HTTP counters.
+    /// HTTP and HTTPS counters.
     pub metrics: Arc<HttpMetrics>,
     /// HTTPS/WebTransport address actually bound (TCP and UDP), with `[tls]`.
     pub https_addr: Option<SocketAddr>,
-    /// HTTPS/WebTransport counters.
-    pub wt_metrics: Arc<crate::webtransport::WtMetrics>,
+    /// WebTransport counters.
+    pub webtransport: Arc<WebTransportCounters>,
     tasks: JoinSet<()>,
 }
 
 impl Portal {
     /// Starts every service on `listeners`; stops when `shutdown` fires.
     pub fn start(listeners: Listeners, cfg: &Config, key: Key, shutdown: Shutdown) -> Self {
-        let epoch = Instant::now();
         let release = Arc::new(AtomicBool::new(cfg.release));
         let relay = Arc::new(RelayState::new());
         let catalog = Arc::new(Catalog::new(catalog::resolve_dir(&cfg.shows)));
@@ -201,47 +260,27 @@ impl Portal {
             ));
         }
 
-        let (unknown_tx, mut unknown_rx) = mpsc::channel::<String>(1);
+        let (unknown_tx, unknown_rx) = mpsc::channel::<String>(1);
         if let Some(sock) = listeners.beacon {
             let known = catalog.clone();
             tasks.spawn(listen::listen(
                 sock,
                 key,
                 relay.clone(),
-                epoch,
                 move |hex| known.contains(hex),
                 unknown_tx,
                 shutdown.clone(),
             ));
         }
-        {
-            let catalog = catalog.clone();
-            let mut shutdown = shutdown.clone();
-            tasks.spawn(async move {
-                loop {
-                    let hex = tokio::select! {
-                        h = unknown_rx.recv() => match h { Some(h) => h, None => return },
-                        _ = shutdown.wait() => return,
-                    };
-                    let c = catalog.clone();
-                    let scanned =
-                        tokio::task::spawn_blocking(move || c.rescan_if_due(Instant::now())).await;
-                    if let Ok(Some(report)) = scanned {
-                        let found = catalog.contains(&hex);
-                        tracing::info!(
-                            show = hex,
-                            found,
-                            compiled = report.compiled,
-                            "catalog: rescanned for unknown show"
-                        );
-                    }
-                }
-            });
-        }
+        tasks.spawn(rescan_unknown_shows(
+            catalog.clone(),
+            unknown_rx,
+            shutdown.clone(),
+        ));
 
         let https_addr = listeners.https.as_ref().map(|h| h.addr);
         let canonical_url = match (https_addr, &cfg.http.canonical_url) {
-            (Some(a), None) => crate::tls::https_url(a, cfg.dns.ipv4),
+            (Some(a), None) => crate::config::page_url("https", 443, a, cfg.dns.ipv4),
             _ => cfg.canonical_url_for(http_addr),
         };
         let mut own_hosts = vec![
@@ -253,7 +292,8 @@ impl Portal {
         if let Some(v6) = cfg.dns.ipv6 {
             own_hosts.push(format!("[{v6}]"));
         }
-        let state = Arc::new(AppState {
+        let webtransport = Arc::new(WebTransportCounters::default());
+        let app = Arc::new(AppState {
             canonical_url,
             own_hosts,
             release: release.clone(),
@@ -261,40 +301,25 @@ impl Portal {
             catalog: catalog.clone(),
             metrics: metrics.clone(),
             dns: dns.counters().clone(),
-            epoch,
+            webtransport: webtransport.clone(),
+            certificates: listeners.https.as_ref().map(|h| h.store.clone()),
             venue_info_url: cfg.http.venue_info_url.clone(),
+            long_poll_wait: Duration::from_millis(cfg.http.long_poll_wait_ms),
         });
         let limits = HttpLimits {
             header_timeout: Duration::from_millis(cfg.http.header_timeout_ms),
             idle_timeout: Duration::from_millis(cfg.http.idle_timeout_ms),
             max_connections: cfg.http.max_connections,
+            max_connections_per_address: cfg.http.max_connections_per_address,
+            exempt_addresses: cfg.http.exempt_addresses.clone(),
             max_header_bytes: cfg.http.max_header_bytes,
             ..HttpLimits::default()
         };
-        let wt_metrics = Arc::new(crate::webtransport::WtMetrics::default());
-        let mut http_app = http::router(state.clone());
+        let server = Server::new(app, limits);
         if let Some(h) = listeners.https {
-            match h.start(
-                &mut tasks,
-                http_app.clone(),
-                &state.canonical_url,
-                relay.clone(),
-                epoch,
-                limits,
-                wt_metrics.clone(),
-                shutdown.clone(),
-            ) {
-                Ok(app) => http_app = app,
-                Err(error) => tracing::error!(%error, "tls: HTTPS/WebTransport not started"),
-            }
+            start_tls(h, &server, &relay, &webtransport, &mut tasks, &shutdown);
         }
-        tasks.spawn(http::serve_http(
-            listeners.http,
-            http_app,
-            limits,
-            metrics.clone(),
-            shutdown,
-        ));
+        tasks.spawn(server.serve(listeners.http, None, shutdown));
         tracing::info!(%http_addr, ?dns_addr, ?https_addr, release = cfg.release, "portal running");
         Self {
             http_addr,
@@ -304,7 +329,7 @@ impl Portal {
             catalog,
             metrics,
             https_addr,
-            wt_metrics,
+            webtransport,
             tasks,
         }
     }
@@ -312,6 +337,70 @@ impl Portal {
     /// Waits until every service has stopped (after shutdown).
     pub async fn join(mut self) {
         while self.tasks.join_next().await.is_some() {}
+    }
+}
+
+/// Starts HTTPS (the same server, with a TLS accept step), WebTransport and the SIGHUP
+/// certificate reloader. A WebTransport endpoint that cannot start is logged; HTTPS still runs.
+fn start_tls(
+    h: HttpsListeners,
+    server: &Arc<Server>,
+    relay: &Arc<RelayState>,
+    counters: &Arc<WebTransportCounters>,
+    tasks: &mut JoinSet<()>,
+    shutdown: &Shutdown,
+) {
+    let acceptor = TlsAcceptor::from(Arc::new(tls::https_config(h.store.clone())));
+    tasks.spawn(
+        server
+            .clone()
+            .serve(h.tcp, Some(acceptor), shutdown.clone()),
+    );
+    let wt_limits = WtLimits {
+        max_sessions: h.config.wt_max_sessions,
+        idle_timeout: Duration::from_millis(h.config.wt_idle_timeout_ms),
+    };
+    match webtransport::serve::endpoint(h.udp, tls::quic_config(h.store.clone()), wt_limits) {
+        Ok(endpoint) => {
+            tasks.spawn(webtransport::serve_webtransport(
+                endpoint,
+                relay.clone(),
+                wt_limits,
+                counters.clone(),
+                shutdown.clone(),
+            ));
+        }
+        Err(error) => {
+            tracing::error!(%error, addr = %h.addr, "tls: WebTransport endpoint not started")
+        }
+    }
+    tasks.spawn(tls::reload_on_sighup(h.store.clone(), shutdown.clone()));
+    let c = h.store.current();
+    tracing::info!(https_addr = %h.addr, sha256 = c.sha256_hex(), pinnable = c.pinnable(), "tls: HTTPS and WebTransport running");
+}
+
+/// Rescans the shows directory (rate-limited) when the beacon announces an unknown show.
+async fn rescan_unknown_shows(
+    catalog: Arc<Catalog>,
+    mut unknown: mpsc::Receiver<String>,
+    mut shutdown: Shutdown,
+) {
+    loop {
+        let hex = tokio::select! {
+            h = unknown.recv() => match h { Some(h) => h, None => return },
+            () = shutdown.wait() => return,
+        };
+        let c = catalog.clone();
+        let scanned = tokio::task::spawn_blocking(move || c.rescan_if_due(Instant::now())).await;
+        if let Ok(Some(report)) = scanned {
+            let found = catalog.contains(&hex);
+            tracing::info!(
+                show = hex,
+                found,
+                compiled = report.compiled,
+                "catalog: rescanned for unknown show"
+            );
+        }
     }
 }
 

@@ -1,6 +1,6 @@
 //! Command-line flags of `portal run` and how they override the configuration.
 
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
 
 use crate::config::{Config, ConfigError};
@@ -60,9 +60,20 @@ pub struct RunArgs {
     /// Close connections with no traffic for this long, ms [default: 15000].
     #[arg(long, value_name = "MS")]
     pub idle_timeout_ms: Option<u64>,
-    /// Most simultaneously open HTTP connections [default: 8192].
+    /// Most simultaneously open HTTP + HTTPS connections [default: 8192].
     #[arg(long, value_name = "N")]
     pub max_connections: Option<usize>,
+    /// Most simultaneously open connections from one source address; more are closed at once
+    /// [default: 16].
+    #[arg(long, value_name = "N")]
+    pub max_connections_per_address: Option<usize>,
+    /// A source address without the per-address cap, e.g. a cache or proxy in front
+    /// (repeatable; adds to the config's `exempt-addresses`).
+    #[arg(long = "exempt-address", value_name = "IP")]
+    pub exempt_addresses: Vec<IpAddr>,
+    /// Longest hold of a `/s?after=V` long-poll, ms [default: 25000, at most 30000].
+    #[arg(long, value_name = "MS")]
+    pub long_poll_wait_ms: Option<u64>,
     /// PEM certificate chain: serve HTTPS + WebTransport (needs --tls-key; SIGHUP reloads).
     #[arg(long, value_name = "PEM")]
     pub tls_cert: Option<PathBuf>,
@@ -134,6 +145,15 @@ impl RunArgs {
         }
         if let Some(v) = self.max_connections {
             c.http.max_connections = v;
+        }
+        if let Some(v) = self.max_connections_per_address {
+            c.http.max_connections_per_address = v;
+        }
+        c.http
+            .exempt_addresses
+            .extend(self.exempt_addresses.iter().copied());
+        if let Some(v) = self.long_poll_wait_ms {
+            c.http.long_poll_wait_ms = v;
         }
         if self.tls_cert.is_some()
             || self.tls_key.is_some()

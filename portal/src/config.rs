@@ -14,8 +14,11 @@
 //! host-aliases = ["localhost"]               # extra Host names served as the portal itself
 //! header-timeout-ms = 5000                   # whole request head must arrive within this
 //! idle-timeout-ms = 15000                    # keep-alive connection with no traffic is closed
-//! max-connections = 8192                     # further connections wait in the backlog
+//! max-connections = 8192                     # HTTP + HTTPS; further ones wait in the backlog
+//! max-connections-per-address = 16           # one address beyond this is closed at once
+//! exempt-addresses = ["10.0.0.2"]            # no per-address cap (a cache or proxy in front)
 //! max-header-bytes = 16384
+//! long-poll-wait-ms = 25000                  # longest hold of /s?after=V (at most 30000)
 //! venue-info-url = "https://example.org/"    # optional, RFC 8908 `venue-info-url`
 //!
 //! [dns]
@@ -37,7 +40,7 @@
 //! wt-idle-timeout-ms = 30000
 //! ```
 
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -84,8 +87,8 @@ pub struct Config {
     pub dns: DnsConfig,
     /// Beacon multicast.
     pub beacon: BeaconConfig,
-    /// HTTPS + WebTransport (`[tls]`, see [`crate::tls::TlsConfig`]); absent = plain HTTP only.
-    pub tls: Option<crate::tls::TlsConfig>,
+    /// HTTPS + WebTransport (`[tls]`); absent = plain HTTP only.
+    pub tls: Option<TlsConfig>,
 }
 
 /// `[http]`.
@@ -103,8 +106,15 @@ pub struct HttpConfig {
     pub header_timeout_ms: u64,
     /// Keep-alive idle timeout, ms.
     pub idle_timeout_ms: u64,
-    /// Cap on simultaneously open connections.
+    /// Cap on simultaneously open connections (HTTP and HTTPS together).
     pub max_connections: usize,
+    /// Cap on simultaneously open connections from one source address (a phone's browser
+    /// opens at most 6 per host); a connection beyond it is closed at once and counted.
+    pub max_connections_per_address: usize,
+    /// Source addresses without the per-address cap (a cache or proxy in front).
+    pub exempt_addresses: Vec<IpAddr>,
+    /// Longest hold of a `/s?after=V` long-poll, ms (at most 30000).
+    pub long_poll_wait_ms: u64,
     /// Largest accepted request head, bytes (≥ 8192).
     pub max_header_bytes: usize,
     /// RFC 8908 `venue-info-url`.
@@ -162,9 +172,56 @@ impl Default for HttpConfig {
             header_timeout_ms: 5000,
             idle_timeout_ms: 15000,
             max_connections: 8192,
+            max_connections_per_address: 16,
+            exempt_addresses: Vec::new(),
             max_header_bytes: 16384,
+            long_poll_wait_ms: 25_000,
             venue_info_url: None,
         }
+    }
+}
+
+/// `[tls]`: HTTPS on TCP and WebTransport on UDP, both on `listen`.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct TlsConfig {
+    /// PEM certificate chain (leaf first).
+    pub cert: PathBuf,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
+    /// HTTPS (TCP) and WebTransport (UDP) listen address.
+    pub listen: SocketAddr,
+    /// Most simultaneously open WebTransport sessions; further ones get `429`.
+    pub wt_max_sessions: usize,
+    /// A WebTransport session with no packet for this long is closed, ms.
+    pub wt_idle_timeout_ms: u64,
+}
+
+impl Default for TlsConfig {
+    fn default() -> Self {
+        Self {
+            cert: PathBuf::new(),
+            key: PathBuf::new(),
+            listen: SocketAddr::from(([127, 0, 0, 1], 8443)),
+            wt_max_sessions: 10_000,
+            wt_idle_timeout_ms: 30_000,
+        }
+    }
+}
+
+impl TlsConfig {
+    /// Checks the section (paths given, positive limits).
+    pub fn validate(&self) -> Result<(), &'static str> {
+        if self.cert.as_os_str().is_empty() || self.key.as_os_str().is_empty() {
+            return Err("tls needs both cert and key (--tls-cert, --tls-key)");
+        }
+        if self.wt_max_sessions == 0 {
+            return Err("tls.wt-max-sessions must be at least 1");
+        }
+        if self.wt_idle_timeout_ms == 0 {
+            return Err("tls.wt-idle-timeout-ms must be positive");
+        }
+        Ok(())
     }
 }
 
@@ -240,6 +297,12 @@ impl Config {
         }
         if self.http.max_connections == 0 {
             return bad("http.max-connections must be at least 1");
+        }
+        if self.http.max_connections_per_address == 0 {
+            return bad("http.max-connections-per-address must be at least 1");
+        }
+        if !(1..=30_000).contains(&self.http.long_poll_wait_ms) {
+            return bad("http.long-poll-wait-ms must be between 1 and 30000");
         }
         if self.http.header_timeout_ms == 0 || self.http.idle_timeout_ms == 0 {
             return bad("http timeouts must be positive");
@@ -350,5 +413,13 @@ mod tests {
         assert_eq!(c.http.max_connections, 5);
         assert_eq!(c.dns.ttl, 30);
         assert_eq!(url_host(&c.canonical_url_for(c.http.listen)), "show.lan");
+        let c = Config::from_toml(
+            "[http]\nmax-connections-per-address = 6\nexempt-addresses = [\"10.0.0.2\", \"fd00::2\"]\nlong-poll-wait-ms = 30000\n",
+            Path::new("x.toml"),
+        )
+        .unwrap();
+        assert_eq!(c.http.max_connections_per_address, 6);
+        assert_eq!(c.http.exempt_addresses.len(), 2);
+        assert!(Config::from_toml("[http]\nlong-poll-wait-ms = 30001\n", Path::new("x")).is_err());
     }
 }

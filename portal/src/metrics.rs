@@ -1,4 +1,6 @@
-//! Process-wide counters and their Prometheus text rendering (`/metrics`).
+//! The HTTP/HTTPS counters and the one `/metrics` renderer (Prometheus text format 0.0.4) for
+//! every counter of the process: HTTP and HTTPS, WebTransport, DNS and the beacon relay. Every
+//! family is written with `# HELP` and `# TYPE` (a test parses the output to keep it so).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -6,34 +8,55 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 use crate::captive::ProbeOs;
-use crate::dns::DnsCounters;
-use crate::relay::RelayState;
+use crate::http::{AppState, Scheme};
 use crate::relay::render::{STATE_LABELS, state_index};
 
-/// HTTP-side counters.
+/// HTTP-side counters, both schemes.
 #[derive(Debug, Default)]
 pub struct HttpMetrics {
     requests: Mutex<BTreeMap<(&'static str, u16), u64>>,
     probes: [AtomicU64; 7],
-    /// Connections currently open.
-    pub open_connections: AtomicI64,
-    /// Connections accepted since start.
-    pub connections_total: AtomicU64,
+    open: [AtomicI64; 2],
+    accepted: [AtomicU64; 2],
     /// Connections closed by the idle (no progress) timer.
     pub idle_closed: AtomicU64,
+    /// Connections closed because a request head (or the next one) did not arrive in time.
+    pub header_timeouts: AtomicU64,
+    /// Connections closed at once because their address held its cap already.
+    pub refused_per_address: AtomicU64,
+    /// TLS handshakes that failed or timed out.
+    pub tls_errors: AtomicU64,
+    /// `/s?after=V` requests parked right now.
+    pub listeners: AtomicI64,
 }
 
 impl HttpMetrics {
-    /// Counts one request by route label and status.
-    pub fn handle_request(&self, route: &'static str, status: u16) {
+    /// Counts one answered request by route label and status.
+    pub fn count_request(&self, route: &'static str, status: u16) {
         if let Ok(mut m) = self.requests.lock() {
             *m.entry((route, status)).or_default() += 1;
         }
     }
 
     /// Counts one captive probe.
-    pub fn handle_probe(&self, os: ProbeOs) {
+    pub fn count_probe(&self, os: ProbeOs) {
         self.probes[os.index()].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts an accepted connection (open until [`HttpMetrics::connection_closed`]).
+    pub fn connection_opened(&self, scheme: Scheme) {
+        self.accepted[scheme as usize].fetch_add(1, Ordering::Relaxed);
+        self.open[scheme as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a closed connection.
+    pub fn connection_closed(&self, scheme: Scheme) {
+        self.open[scheme as usize].fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Connections open now.
+    pub fn open_connections(&self, scheme: Scheme) -> i64 {
+        self.open[scheme as usize].load(Ordering::Relaxed)
     }
 
     /// Requests counted for `route` with `status`.
@@ -50,15 +73,23 @@ impl HttpMetrics {
     }
 }
 
-/// Renders every metric in Prometheus text exposition format 0.0.4.
-pub fn render(http: &HttpMetrics, dns: &DnsCounters, relay: &RelayState, healthy: bool) -> String {
-    let mut o = String::with_capacity(4096);
+/// Writes the `# HELP` and `# TYPE` lines of a family.
+fn family(o: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(o, "# HELP {name} {help}");
+    let _ = writeln!(o, "# TYPE {name} {kind}");
+}
+
+/// Renders every metric of the process.
+pub fn render(app: &AppState) -> String {
+    let mut o = String::with_capacity(6144);
     let r = Ordering::Relaxed;
-    let _ = writeln!(
-        o,
-        "# HELP portal_http_requests_total HTTP requests by route and status."
+    let http = &app.metrics;
+    family(
+        &mut o,
+        "portal_http_requests_total",
+        "counter",
+        "HTTP and HTTPS requests answered, by route and status.",
     );
-    let _ = writeln!(o, "# TYPE portal_http_requests_total counter");
     if let Ok(m) = http.requests.lock() {
         for ((route, status), n) in m.iter() {
             let _ = writeln!(
@@ -67,11 +98,12 @@ pub fn render(http: &HttpMetrics, dns: &DnsCounters, relay: &RelayState, healthy
             );
         }
     }
-    let _ = writeln!(
-        o,
-        "# HELP portal_captive_probes_total Connectivity checks seen, by OS."
+    family(
+        &mut o,
+        "portal_captive_probes_total",
+        "counter",
+        "Connectivity checks seen, by OS.",
     );
-    let _ = writeln!(o, "# TYPE portal_captive_probes_total counter");
     for os in ProbeOs::ALL {
         let _ = writeln!(
             o,
@@ -80,34 +112,126 @@ pub fn render(http: &HttpMetrics, dns: &DnsCounters, relay: &RelayState, healthy
             http.probes[os.index()].load(r)
         );
     }
-    let _ = writeln!(
-        o,
-        "# HELP portal_http_open_connections HTTP connections open now."
+    family(
+        &mut o,
+        "portal_http_open_connections",
+        "gauge",
+        "HTTP connections open now, by scheme.",
     );
-    let _ = writeln!(o, "# TYPE portal_http_open_connections gauge");
-    let _ = writeln!(
-        o,
-        "portal_http_open_connections {}",
-        http.open_connections.load(r)
+    for s in Scheme::ALL {
+        let _ = writeln!(
+            o,
+            "portal_http_open_connections{{scheme=\"{}\"}} {}",
+            s.label(),
+            http.open[s as usize].load(r)
+        );
+    }
+    family(
+        &mut o,
+        "portal_http_connections_total",
+        "counter",
+        "HTTP connections accepted since start, by scheme.",
     );
-    let _ = writeln!(o, "# TYPE portal_http_connections_total counter");
-    let _ = writeln!(
-        o,
-        "portal_http_connections_total {}",
-        http.connections_total.load(r)
+    for s in Scheme::ALL {
+        let _ = writeln!(
+            o,
+            "portal_http_connections_total{{scheme=\"{}\"}} {}",
+            s.label(),
+            http.accepted[s as usize].load(r)
+        );
+    }
+    for (name, help, c) in [
+        (
+            "portal_http_idle_closed_total",
+            "Connections closed because no byte moved for the idle timeout.",
+            &http.idle_closed,
+        ),
+        (
+            "portal_http_header_timeouts_total",
+            "Connections closed because a request head did not arrive within the header timeout.",
+            &http.header_timeouts,
+        ),
+        (
+            "portal_http_refused_per_address_total",
+            "Connections closed at once because their source address held its cap already.",
+            &http.refused_per_address,
+        ),
+        (
+            "portal_https_tls_errors_total",
+            "HTTPS TLS handshakes that failed or timed out.",
+            &http.tls_errors,
+        ),
+    ] {
+        family(&mut o, name, "counter", help);
+        let _ = writeln!(o, "{name} {}", c.load(r));
+    }
+    family(
+        &mut o,
+        "portal_listeners",
+        "gauge",
+        "Phones with a parked /s long-poll right now.",
     );
-    let _ = writeln!(o, "# TYPE portal_http_idle_closed_total counter");
-    let _ = writeln!(
-        o,
-        "portal_http_idle_closed_total {}",
-        http.idle_closed.load(r)
-    );
+    let _ = writeln!(o, "portal_listeners {}", http.listeners.load(r));
 
-    let _ = writeln!(
-        o,
-        "# HELP portal_dns_queries_total Well-formed DNS queries answered, by type."
+    let wt = &app.webtransport;
+    family(
+        &mut o,
+        "portal_wt_sessions_open",
+        "gauge",
+        "WebTransport sessions open now.",
     );
-    let _ = writeln!(o, "# TYPE portal_dns_queries_total counter");
+    let _ = writeln!(o, "portal_wt_sessions_open {}", wt.sessions_open.load(r));
+    for (name, help, c) in [
+        (
+            "portal_wt_sessions_total",
+            "WebTransport sessions accepted since start.",
+            &wt.sessions_total,
+        ),
+        (
+            "portal_wt_sessions_refused_total",
+            "WebTransport session requests refused at the session cap.",
+            &wt.sessions_refused,
+        ),
+        (
+            "portal_wt_sessions_idle_closed_total",
+            "WebTransport sessions ended by the QUIC idle timeout.",
+            &wt.sessions_idle_closed,
+        ),
+        (
+            "portal_wt_handshake_errors_total",
+            "QUIC handshakes or WebTransport session requests that failed.",
+            &wt.handshake_errors,
+        ),
+    ] {
+        family(&mut o, name, "counter", help);
+        let _ = writeln!(o, "{name} {}", c.load(r));
+    }
+    family(
+        &mut o,
+        "portal_wt_datagrams_total",
+        "counter",
+        "WebTransport datagrams by kind.",
+    );
+    for (kind, c) in [
+        ("time", &wt.time_requests),
+        ("state", &wt.state_datagrams),
+        ("bad", &wt.bad_datagrams),
+        ("send_error", &wt.send_errors),
+    ] {
+        let _ = writeln!(
+            o,
+            "portal_wt_datagrams_total{{kind=\"{kind}\"}} {}",
+            c.load(r)
+        );
+    }
+
+    let dns = &app.dns;
+    family(
+        &mut o,
+        "portal_dns_queries_total",
+        "counter",
+        "Well-formed DNS queries answered, by type.",
+    );
     for (t, c) in [
         ("a", &dns.answered_a),
         ("aaaa", &dns.answered_aaaa),
@@ -115,11 +239,12 @@ pub fn render(http: &HttpMetrics, dns: &DnsCounters, relay: &RelayState, healthy
     ] {
         let _ = writeln!(o, "portal_dns_queries_total{{type=\"{t}\"}} {}", c.load(r));
     }
-    let _ = writeln!(
-        o,
-        "# HELP portal_dns_errors_total Bad DNS messages, by outcome."
+    family(
+        &mut o,
+        "portal_dns_errors_total",
+        "counter",
+        "Bad DNS messages, by outcome.",
     );
-    let _ = writeln!(o, "# TYPE portal_dns_errors_total counter");
     for (k, c) in [
         ("formerr", &dns.formerr),
         ("dropped", &dns.dropped),
@@ -130,12 +255,14 @@ pub fn render(http: &HttpMetrics, dns: &DnsCounters, relay: &RelayState, healthy
         let _ = writeln!(o, "portal_dns_errors_total{{kind=\"{k}\"}} {}", c.load(r));
     }
 
+    let relay = &app.relay;
     let rc = relay.counters();
-    let _ = writeln!(
-        o,
-        "# HELP portal_beacon_packets_total Beacon datagrams, accepted or rejected by reason."
+    family(
+        &mut o,
+        "portal_beacon_packets_total",
+        "counter",
+        "Beacon datagrams, accepted or rejected by reason.",
     );
-    let _ = writeln!(o, "# TYPE portal_beacon_packets_total counter");
     let _ = writeln!(
         o,
         "portal_beacon_packets_total{{result=\"accepted\"}} {}",
@@ -148,18 +275,25 @@ pub fn render(http: &HttpMetrics, dns: &DnsCounters, relay: &RelayState, healthy
             rc.rejected[i].load(r)
         );
     }
-    let _ = writeln!(o, "# TYPE portal_beacon_state_changes_total counter");
+    family(
+        &mut o,
+        "portal_beacon_state_changes_total",
+        "counter",
+        "Changes of the relayed state (re-renders of /s).",
+    );
     let _ = writeln!(
         o,
         "portal_beacon_state_changes_total {}",
         rc.state_changes.load(r)
     );
-    let current = state_index(&relay.snapshot().input.state);
-    let _ = writeln!(
-        o,
-        "# HELP portal_beacon_state Current beacon state (1 = current)."
+    let snapshot = relay.snapshot();
+    let current = state_index(&snapshot.input.state);
+    family(
+        &mut o,
+        "portal_beacon_state",
+        "gauge",
+        "Current beacon state (1 = current).",
     );
-    let _ = writeln!(o, "# TYPE portal_beacon_state gauge");
     for (i, label) in STATE_LABELS.iter().enumerate() {
         let _ = writeln!(
             o,
@@ -167,7 +301,35 @@ pub fn render(http: &HttpMetrics, dns: &DnsCounters, relay: &RelayState, healthy
             u8::from(i == current)
         );
     }
-    let _ = writeln!(o, "# TYPE portal_beacon_healthy gauge");
-    let _ = writeln!(o, "portal_beacon_healthy {}", u8::from(healthy));
+    family(
+        &mut o,
+        "portal_beacon_healthy",
+        "gauge",
+        "1 while a valid beacon packet arrived within the last 3 s, else 0.",
+    );
+    let _ = writeln!(o, "portal_beacon_healthy {}", u8::from(relay.healthy_now()));
     o
+}
+
+/// Families of `text` whose samples lack a `# HELP` or `# TYPE` line (empty = well-formed).
+pub fn undocumented_families(text: &str) -> Vec<String> {
+    let (mut help, mut kind) = (
+        std::collections::HashSet::new(),
+        std::collections::HashSet::new(),
+    );
+    let mut missing = Vec::new();
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("# HELP ") {
+            help.insert(rest.split(' ').next().unwrap_or("").to_string());
+        } else if let Some(rest) = line.strip_prefix("# TYPE ") {
+            kind.insert(rest.split(' ').next().unwrap_or("").to_string());
+        } else if !line.is_empty() && !line.starts_with('#') {
+            let name = line.split(['{', ' ']).next().unwrap_or("").to_string();
+            let documented = help.contains(&name) && kind.contains(&name);
+            if !documented && !missing.contains(&name) {
+                missing.push(name);
+            }
+        }
+    }
+    missing
 }

@@ -1,98 +1,62 @@
-//! TLS for venues that own a domain and certificate: loads the PEM certificate chain and key
-//! ([`CertStore`], reloadable on SIGHUP: new handshakes use the new certificate, open
-//! connections keep theirs), builds the rustls configurations for HTTPS (HTTP/1.1) and for
-//! WebTransport (HTTP/3, ALPN `h3`, TLS 1.3), serves HTTPS ([`serve_https`]) and reads a
-//! certificate's validity period ([`validity_secs`]) to decide whether browsers may pin it with
-//! `serverCertificateHashes` (at most 14 days, the WebTransport rule).
+//! TLS for venues that own a domain and certificate: the certificate store ([`CertStore`]: the
+//! PEM chain and key, reloadable on SIGHUP — new handshakes use the new certificate, open
+//! connections keep theirs), the rustls configurations for HTTPS (HTTP/1.1) and WebTransport
+//! (HTTP/3, ALPN `h3`, TLS 1.3), and the certificate's validity period (`x509-parser`), which
+//! decides whether browsers may pin it with `serverCertificateHashes` (at most 14 days, the
+//! WebTransport rule). Serving HTTPS is the HTTP server's job (`crate::http::serve`).
 
-use std::io;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
 
-use axum::Router;
-use hyper_util::rt::TokioIo;
-use hyper_util::service::TowerToHyperService;
 use rustls::crypto::ring as ring_provider;
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
-use serde::Deserialize;
-use tokio::net::TcpListener;
-use tokio_rustls::TlsAcceptor;
 
-use crate::http::HttpLimits;
 use crate::shutdown::Shutdown;
-use crate::webtransport::WtMetrics;
 
 /// Longest certificate validity browsers accept for `serverCertificateHashes`, seconds.
 pub const MAX_PINNED_VALIDITY_SECS: i64 = 14 * 24 * 3600;
 
-/// `[tls]` config section: HTTPS on TCP and WebTransport on UDP, both on `listen`.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
-#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
-pub struct TlsConfig {
-    /// PEM certificate chain (leaf first).
-    pub cert: PathBuf,
-    /// PEM private key (PKCS#8, PKCS#1 or SEC1).
-    pub key: PathBuf,
-    /// HTTPS (TCP) and WebTransport (UDP) listen address.
-    pub listen: SocketAddr,
-    /// Most simultaneously open WebTransport sessions; further ones get `429`.
-    pub wt_max_sessions: usize,
-    /// A WebTransport session with no packet for this long is closed, ms.
-    pub wt_idle_timeout_ms: u64,
-}
-
-impl Default for TlsConfig {
-    fn default() -> Self {
-        Self {
-            cert: PathBuf::new(),
-            key: PathBuf::new(),
-            listen: SocketAddr::from(([127, 0, 0, 1], 8443)),
-            wt_max_sessions: 10_000,
-            wt_idle_timeout_ms: 30_000,
-        }
-    }
-}
-
-impl TlsConfig {
-    /// Checks the section (paths given, positive limits).
-    pub fn validate(&self) -> Result<(), &'static str> {
-        if self.cert.as_os_str().is_empty() || self.key.as_os_str().is_empty() {
-            return Err("tls needs both cert and key (--tls-cert, --tls-key)");
-        }
-        if self.wt_max_sessions == 0 {
-            return Err("tls.wt-max-sessions must be at least 1");
-        }
-        if self.wt_idle_timeout_ms == 0 {
-            return Err("tls.wt-idle-timeout-ms must be positive");
-        }
-        Ok(())
-    }
-}
-
 /// Certificate loading errors.
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
-    /// The certificate file could not be read or holds no certificate.
-    #[error("certificate {path}: {reason}")]
-    Cert {
+    /// The certificate file could not be read or holds no PEM certificate.
+    #[error("certificate {}: {source}", path.display())]
+    CertFile {
         /// The file.
         path: PathBuf,
-        /// Why.
-        reason: String,
+        /// What the PEM reader said.
+        source: rustls_pki_types::pem::Error,
     },
-    /// The key file could not be read, or the key is unsupported or does not match.
-    #[error("private key {path}: {reason}")]
+    /// The certificate file holds no `CERTIFICATE` block.
+    #[error("certificate {}: no CERTIFICATE block", path.display())]
+    NoCertificate {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The leaf certificate is not a DER X.509 certificate.
+    #[error("certificate {}: not an X.509 certificate", path.display())]
+    NotX509 {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The key file could not be read or holds no PEM private key.
+    #[error("private key {}: {source}", path.display())]
+    KeyFile {
+        /// The file.
+        path: PathBuf,
+        /// What the PEM reader said.
+        source: rustls_pki_types::pem::Error,
+    },
+    /// rustls cannot sign with the key, or the key does not belong to the certificate.
+    #[error("private key {}: {source}", path.display())]
     Key {
         /// The file.
         path: PathBuf,
-        /// Why.
-        reason: String,
+        /// What rustls said.
+        source: rustls::Error,
     },
 }
 
@@ -122,38 +86,48 @@ impl Loaded {
 
 /// Loads a PEM certificate chain and key and checks that they belong together.
 pub fn load(cert: &Path, key: &Path) -> Result<Loaded, TlsError> {
-    let cert_err = |reason: String| TlsError::Cert {
-        path: cert.to_path_buf(),
-        reason,
-    };
-    let key_err = |reason: String| TlsError::Key {
-        path: key.to_path_buf(),
-        reason,
-    };
     let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
-        .map_err(|e| cert_err(e.to_string()))?
-        .collect::<Result<_, _>>()
-        .map_err(|e| cert_err(e.to_string()))?;
+        .and_then(|certs| certs.collect::<Result<_, _>>())
+        .map_err(|source| TlsError::CertFile {
+            path: cert.to_path_buf(),
+            source,
+        })?;
     let Some(leaf) = chain.first() else {
-        return Err(cert_err("no CERTIFICATE block".into()));
+        return Err(TlsError::NoCertificate {
+            path: cert.to_path_buf(),
+        });
     };
     let sha256 = *wtransport::tls::Certificate::from_der(leaf.to_vec())
-        .map_err(|e| cert_err(e.to_string()))?
+        .map_err(|_| TlsError::NotX509 {
+            path: cert.to_path_buf(),
+        })?
         .hash()
         .as_ref();
     let validity = validity_secs(leaf);
-    let der = PrivateKeyDer::from_pem_file(key).map_err(|e| key_err(e.to_string()))?;
-    let signer = ring_provider::sign::any_supported_type(&der)
-        .map_err(|e| key_err(format!("unsupported key: {e}")))?;
+    let key_err = |source| TlsError::Key {
+        path: key.to_path_buf(),
+        source,
+    };
+    let der = PrivateKeyDer::from_pem_file(key).map_err(|source| TlsError::KeyFile {
+        path: key.to_path_buf(),
+        source,
+    })?;
+    let signer = ring_provider::sign::any_supported_type(&der).map_err(key_err)?;
     let certified = CertifiedKey::new(chain, signer);
-    certified
-        .keys_match()
-        .map_err(|e| key_err(format!("does not match the certificate: {e}")))?;
+    certified.keys_match().map_err(key_err)?;
     Ok(Loaded {
         certified: Arc::new(certified),
         sha256,
         validity,
     })
+}
+
+/// The (`notBefore`, `notAfter`) of a DER X.509 certificate, Unix seconds; `None` if the bytes
+/// are not a certificate.
+pub fn validity_secs(der: &[u8]) -> Option<(i64, i64)> {
+    let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
+    let v = cert.validity();
+    Some((v.not_before.timestamp(), v.not_after.timestamp()))
 }
 
 /// The current certificate, shared by HTTPS and WebTransport; [`CertStore::reload`] swaps it.
@@ -250,269 +224,10 @@ pub async fn reload_on_sighup(store: Arc<CertStore>, mut shutdown: Shutdown) {
     }
 }
 
-/// Serves `app` over HTTPS on `listener` until `shutdown`. Limits as for HTTP: the TLS
-/// handshake and every request head must complete within `header_timeout`, at most
-/// `max_connections` are open (the rest wait in the backlog).
-pub async fn serve_https(
-    listener: TcpListener,
-    acceptor: TlsAcceptor,
-    app: Router,
-    limits: HttpLimits,
-    metrics: Arc<WtMetrics>,
-    shutdown: Shutdown,
-) {
-    crate::http::serve::serve_connections(
-        listener,
-        limits,
-        "https",
-        shutdown,
-        move |stream, _peer, builder, mut shutdown| {
-            metrics.https_connections.fetch_add(1, Ordering::Relaxed);
-            let (acceptor, app, metrics) = (acceptor.clone(), app.clone(), metrics.clone());
-            async move {
-                let tls = match tokio::time::timeout(limits.header_timeout, acceptor.accept(stream))
-                    .await
-                {
-                    Ok(Ok(tls)) => tls,
-                    Ok(Err(error)) => {
-                        metrics.tls_errors.fetch_add(1, Ordering::Relaxed);
-                        tracing::debug!(%error, "https: handshake failed");
-                        return;
-                    }
-                    Err(_) => {
-                        metrics.tls_errors.fetch_add(1, Ordering::Relaxed);
-                        return;
-                    }
-                };
-                let conn =
-                    builder.serve_connection(TokioIo::new(tls), TowerToHyperService::new(app));
-                let mut conn = std::pin::pin!(conn);
-                tokio::select! {
-                    r = conn.as_mut() => if let Err(error) = r {
-                        tracing::debug!(%error, "https: connection error");
-                    },
-                    _ = shutdown.wait() => {
-                        conn.as_mut().graceful_shutdown();
-                        let _ = tokio::time::timeout(limits.drain, conn.as_mut()).await;
-                    }
-                }
-            }
-        },
-    )
-    .await;
-}
-
-/// The bound HTTPS/WebTransport sockets and the loaded certificate.
-#[derive(Debug)]
-pub struct HttpsListeners {
-    /// HTTPS.
-    pub tcp: TcpListener,
-    /// QUIC (WebTransport), same port.
-    pub udp: std::net::UdpSocket,
-    /// The address bound (TCP and UDP).
-    pub addr: SocketAddr,
-    /// The certificate.
-    pub store: Arc<CertStore>,
-    /// The `[tls]` settings.
-    pub config: TlsConfig,
-}
-
-impl HttpsListeners {
-    /// Loads the certificate and binds `cfg.listen` (TCP + UDP).
-    pub fn bind(cfg: &TlsConfig) -> Result<Self, String> {
-        let store = CertStore::open(&cfg.cert, &cfg.key).map_err(|e| e.to_string())?;
-        let (tcp, udp) = bind_pair(cfg.listen)
-            .map_err(|e| format!("cannot open HTTPS/WebTransport on {}: {e}", cfg.listen))?;
-        let addr = tcp.local_addr().map_err(|e| e.to_string())?;
-        Ok(Self {
-            tcp,
-            udp,
-            addr,
-            store: Arc::new(store),
-            config: cfg.clone(),
-        })
-    }
-
-    /// Starts HTTPS, WebTransport and the SIGHUP reloader on `tasks`; returns the router to
-    /// use for plain HTTP (the page redirected to `canonical_url` when that is `https:`).
-    #[allow(clippy::too_many_arguments)]
-    pub fn start(
-        self,
-        tasks: &mut tokio::task::JoinSet<()>,
-        app: Router,
-        canonical_url: &str,
-        relay: Arc<crate::relay::RelayState>,
-        epoch: std::time::Instant,
-        limits: HttpLimits,
-        metrics: Arc<WtMetrics>,
-        shutdown: Shutdown,
-    ) -> Result<Router, String> {
-        use crate::webtransport::{WtLimits, routes, serve};
-        let wt_limits = WtLimits {
-            max_sessions: self.config.wt_max_sessions,
-            idle_timeout: Duration::from_millis(self.config.wt_idle_timeout_ms),
-        };
-        let endpoint = serve::endpoint(self.udp, quic_config(self.store.clone()), wt_limits)
-            .map_err(|e| format!("WebTransport endpoint on {}: {e}", self.addr))?;
-        let acceptor = TlsAcceptor::from(Arc::new(https_config(self.store.clone())));
-        let https_app = routes::https_router(app.clone(), self.store.clone(), metrics.clone());
-        tasks.spawn(serve_https(
-            self.tcp,
-            acceptor,
-            https_app,
-            limits,
-            metrics.clone(),
-            shutdown.clone(),
-        ));
-        tasks.spawn(serve::serve_webtransport(
-            endpoint,
-            relay,
-            epoch,
-            wt_limits,
-            metrics.clone(),
-            shutdown.clone(),
-        ));
-        tasks.spawn(reload_on_sighup(self.store.clone(), shutdown));
-        let c = self.store.current();
-        tracing::info!(https_addr = %self.addr, sha256 = c.sha256_hex(), pinnable = c.pinnable(), "tls: HTTPS and WebTransport running");
-        Ok(routes::http_router(
-            app,
-            Some(canonical_url.to_string()),
-            metrics,
-        ))
-    }
-}
-
-/// Binds TCP (HTTPS) and UDP (QUIC) on the same address; with port 0, a port free for both.
-pub fn bind_pair(addr: SocketAddr) -> io::Result<(TcpListener, std::net::UdpSocket)> {
-    let mut attempt = 0;
-    loop {
-        let tcp = crate::app::bind_tcp(addr)?;
-        let bound = tcp.local_addr()?;
-        match std::net::UdpSocket::bind(bound) {
-            Ok(udp) => {
-                udp.set_nonblocking(true)?;
-                return Ok((tcp, udp));
-            }
-            Err(e) if addr.port() == 0 && attempt < 20 => {
-                tracing::debug!(%bound, error = %e, "https: UDP port taken, retrying");
-                attempt += 1;
-            }
-            Err(e) => return Err(e),
-        }
-    }
-}
-
-/// The page URL on HTTPS for a bound address: `https://<ip>[:port]/` (port omitted if 443;
-/// `fallback_ip` replaces an unspecified listen IP).
-pub fn https_url(bound: SocketAddr, fallback_ip: std::net::Ipv4Addr) -> String {
-    crate::config::page_url("https", 443, bound, fallback_ip)
-}
-
-// ---- minimal DER reader for the certificate validity ----
-
-/// Reads one DER TLV at the start of `b`: (tag, contents, rest).
-fn tlv(b: &[u8]) -> Option<(u8, &[u8], &[u8])> {
-    let (&tag, b) = b.split_first()?;
-    let (&first, mut b) = b.split_first()?;
-    let len = if first < 0x80 {
-        usize::from(first)
-    } else {
-        let n = usize::from(first & 0x7f);
-        if n == 0 || n > 4 || b.len() < n {
-            return None;
-        }
-        let mut len = 0usize;
-        for &x in &b[..n] {
-            len = (len << 8) | usize::from(x);
-        }
-        b = &b[n..];
-        len
-    };
-    (b.len() >= len).then(|| (tag, &b[..len], &b[len..]))
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date.
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// Parses an ASN.1 UTCTime (tag 0x17, `YYMMDDHHMMSSZ`) or GeneralizedTime (0x18,
-/// `YYYYMMDDHHMMSSZ`) to Unix seconds.
-fn asn1_time(tag: u8, v: &[u8]) -> Option<i64> {
-    let s = std::str::from_utf8(v).ok()?;
-    let s = s.strip_suffix('Z')?;
-    if !s.bytes().all(|c| c.is_ascii_digit()) {
-        return None;
-    }
-    let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
-    let (year, rest) = match (tag, s.len()) {
-        (0x17, 12) => {
-            let yy = num(0..2)?;
-            (if yy >= 50 { 1900 + yy } else { 2000 + yy }, 2)
-        }
-        (0x18, 14) => (num(0..4)?, 4),
-        _ => return None,
-    };
-    let (mo, d, h, mi, se) = (
-        num(rest..rest + 2)?,
-        num(rest + 2..rest + 4)?,
-        num(rest + 4..rest + 6)?,
-        num(rest + 6..rest + 8)?,
-        num(rest + 8..rest + 10)?,
-    );
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 60 {
-        return None;
-    }
-    Some(days_from_civil(year, mo, d) * 86_400 + h * 3600 + mi * 60 + se)
-}
-
-/// The (`notBefore`, `notAfter`) of a DER X.509 certificate, Unix seconds; `None` if the bytes
-/// are not a certificate this reader understands. Never panics.
-pub fn validity_secs(der: &[u8]) -> Option<(i64, i64)> {
-    let (0x30, cert, _) = tlv(der)? else {
-        return None;
-    };
-    let (0x30, tbs, _) = tlv(cert)? else {
-        return None;
-    };
-    let mut rest = tbs;
-    let (tag, _, r) = tlv(rest)?;
-    if tag == 0xa0 {
-        rest = r; // [0] version
-        rest = tlv(rest)?.2; // serial
-    } else {
-        rest = r; // that was the serial (v1 certificate)
-    }
-    rest = tlv(rest)?.2; // signature algorithm
-    rest = tlv(rest)?.2; // issuer
-    let (0x30, validity, _) = tlv(rest)? else {
-        return None;
-    };
-    let (t1, v1, r) = tlv(validity)?;
-    let (t2, v2, _) = tlv(r)?;
-    Some((asn1_time(t1, v1)?, asn1_time(t2, v2)?))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
-
-    #[test]
-    fn civil_dates() {
-        assert_eq!(days_from_civil(1970, 1, 1), 0);
-        assert_eq!(days_from_civil(2000, 3, 1), 11_017);
-        assert_eq!(asn1_time(0x17, b"260101000000Z"), Some(1_767_225_600));
-        assert_eq!(asn1_time(0x18, b"20260101000000Z"), Some(1_767_225_600));
-        assert_eq!(asn1_time(0x17, b"261301000000Z"), None);
-    }
 
     #[test]
     fn reads_rcgen_validity() {
@@ -523,7 +238,19 @@ mod tests {
         let cert = params.self_signed(&key).unwrap();
         let (a, b) = validity_secs(cert.der()).unwrap();
         assert_eq!(b - a, 10 * 86_400);
-        assert_eq!(a, days_from_civil(2026, 11, 20) * 86_400);
+        assert_eq!(a, 1_795_132_800); // 2026-11-20T00:00:00Z
+    }
+
+    #[test]
+    fn errors_name_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let (c, k) = (dir.path().join("c.pem"), dir.path().join("k.pem"));
+        std::fs::write(&c, "not pem").unwrap();
+        let e = load(&c, &k).unwrap_err();
+        assert!(matches!(e, TlsError::NoCertificate { .. }), "{e}");
+        assert!(e.to_string().contains("c.pem"), "{e}");
+        let e = load(&dir.path().join("missing.pem"), &k).unwrap_err();
+        assert!(matches!(e, TlsError::CertFile { .. }), "{e}");
     }
 
     proptest! {

@@ -371,7 +371,7 @@ fn requests_with_bodies_and_other_methods_are_refused() {
     assert_eq!(r.status, 413);
     let r = request(p.http, "DELETE /s HTTP/1.1\r\nHost: 127.0.0.1\r\n", &[]);
     assert_eq!(r.status, 405);
-    // An oversized request head is refused by hyper (431) without reaching the router.
+    // An oversized request head is refused (431) without reaching the router.
     let big = "x".repeat(40_000);
     let r = request(
         p.http,

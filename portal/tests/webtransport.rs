@@ -191,7 +191,10 @@ fn https_serves_page_wt_document_and_captive_api_and_http_redirects_the_page() {
     assert_eq!(r.status, 302);
     assert_eq!(get(p.http, "127.0.0.1", "/s", &[]).status, 200);
     let m = get(p.http, "127.0.0.1", "/metrics", &[]).text();
-    assert!(m.contains("portal_https_connections_total "), "{m}");
+    assert!(
+        m.contains("portal_http_connections_total{scheme=\"https\"} "),
+        "{m}"
+    );
     assert!(m.contains("portal_wt_sessions_open 0"), "{m}");
 }
 

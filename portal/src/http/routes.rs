@@ -1,300 +1,276 @@
-//! Request dispatch: captive probes, foreign hosts, and the portal's own routes
-//! (`/t`, `/s`, `/show/<id>.json`, `/healthz`, `/metrics`, `/api/captive`, the page).
+//! The one routing function for HTTP and HTTPS ([`route`]): captive probes, foreign hosts, and
+//! the portal's own paths (`/t`, `/s`, `/show/<id>.json`, `/healthz`, `/metrics`,
+//! `/api/captive`, `/wt` over HTTPS, the page). What differs between the schemes is data in
+//! [`AppState`] (the certificate store, whether the page lives on HTTPS), not another router.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use axum::Router;
-use axum::body::Body;
-use axum::extract::{Request, State};
-use axum::response::Response;
 use bytes::Bytes;
-use http::header::{
-    ACCEPT_ENCODING, ACCEPT_RANGES, ALLOW, CACHE_CONTROL, CONNECTION, CONTENT_ENCODING,
-    CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, ETAG, HOST, IF_NONE_MATCH, IF_RANGE, LOCATION,
-    RANGE, TRANSFER_ENCODING, USER_AGENT, VARY,
-};
-use http::{HeaderMap, HeaderValue, Method, StatusCode};
+use http::HeaderValue;
 
+use super::request::{Head, Method, query_param};
+use super::response::{Reply, Value};
 use crate::assets;
 use crate::captive::{self, Success};
 use crate::catalog::Catalog;
 use crate::dns::DnsCounters;
 use crate::metrics::{self, HttpMetrics};
 use crate::relay::RelayState;
+use crate::tls::CertStore;
+use crate::webtransport::{self, WebTransportCounters};
 
-/// Everything a request handler needs; shared by all connections.
+/// Everything a request needs; shared by every connection, plain or TLS.
 #[derive(Debug)]
 pub struct AppState {
-    /// Canonical page URL (redirect target).
+    /// Canonical page URL (redirect target; `https:` when the page lives on HTTPS).
     pub canonical_url: String,
     /// `Host` names (lowercase, no port) served as the portal itself.
     pub own_hosts: Vec<String>,
     /// Release mode switch.
     pub release: Arc<AtomicBool>,
-    /// Beacon relay.
+    /// Beacon relay (also the clock).
     pub relay: Arc<RelayState>,
     /// Compiled shows.
     pub catalog: Arc<Catalog>,
-    /// HTTP counters.
+    /// HTTP and HTTPS counters.
     pub metrics: Arc<HttpMetrics>,
     /// DNS counters (for `/metrics`).
     pub dns: Arc<DnsCounters>,
-    /// Monotonic origin shared with the relay listener.
-    pub epoch: Instant,
+    /// WebTransport counters (for `/metrics`; zero without TLS).
+    pub webtransport: Arc<WebTransportCounters>,
+    /// The certificate, when HTTPS and WebTransport run (`/wt` answers from it).
+    pub certificates: Option<Arc<CertStore>>,
     /// RFC 8908 `venue-info-url`.
     pub venue_info_url: Option<String>,
+    /// Longest hold of a `/s?after=V` long-poll.
+    pub long_poll_wait: Duration,
 }
 
 impl AppState {
-    fn local_us(&self) -> u64 {
-        u64::try_from(self.epoch.elapsed().as_micros()).unwrap_or(u64::MAX)
+    /// True when plain HTTP should send the page (`/`) to its HTTPS URL.
+    fn page_on_https(&self) -> bool {
+        self.certificates.is_some() && self.canonical_url.starts_with("https://")
     }
 }
 
-/// The axum router (a single dispatching fallback: routing depends on `Host` first).
-pub fn router(state: Arc<AppState>) -> Router {
-    Router::new().fallback(dispatch).with_state(state)
+/// What the router decided for one request.
+#[derive(Debug)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "consumed at once per request; boxing the reply would cost an allocation"
+)]
+pub enum Answer {
+    /// Send this now.
+    Reply(Reply),
+    /// `/s?after=V` with `V` the current version: hold the request until the state changes
+    /// or [`AppState::long_poll_wait`] passes, then answer with [`state_reply`].
+    Park {
+        /// The version the phone already has.
+        after: u64,
+    },
 }
 
-const NO_STORE: HeaderValue = HeaderValue::from_static("no-store");
-const JSON: HeaderValue = HeaderValue::from_static("application/json");
-
-fn respond(
-    status: StatusCode,
-    headers: &[(http::HeaderName, HeaderValue)],
-    body: impl Into<Body>,
-) -> Response {
-    let mut r = Response::new(body.into());
-    *r.status_mut() = status;
-    for (k, v) in headers {
-        r.headers_mut().insert(k.clone(), v.clone());
-    }
-    r
-}
-
-fn header(h: &HeaderMap, name: http::HeaderName) -> &str {
-    h.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
-}
+const NO_STORE: &str = "no-store";
+const JSON: &str = "application/json";
 
 /// True if an `If-None-Match` header value matches `etag` (weak comparison, `*`, lists).
-pub fn etag_matches(if_none_match: &str, etag: &HeaderValue) -> bool {
-    let Ok(etag) = etag.to_str() else {
+pub fn etag_matches(if_none_match: &str, etag: &[u8]) -> bool {
+    let Ok(etag) = std::str::from_utf8(etag) else {
         return false;
     };
     let bare = |t: &str| t.trim().trim_start_matches("W/").to_string();
-    if_none_match
-        .split(',')
-        .any(|t| t.trim() == "*" || bare(t) == bare(etag))
+    !if_none_match.is_empty()
+        && if_none_match
+            .split(',')
+            .any(|t| t.trim() == "*" || bare(t) == bare(etag))
 }
 
-async fn dispatch(State(app): State<Arc<AppState>>, req: Request) -> Response {
-    // HEAD: hyper sends the headers (with the GET's Content-Length) and drops the body.
-    let (route, resp) = route(&app, &req);
-    app.metrics.handle_request(route, resp.status().as_u16());
-    resp
+/// `host` without `:port` and a trailing dot (case kept).
+fn bare_host(host: &str) -> &str {
+    let h = host.trim();
+    let h = if h.starts_with('[') {
+        h.find(']').map_or(h, |i| &h[..=i])
+    } else {
+        h.rsplit_once(':').map_or(h, |(h, _)| h)
+    };
+    h.trim_end_matches('.')
 }
 
-fn route(app: &AppState, req: &Request) -> (&'static str, Response) {
-    let h = req.headers();
+/// Routes one request; `https` says which listener it came in on. Counts it in the metrics
+/// (parked long-polls are counted when answered).
+pub fn route(app: &AppState, req: &Head, https: bool) -> Answer {
+    let (label, answer) = dispatch(app, req, https);
+    if let Answer::Reply(r) = &answer {
+        app.metrics.count_request(label, r.status);
+    }
+    answer
+}
+
+fn dispatch(app: &AppState, req: &Head, https: bool) -> (&'static str, Answer) {
+    let reply = |label, r| (label, Answer::Reply(r));
     // No request bodies: refuse before anything else and close the connection.
-    let has_body = h.contains_key(TRANSFER_ENCODING)
-        || h.get(CONTENT_LENGTH)
-            .is_some_and(|v| v.to_str().map_or(true, |s| s.trim() != "0"));
-    if has_body {
-        return (
+    if req.has_body {
+        return reply("rejected", Reply::new(413, "no request bodies\n").closing());
+    }
+    if req.method == Method::Other {
+        return reply(
             "rejected",
-            respond(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                &[(CONNECTION, HeaderValue::from_static("close"))],
-                "no request bodies\n",
-            ),
+            Reply::new(405, "GET or HEAD only\n").with("allow", "GET, HEAD"),
         );
     }
-    if req.method() != Method::GET && req.method() != Method::HEAD {
-        return (
-            "rejected",
-            respond(
-                StatusCode::METHOD_NOT_ALLOWED,
-                &[(ALLOW, HeaderValue::from_static("GET, HEAD"))],
-                "GET or HEAD only\n",
-            ),
-        );
-    }
-    let host_raw = h
-        .get(HOST)
-        .and_then(|v| v.to_str().ok())
-        .or_else(|| req.uri().host())
-        .unwrap_or("");
-    let path = req.uri().path();
     let release = app.release.load(Ordering::Relaxed);
-
-    if let Some(probe) = captive::classify(host_raw, path, header(h, USER_AGENT)) {
-        app.metrics.handle_probe(probe.os);
+    let host = bare_host(req.host);
+    let own = host.is_empty() || app.own_hosts.iter().any(|h| h.eq_ignore_ascii_case(host));
+    if !own && let Some(probe) = captive::classify(req.host, req.path, req.user_agent) {
+        app.metrics.count_probe(probe.os);
         return match (release, probe.success) {
-            (true, Some(success)) => ("captive", success_response(success)),
-            _ => ("captive", redirect(&app.canonical_url)),
+            (true, Some(success)) => reply("captive", success_reply(success)),
+            _ => reply("captive", redirect(&app.canonical_url)),
         };
     }
     // Operational endpoints answer whatever Host a monitor or load balancer uses, so a health
     // check is never fooled by the captive redirect.
-    match path {
-        "/healthz" => return ("healthz", healthz(app)),
-        "/metrics" => return ("metrics", metrics_page(app)),
+    match req.path {
+        "/healthz" => return reply("healthz", healthz(app)),
+        "/metrics" => return reply("metrics", metrics_reply(app)),
         _ => {}
     }
-    let host = captive::normalize_host(host_raw);
-    if !host.is_empty() && !app.own_hosts.contains(&host) {
-        return ("redirect", redirect(&app.canonical_url));
+    if !own {
+        return reply("redirect", redirect(&app.canonical_url));
     }
-    match path {
-        "/t" => ("t", time(app)),
-        "/s" => ("s", state(app, h)),
-        "/api/captive" => ("api", captive_api(app, release)),
-        p if p.starts_with("/show/") => ("show", show(app, p, h)),
+    match req.path {
+        "/t" => reply("t", time(app)),
+        "/s" => match long_poll_after(req.query) {
+            Some(after) if after == app.relay.snapshot().version => ("s", Answer::Park { after }),
+            _ => reply("s", state_reply(app, req.if_none_match)),
+        },
+        "/api/captive" => reply("api", captive_api(app, release)),
+        webtransport::WT_PATH if https && app.certificates.is_some() => {
+            reply("wt", wt_document(app, req.host))
+        }
+        "/" if !https && app.page_on_https() => reply(
+            "redirect",
+            Reply::new(
+                302,
+                "<!doctype html><title>Crowdlight</title>moved to HTTPS\n",
+            )
+            .header("location", header_value(&app.canonical_url))
+            .with("cache-control", NO_STORE),
+        ),
+        p if p.starts_with("/show/") => reply("show", show(app, p, req)),
         p => match assets::find(p) {
-            Some(a) => ("asset", asset(a, h)),
-            None => ("redirect", redirect(&app.canonical_url)),
+            Some(a) => reply("asset", asset(a, req)),
+            None => reply("redirect", redirect(&app.canonical_url)),
         },
     }
 }
 
+/// `after=V` of a `/s` query: `Some(V)` only for exactly one well-formed `after` (decimal,
+/// below 2^53); anything else is answered at once like plain `/s`.
+pub fn long_poll_after(query: &str) -> Option<u64> {
+    let v = query_param(query, "after")?;
+    if v.is_empty() || v.len() > 16 || !v.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    v.parse::<u64>()
+        .ok()
+        .filter(|v| *v < crate::relay::render::VERSION_LIMIT)
+}
+
+fn header_value(s: &str) -> Value {
+    match HeaderValue::from_str(s) {
+        Ok(v) => Value::Shared(v),
+        Err(_) => Value::Static("/"),
+    }
+}
+
 /// `302` to the canonical page (what every OS treats as "captive portal here").
-fn redirect(url: &str) -> Response {
-    let loc = HeaderValue::from_str(url).unwrap_or_else(|_| HeaderValue::from_static("/"));
+fn redirect(url: &str) -> Reply {
     let body =
         format!("<!doctype html><title>Crowdlight</title><a href=\"{url}\">Join the show</a>\n");
-    respond(
-        StatusCode::FOUND,
-        &[
-            (LOCATION, loc),
-            (CACHE_CONTROL, NO_STORE),
-            (
-                CONTENT_TYPE,
-                HeaderValue::from_static("text/html; charset=utf-8"),
-            ),
-        ],
-        body,
-    )
+    Reply::new(302, body)
+        .header("location", header_value(url))
+        .with("cache-control", NO_STORE)
+        .with("content-type", "text/html; charset=utf-8")
 }
 
-fn success_response(s: Success) -> Response {
+fn success_reply(s: Success) -> Reply {
     match s {
-        Success::NoContent => respond(
-            StatusCode::NO_CONTENT,
-            &[(CACHE_CONTROL, NO_STORE)],
-            Body::empty(),
-        ),
-        Success::Html(b) => respond(
-            StatusCode::OK,
-            &[
-                (CONTENT_TYPE, HeaderValue::from_static("text/html")),
-                (CACHE_CONTROL, NO_STORE),
-            ],
-            b,
-        ),
-        Success::Text(b) => respond(
-            StatusCode::OK,
-            &[
-                (CONTENT_TYPE, HeaderValue::from_static("text/plain")),
-                (CACHE_CONTROL, NO_STORE),
-            ],
-            b,
-        ),
+        Success::NoContent => Reply::new(204, Bytes::new()).with("cache-control", NO_STORE),
+        Success::Html(b) => Reply::new(200, b)
+            .with("content-type", "text/html")
+            .with("cache-control", NO_STORE),
+        Success::Text(b) => Reply::new(200, b)
+            .with("content-type", "text/plain")
+            .with("cache-control", NO_STORE),
     }
 }
 
-fn time(app: &AppState) -> Response {
-    let (t, src) = match app.relay.beacon_now(app.local_us()) {
-        Some(t) => (t, "beacon"),
-        None => {
-            let sys = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| d.as_micros());
-            (u64::try_from(sys).unwrap_or(0), "system")
-        }
-    };
-    respond(
-        StatusCode::OK,
-        &[
-            (CONTENT_TYPE, JSON),
-            (CACHE_CONTROL, NO_STORE),
-            (
-                http::HeaderName::from_static("x-clock-source"),
-                HeaderValue::from_static(src),
-            ),
-        ],
-        format!("{{\"t\":{t}}}"),
-    )
+fn time(app: &AppState) -> Reply {
+    let (t, source) = app.relay.now();
+    Reply::new(200, format!("{{\"t\":{t}}}"))
+        .with("content-type", JSON)
+        .with("cache-control", NO_STORE)
+        .with("x-clock-source", source.label())
 }
 
-fn state(app: &AppState, h: &HeaderMap) -> Response {
+/// The current `/s` answer: `304` to a matching `If-None-Match`, else the pre-rendered body.
+pub fn state_reply(app: &AppState, if_none_match: &str) -> Reply {
     let snap = app.relay.snapshot();
-    let common = [
-        (ETAG, snap.etag.clone()),
-        (CACHE_CONTROL, HeaderValue::from_static("public, max-age=1")),
-    ];
-    if etag_matches(header(h, IF_NONE_MATCH), &snap.etag) {
-        return respond(StatusCode::NOT_MODIFIED, &common, Body::empty());
-    }
-    let mut r = respond(StatusCode::OK, &common, snap.body.clone());
-    r.headers_mut().insert(CONTENT_TYPE, JSON);
-    r
-}
-
-fn healthz(app: &AppState) -> Response {
-    let ok = app.relay.is_healthy(app.local_us());
-    let (status, body) = if ok {
-        (StatusCode::OK, "ok\n")
-    } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "no beacon\n")
+    let r = |status, body| {
+        Reply::new(status, body)
+            .header("etag", Value::Shared(snap.etag.clone()))
+            .with("cache-control", "public, max-age=1")
     };
-    respond(
-        status,
-        &[
-            (CACHE_CONTROL, NO_STORE),
-            (CONTENT_TYPE, HeaderValue::from_static("text/plain")),
-        ],
-        body,
-    )
+    if etag_matches(if_none_match, snap.etag.as_bytes()) {
+        return r(304, Bytes::new());
+    }
+    r(200, snap.body.clone()).with("content-type", JSON)
 }
 
-fn metrics_page(app: &AppState) -> Response {
-    let healthy = app.relay.is_healthy(app.local_us());
-    let text = metrics::render(&app.metrics, &app.dns, &app.relay, healthy);
-    respond(
-        StatusCode::OK,
-        &[
-            (
-                CONTENT_TYPE,
-                HeaderValue::from_static("text/plain; version=0.0.4"),
-            ),
-            (CACHE_CONTROL, NO_STORE),
-        ],
-        text,
-    )
+fn healthz(app: &AppState) -> Reply {
+    let (status, body) = if app.relay.healthy_now() {
+        (200, "ok\n")
+    } else {
+        (503, "no beacon\n")
+    };
+    Reply::new(status, body)
+        .with("cache-control", NO_STORE)
+        .with("content-type", "text/plain")
 }
 
-fn captive_api(app: &AppState, release: bool) -> Response {
+fn metrics_reply(app: &AppState) -> Reply {
+    Reply::new(200, metrics::render(app))
+        .with("content-type", "text/plain; version=0.0.4")
+        .with("cache-control", NO_STORE)
+}
+
+fn captive_api(app: &AppState, release: bool) -> Reply {
     let mut doc = serde_json::json!({ "captive": !release, "user-portal-url": app.canonical_url });
     if let Some(v) = &app.venue_info_url {
         doc["venue-info-url"] = serde_json::Value::from(v.as_str());
     }
-    respond(
-        StatusCode::OK,
-        &[
-            (
-                CONTENT_TYPE,
-                HeaderValue::from_static("application/captive+json"),
-            ),
-            (CACHE_CONTROL, HeaderValue::from_static("private, no-store")),
-        ],
-        doc.to_string(),
-    )
+    Reply::new(200, doc.to_string())
+        .with("content-type", "application/captive+json")
+        .with("cache-control", "private, no-store")
 }
 
-fn show(app: &AppState, path: &str, h: &HeaderMap) -> Response {
+/// `GET /wt` over HTTPS: the WebTransport session URL on the authority the page came from, and
+/// the certificate hash browsers may pin.
+fn wt_document(app: &AppState, host: &str) -> Reply {
+    let body = app
+        .certificates
+        .as_ref()
+        .map(|store| webtransport::document(host, store))
+        .unwrap_or_default();
+    Reply::new(200, body)
+        .with("content-type", JSON)
+        .with("cache-control", NO_STORE)
+}
+
+fn show(app: &AppState, path: &str, req: &Head) -> Reply {
     let id = path
         .strip_prefix("/show/")
         .and_then(|p| p.strip_suffix(".json"))
@@ -303,73 +279,58 @@ fn show(app: &AppState, path: &str, h: &HeaderMap) -> Response {
         .then(|| app.catalog.get(&id.to_ascii_lowercase()))
         .flatten();
     let Some(entry) = entry else {
-        return respond(
-            StatusCode::NOT_FOUND,
-            &[(CACHE_CONTROL, NO_STORE)],
-            "unknown show\n",
-        );
+        return Reply::new(404, "unknown show\n").with("cache-control", NO_STORE);
     };
     let gz = entry
         .gzip
         .clone()
-        .filter(|_| assets::accepts(header(h, ACCEPT_ENCODING), "gzip"));
+        .filter(|_| assets::accepts(req.accept_encoding, "gzip"));
     let etag = if gz.is_some() {
         entry.gzip_etag.clone()
     } else {
         entry.etag.clone()
     };
-    let common = [
-        (ETAG, etag.clone()),
-        (
-            CACHE_CONTROL,
-            HeaderValue::from_static("public, max-age=31536000, immutable"),
-        ),
-        (VARY, HeaderValue::from_static("Accept-Encoding")),
-    ];
-    if etag_matches(header(h, IF_NONE_MATCH), &etag) {
-        return respond(StatusCode::NOT_MODIFIED, &common, Body::empty());
-    }
-    let mut r = match gz {
-        Some(gz) => {
-            let mut r = respond(StatusCode::OK, &common, gz);
-            r.headers_mut()
-                .insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-            r
-        }
-        None => respond(StatusCode::OK, &common, entry.json.clone()),
+    let common = |status, body| {
+        Reply::new(status, body)
+            .header("etag", Value::Shared(etag.clone()))
+            .with("cache-control", "public, max-age=31536000, immutable")
+            .with("vary", "Accept-Encoding")
     };
-    r.headers_mut().insert(CONTENT_TYPE, JSON);
-    r
+    if etag_matches(req.if_none_match, etag.as_bytes()) {
+        return common(304, Bytes::new());
+    }
+    match gz {
+        Some(gz) => common(200, gz).with("content-encoding", "gzip"),
+        None => common(200, entry.json.clone()),
+    }
+    .with("content-type", JSON)
 }
 
-fn asset(a: &'static assets::Asset, h: &HeaderMap) -> Response {
-    if let Some(range) = h.get(RANGE).and_then(|v| v.to_str().ok()) {
+fn asset(a: &'static assets::Asset, req: &Head) -> Reply {
+    if let Some(range) = req.range {
         // Byte ranges (iOS Safari needs them to play the keep-awake video), on the identity
         // representation. `If-Range` with another validator means "send it all".
         let identity_tag = format!("\"{}\"", a.etag);
-        let if_range_ok = h
-            .get(IF_RANGE)
-            .is_none_or(|v| v.to_str().is_ok_and(|t| t == identity_tag));
-        if if_range_ok {
-            return ranged(a, range, &identity_tag);
+        if req.if_range.is_none_or(|t| t == identity_tag) {
+            return ranged(a, range, identity_tag);
         }
     }
-    let (enc, bytes, etag) = assets::negotiate(a, header(h, ACCEPT_ENCODING));
-    let etag = HeaderValue::from_str(&etag).unwrap_or_else(|_| HeaderValue::from_static("\"a\""));
-    let mut headers = vec![
-        (ETAG, etag.clone()),
-        (VARY, HeaderValue::from_static("Accept-Encoding")),
-        (CACHE_CONTROL, HeaderValue::from_static("no-cache")),
-        (ACCEPT_RANGES, HeaderValue::from_static("bytes")),
-    ];
-    if etag_matches(header(h, IF_NONE_MATCH), &etag) {
-        return respond(StatusCode::NOT_MODIFIED, &headers, Body::empty());
+    let (enc, bytes, etag) = assets::negotiate(a, req.accept_encoding);
+    let common = |status, body: Bytes| {
+        Reply::new(status, body)
+            .header("etag", Value::Owned(etag.clone()))
+            .with("vary", "Accept-Encoding")
+            .with("cache-control", "no-cache")
+            .with("accept-ranges", "bytes")
+    };
+    if etag_matches(req.if_none_match, etag.as_bytes()) {
+        return common(304, Bytes::new());
     }
-    headers.push((CONTENT_TYPE, HeaderValue::from_static(a.mime)));
-    if let Some(ce) = enc.header() {
-        headers.push((CONTENT_ENCODING, HeaderValue::from_static(ce)));
+    let r = common(200, Bytes::from_static(bytes)).with("content-type", a.mime);
+    match enc.header() {
+        Some(ce) => r.with("content-encoding", ce),
+        None => r,
     }
-    respond(StatusCode::OK, &headers, Bytes::from_static(bytes))
 }
 
 /// Parses a single `bytes=` range against `len`: `Some(Ok((start, end_inclusive)))`,
@@ -404,34 +365,56 @@ pub fn parse_range(range: &str, len: u64) -> Option<Result<(u64, u64), ()>> {
     Some(r)
 }
 
-fn ranged(a: &'static assets::Asset, range: &str, etag: &str) -> Response {
+fn ranged(a: &'static assets::Asset, range: &str, etag: String) -> Reply {
     let len = a.identity.len() as u64;
-    let etag = HeaderValue::from_str(etag).unwrap_or_else(|_| HeaderValue::from_static("\"a\""));
-    let common = [
-        (ETAG, etag),
-        (CACHE_CONTROL, HeaderValue::from_static("no-cache")),
-        (ACCEPT_RANGES, HeaderValue::from_static("bytes")),
-        (CONTENT_TYPE, HeaderValue::from_static(a.mime)),
-    ];
+    let common = |status, body| {
+        Reply::new(status, body)
+            .header("etag", Value::Owned(etag.clone()))
+            .with("cache-control", "no-cache")
+            .with("accept-ranges", "bytes")
+            .with("content-type", a.mime)
+    };
     match parse_range(range, len) {
-        None => respond(StatusCode::OK, &common, Bytes::from_static(a.identity)),
-        Some(Err(())) => {
-            let cr = HeaderValue::from_str(&format!("bytes */{len}"))
-                .unwrap_or_else(|_| HeaderValue::from_static("bytes */0"));
-            respond(
-                StatusCode::RANGE_NOT_SATISFIABLE,
-                &[(CONTENT_RANGE, cr)],
-                Body::empty(),
-            )
-        }
+        None => common(200, Bytes::from_static(a.identity)),
+        Some(Err(())) => Reply::new(416, Bytes::new())
+            .header("content-range", Value::Owned(format!("bytes */{len}"))),
         Some(Ok((start, end))) => {
-            let cr = HeaderValue::from_str(&format!("bytes {start}-{end}/{len}"))
-                .unwrap_or_else(|_| HeaderValue::from_static("bytes */0"));
             // start <= end < len, so the slice is in bounds.
             let body = Bytes::from_static(a.identity).slice(start as usize..=end as usize);
-            let mut r = respond(StatusCode::PARTIAL_CONTENT, &common, body);
-            r.headers_mut().insert(CONTENT_RANGE, cr);
-            r
+            common(206, body).header(
+                "content-range",
+                Value::Owned(format!("bytes {start}-{end}/{len}")),
+            )
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bare_hosts() {
+        assert_eq!(bare_host("Example.org.:8080"), "Example.org");
+        assert_eq!(bare_host("[fd00::1]:80"), "[fd00::1]");
+        assert_eq!(bare_host("10.0.0.1"), "10.0.0.1");
+    }
+
+    #[test]
+    fn after_values() {
+        assert_eq!(long_poll_after("after=42"), Some(42));
+        for bad in [
+            "",
+            "after=",
+            "after=-1",
+            "after=1e3",
+            "after=0x10",
+            "after=99999999999999999999999",
+            "after=9007199254740992",
+            "after=1&after=1",
+            "after= 1",
+        ] {
+            assert_eq!(long_poll_after(bad), None, "{bad}");
         }
     }
 }

@@ -1,39 +1,61 @@
-//! Hardened HTTP/1.1 connection loop: hyper's connection builder with hyper-util's Tokio timer
-//! (request-head read timeout, which also bounds keep-alive waits), a no-progress idle timer,
-//! a cap on open connections, a request-head size limit and graceful shutdown.
+//! The one HTTP/1.1 connection path, for HTTP and HTTPS alike: accept (under the
+//! [`ConnectionCaps`]) → TLS handshake when the listener has an acceptor → [`Server::serve_stream`],
+//! the same loop, timers, caps and gauges for both.
+//!
+//! The loop is lean on purpose (BENCHMARKS.md §2: memory per idle keep-alive connection): a
+//! connection between requests holds no buffer. Each wake-up reads into a per-worker-thread
+//! scratch buffer, answers every complete request in it (pipelined requests in order) into a
+//! per-worker output buffer and writes that at once; only what cannot be finished now is
+//! copied into the connection (a partial head, unwritten output, requests behind a parked
+//! long-poll). Heads are parsed by `httparse` ([`super::request`]); answers are mostly
+//! pre-rendered `Bytes` ([`super::response`]).
+//!
+//! Limits: the request head must arrive within `header_timeout` of the end of the previous
+//! answer (so it also bounds the keep-alive wait); no byte moving either way for
+//! `idle_timeout` closes the connection (slow readers); heads over `max_header_bytes` get 431,
+//! malformed ones 400, bodies 413 — each then closed. A parked `/s?after=V` is bounded by the
+//! long-poll wait instead. On shutdown idle connections close at once, parked ones are
+//! answered, and the rest get `drain` to finish.
 
-use std::net::SocketAddr;
+use std::cell::RefCell;
+use std::future::poll_fn;
+use std::io;
+use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::sync::atomic::Ordering;
+use std::task::{Context, Poll, ready};
+use std::time::Duration;
 
-use axum::Router;
-use hyper::server::conn::http1;
-use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::service::TowerToHyperService;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
+use tokio::time::Instant;
+use tokio_rustls::TlsAcceptor;
 
-use crate::metrics::HttpMetrics;
+use super::Scheme;
+use super::caps::ConnectionCaps;
+use super::request::{self, HeadError, Method, Parsed};
+use super::response::Reply;
+use super::routes::{self, Answer, AppState};
 use crate::shutdown::Shutdown;
 
-/// Connection limits.
-#[derive(Clone, Copy, Debug)]
+/// Connection limits (shared by HTTP and HTTPS).
+#[derive(Clone, Debug)]
 pub struct HttpLimits {
-    /// The whole request head must arrive within this (also the keep-alive wait for the next
-    /// request: hyper restarts this timer when it starts reading a new head).
+    /// A request head must arrive within this after the previous answer (or the accept).
     pub header_timeout: Duration,
-    /// Close a connection on which no byte moved in either direction for this long (covers
-    /// slow readers of responses, which the head timer does not).
+    /// Close a connection on which no byte moved in either direction for this long.
     pub idle_timeout: Duration,
-    /// Most simultaneously open connections; further ones wait in the kernel backlog.
+    /// Most simultaneously open connections, HTTP and HTTPS together; further ones wait in
+    /// the kernel backlog.
     pub max_connections: usize,
-    /// Largest request head, bytes (hyper answers 431 beyond it); at least 8192.
+    /// Most simultaneously open connections from one source address (not for `exempt`).
+    pub max_connections_per_address: usize,
+    /// Addresses without the per-address cap.
+    pub exempt_addresses: Vec<IpAddr>,
+    /// Largest request head, bytes (431 beyond it).
     pub max_header_bytes: usize,
-    /// Time given to in-flight requests on shutdown.
+    /// Time given to in-flight answers on shutdown.
     pub drain: Duration,
 }
 
@@ -43,214 +65,523 @@ impl Default for HttpLimits {
             header_timeout: Duration::from_secs(5),
             idle_timeout: Duration::from_secs(15),
             max_connections: 8192,
+            max_connections_per_address: 16,
+            exempt_addresses: Vec::new(),
             max_header_bytes: 16384,
             drain: Duration::from_secs(2),
         }
     }
 }
 
-/// Serves `app` on `listener` until `shutdown`, then drains open connections.
-pub async fn serve_http(
-    listener: TcpListener,
-    app: Router,
-    limits: HttpLimits,
-    metrics: Arc<HttpMetrics>,
-    shutdown: Shutdown,
-) {
-    let epoch = Instant::now();
-    serve_connections(
-        listener,
-        limits,
-        "http",
-        shutdown,
-        move |stream, peer, builder, shutdown| {
-            metrics.connections_total.fetch_add(1, Ordering::Relaxed);
-            metrics.open_connections.fetch_add(1, Ordering::Relaxed);
-            let (metrics, app) = (metrics.clone(), app.clone());
-            async move {
-                handle_connection(stream, &builder, app, limits, epoch, &metrics, shutdown).await;
-                metrics.open_connections.fetch_sub(1, Ordering::Relaxed);
-                tracing::trace!(%peer, "http: connection closed");
-            }
-        },
-    )
-    .await;
+/// Bytes read per wake-up (per worker thread, not per connection).
+const SCRATCH_BYTES: usize = 64 * 1024;
+/// Stop answering pipelined requests once this much output waits (the rest stay queued).
+const OUTPUT_HIGH_WATER: usize = 64 * 1024;
+/// Output buffers larger than this are not kept by a worker after use.
+const OUTPUT_KEEP: usize = 256 * 1024;
+/// Refusals at the per-address cap are logged at most this often.
+const REFUSAL_LOG_EVERY: Duration = Duration::from_secs(10);
+
+thread_local! {
+    static SCRATCH: RefCell<Vec<u8>> = RefCell::new(vec![0; SCRATCH_BYTES]);
+    static OUTPUT: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
-/// The accept loop shared by HTTP and HTTPS: at most `limits.max_connections` open connections
-/// (the rest wait in the kernel backlog), accept errors back off, every accepted stream gets
-/// `TCP_NODELAY` and is handed to `on_connection` (called in the loop, so it can count the
-/// connection) with the hyper HTTP/1.1 builder (`limits.header_timeout`, keep-alive,
-/// `limits.max_header_bytes`, 64 headers); the future it returns runs as a task holding the
-/// connection's permit. On `shutdown` the loop stops and waits `limits.drain` (+0.5 s) for
-/// the connections, then aborts the rest. `label` prefixes the log lines.
-pub(crate) async fn serve_connections<F, Fut>(
-    listener: TcpListener,
+/// The HTTP server: one per process, serving every listener.
+#[derive(Debug)]
+pub struct Server {
+    app: Arc<AppState>,
     limits: HttpLimits,
-    label: &'static str,
-    mut shutdown: Shutdown,
-    mut on_connection: F,
-) where
-    F: FnMut(TcpStream, SocketAddr, Arc<http1::Builder>, Shutdown) -> Fut,
-    Fut: Future<Output = ()> + Send + 'static,
-{
-    let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
-    let mut builder = http1::Builder::new();
-    builder
-        .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_timeout)
-        .keep_alive(true)
-        .max_buf_size(limits.max_header_bytes.max(8192))
-        .max_headers(64);
-    let builder = Arc::new(builder);
-    let mut tasks = tokio::task::JoinSet::new();
-    loop {
-        let permit = tokio::select! {
-            p = permits.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
-            _ = shutdown.wait() => break,
+    caps: Arc<ConnectionCaps>,
+}
+
+/// What a connection waits for after a step.
+enum Event {
+    /// A `/s?after=V` to hold.
+    Park,
+    /// Done: close.
+    Close,
+}
+
+/// A held `/s?after=V`.
+#[derive(Debug)]
+struct Parked {
+    after: u64,
+    head_only: bool,
+    keep_alive: bool,
+    http10: bool,
+    if_none_match: Option<Box<str>>,
+}
+
+/// Per-connection state: empty (no heap) between requests.
+struct Conn {
+    https: bool,
+    /// Input not answered yet: a partial head, or requests behind a parked one.
+    carry: Vec<u8>,
+    /// `carry` may hold complete requests: answer them before reading.
+    carry_ready: bool,
+    /// Output not written yet, from `written` on.
+    pending: Vec<u8>,
+    written: usize,
+    /// Output went into a layer that may buffer (TLS): flush before waiting.
+    flush: bool,
+    /// Close once `pending` is written.
+    close: bool,
+    /// Answers say `connection: close` (shutdown).
+    stopping: bool,
+    parked: Option<Parked>,
+    /// When the current head wait began (end of the previous answer).
+    wait_start: Instant,
+    /// Last byte moved either way.
+    last_progress: Instant,
+}
+
+/// Keeps the open-connections gauge right however the connection task ends.
+struct OpenGauge<'a>(&'a AppState, Scheme);
+
+impl Drop for OpenGauge<'_> {
+    fn drop(&mut self) {
+        self.0.metrics.connection_closed(self.1);
+    }
+}
+
+/// Keeps `portal_listeners` right however a parked request ends.
+struct ListenerGauge<'a>(&'a AppState);
+
+impl<'a> ListenerGauge<'a> {
+    fn new(app: &'a AppState) -> Self {
+        app.metrics.listeners.fetch_add(1, Ordering::Relaxed);
+        Self(app)
+    }
+}
+
+impl Drop for ListenerGauge<'_> {
+    fn drop(&mut self) {
+        self.0.metrics.listeners.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl Server {
+    /// A server answering from `app` under `limits`.
+    pub fn new(app: Arc<AppState>, limits: HttpLimits) -> Arc<Self> {
+        let caps = ConnectionCaps::new(
+            limits.max_connections,
+            limits.max_connections_per_address,
+            &limits.exempt_addresses,
+        );
+        Arc::new(Self { app, limits, caps })
+    }
+
+    /// Serves `listener` until `shutdown` (TLS first when `tls` is given), then drains its
+    /// connections for `limits.drain` (+0.5 s) and aborts the rest.
+    pub async fn serve(
+        self: Arc<Self>,
+        listener: TcpListener,
+        tls: Option<TlsAcceptor>,
+        mut shutdown: Shutdown,
+    ) {
+        let label = if tls.is_some() { "https" } else { "http" };
+        let mut tasks = tokio::task::JoinSet::new();
+        let mut refused_since_log = 0u64;
+        let mut last_log: Option<Instant> = None;
+        loop {
+            let permit = tokio::select! {
+                p = self.caps.reserve() => match p { Some(p) => p, None => break },
+                () = shutdown.wait() => break,
+            };
+            let (stream, peer) = tokio::select! {
+                r = listener.accept() => match r {
+                    Ok(x) => x,
+                    Err(error) => {
+                        // EMFILE/ENFILE or a reset before accept: back off instead of spinning.
+                        tracing::warn!(%error, "{label}: accept error, backing off");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+                () = shutdown.wait() => break,
+            };
+            let Some(admitted) = self.caps.admit(permit, peer.ip()) else {
+                drop(stream);
+                self.app
+                    .metrics
+                    .refused_per_address
+                    .fetch_add(1, Ordering::Relaxed);
+                refused_since_log += 1;
+                if last_log.is_none_or(|t| t.elapsed() >= REFUSAL_LOG_EVERY) {
+                    tracing::warn!(
+                        address = %peer.ip(),
+                        refused = refused_since_log,
+                        cap = self.limits.max_connections_per_address,
+                        "{label}: connections over the per-address cap closed (see /metrics)"
+                    );
+                    last_log = Some(Instant::now());
+                    refused_since_log = 0;
+                }
+                continue;
+            };
+            let _ = stream.set_nodelay(true);
+            let (server, shutdown) = (self.clone(), shutdown.clone());
+            // Two task types, so a plain connection's future is not as large as a TLS one's.
+            match &tls {
+                None => tasks.spawn(async move {
+                    let _admitted = admitted;
+                    server.serve_tcp(stream, shutdown).await;
+                }),
+                Some(acceptor) => {
+                    let acceptor = acceptor.clone();
+                    tasks.spawn(async move {
+                        let _admitted = admitted;
+                        server.serve_tls(acceptor, stream, shutdown).await;
+                    })
+                }
+            };
+            while tasks.try_join_next().is_some() {}
+        }
+        let _ = tokio::time::timeout(self.limits.drain + Duration::from_millis(500), async {
+            while tasks.join_next().await.is_some() {}
+        })
+        .await;
+        tasks.abort_all();
+    }
+
+    async fn serve_tcp(&self, stream: TcpStream, shutdown: Shutdown) {
+        self.app.metrics.connection_opened(Scheme::Http);
+        let _gauge = OpenGauge(&self.app, Scheme::Http);
+        self.serve_stream(stream, false, shutdown).await;
+    }
+
+    /// The TLS handshake is an accept step: it must finish within the header timeout.
+    async fn serve_tls(&self, acceptor: TlsAcceptor, stream: TcpStream, shutdown: Shutdown) {
+        self.app.metrics.connection_opened(Scheme::Https);
+        let _gauge = OpenGauge(&self.app, Scheme::Https);
+        let tls = tokio::time::timeout(self.limits.header_timeout, acceptor.accept(stream)).await;
+        match tls {
+            Ok(Ok(tls)) => self.serve_stream(tls, true, shutdown).await,
+            Ok(Err(error)) => {
+                self.app.metrics.tls_errors.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(%error, "https: handshake failed");
+            }
+            Err(_) => {
+                self.app.metrics.tls_errors.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!("https: handshake timed out");
+            }
+        }
+    }
+
+    /// Serves one connection (plain or TLS) until it closes, times out or shutdown drains it.
+    pub async fn serve_stream<S>(&self, mut io: S, https: bool, mut shutdown: Shutdown)
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
+        let now = Instant::now();
+        let mut c = Conn {
+            https,
+            carry: Vec::new(),
+            carry_ready: false,
+            pending: Vec::new(),
+            written: 0,
+            flush: false,
+            close: false,
+            stopping: shutdown.is_triggered(),
+            parked: None,
+            wait_start: now,
+            last_progress: now,
         };
-        let (stream, peer) = tokio::select! {
-            r = listener.accept() => match r {
-                Ok(x) => x,
-                Err(error) => {
-                    // EMFILE/ENFILE or a reset before accept: back off instead of spinning.
-                    tracing::warn!(%error, "{label}: accept error, backing off");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
+        let timer = tokio::time::sleep_until(self.deadline(&c));
+        tokio::pin!(timer);
+        loop {
+            let event = tokio::select! {
+                biased;
+                e = poll_fn(|cx| self.step(cx, &mut io, &mut c)) => e,
+                () = &mut timer => {
+                    // The timer is not moved on every request: on firing, check the real
+                    // deadlines and re-arm if they moved.
+                    let now = Instant::now();
+                    if now >= c.last_progress + self.limits.idle_timeout {
+                        self.app.metrics.idle_closed.fetch_add(1, Ordering::Relaxed);
+                        return;
+                    }
+                    if c.pending.is_empty() && now >= c.wait_start + self.limits.header_timeout {
+                        self.app.metrics.header_timeouts.fetch_add(1, Ordering::Relaxed);
+                        return;
+                    }
+                    timer.as_mut().reset(self.deadline(&c));
                     continue;
                 }
-            },
-            _ = shutdown.wait() => break,
-        };
-        let _ = stream.set_nodelay(true);
-        let connection = on_connection(stream, peer, builder.clone(), shutdown.clone());
-        tasks.spawn(async move {
-            let _permit = permit;
-            connection.await;
-        });
-        while tasks.try_join_next().is_some() {}
+                () = shutdown.wait(), if !c.stopping => {
+                    c.stopping = true;
+                    if c.pending.is_empty() {
+                        return; // between requests (or mid-head): nothing to finish
+                    }
+                    c.close = true;
+                    continue;
+                }
+            };
+            match event {
+                Ok(Event::Close) => {
+                    let _ = tokio::time::timeout(Duration::from_millis(500), io.shutdown()).await;
+                    return;
+                }
+                Err(error) => {
+                    tracing::trace!(%error, "http: connection error");
+                    return;
+                }
+                Ok(Event::Park) => {
+                    let Some(parked) = c.parked.take() else {
+                        continue;
+                    };
+                    if !self.hold(&mut io, &mut c, &parked, &mut shutdown).await {
+                        return; // the phone went away
+                    }
+                    self.answer_parked(&mut c, &parked);
+                    timer.as_mut().reset(self.deadline(&c));
+                }
+            }
+        }
     }
-    // Drain: connections see `shutdown` and finish their current request.
-    let _ = tokio::time::timeout(limits.drain + Duration::from_millis(500), async {
-        while tasks.join_next().await.is_some() {}
+
+    fn deadline(&self, c: &Conn) -> Instant {
+        let idle = c.last_progress + self.limits.idle_timeout;
+        if c.pending.is_empty() {
+            idle.min(c.wait_start + self.limits.header_timeout)
+        } else {
+            idle
+        }
+    }
+
+    /// Holds a parked `/s?after=V` until the state's version moves, the long-poll wait ends or
+    /// shutdown; meanwhile reads only to notice the phone leaving (or queue what it pipelines).
+    /// False if the connection is gone.
+    async fn hold<S>(&self, io: &mut S, c: &mut Conn, p: &Parked, shutdown: &mut Shutdown) -> bool
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
+        let _listening = ListenerGauge::new(&self.app);
+        let mut changes = self.app.relay.subscribe();
+        if self.app.relay.snapshot().version != p.after {
+            return true; // changed between routing and subscribing
+        }
+        let until = tokio::time::sleep(self.app.long_poll_wait);
+        tokio::pin!(until);
+        let carry_cap = self.limits.max_header_bytes + SCRATCH_BYTES;
+        loop {
+            let watch_input = c.carry.len() < carry_cap;
+            tokio::select! {
+                r = changes.changed() => {
+                    if r.is_err() || self.app.relay.snapshot().version != p.after {
+                        return true;
+                    }
+                }
+                () = &mut until => return true,
+                () = shutdown.wait(), if !c.stopping => {
+                    c.stopping = true;
+                    return true;
+                }
+                r = poll_fn(|cx| read_into(cx, io, &mut c.carry)), if watch_input => match r {
+                    Ok(0) | Err(_) => return false,
+                    Ok(_) => c.last_progress = Instant::now(),
+                },
+            }
+        }
+    }
+
+    fn answer_parked(&self, c: &mut Conn, p: &Parked) {
+        let reply = routes::state_reply(&self.app, p.if_none_match.as_deref().unwrap_or(""));
+        self.app.metrics.count_request("s", reply.status);
+        let close = !p.keep_alive || c.stopping;
+        reply.encode(&mut c.pending, p.head_only, close, p.http10);
+        c.close = close;
+        let now = Instant::now();
+        c.wait_start = now;
+        c.last_progress = now;
+        c.carry_ready = !c.carry.is_empty();
+    }
+
+    /// One synchronous round: write what is pending, answer queued requests, read and answer
+    /// new ones. `Pending` while waiting for the socket; `Ready` to park or close.
+    fn step<S>(&self, cx: &mut Context<'_>, io: &mut S, c: &mut Conn) -> Poll<io::Result<Event>>
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
+        loop {
+            while c.written < c.pending.len() {
+                let n = ready!(Pin::new(&mut *io).poll_write(cx, &c.pending[c.written..]))?;
+                if n == 0 {
+                    return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+                }
+                c.written += n;
+                c.last_progress = Instant::now();
+            }
+            if !c.pending.is_empty() {
+                c.pending = Vec::new();
+                c.written = 0;
+                c.flush = true;
+            }
+            if c.flush {
+                ready!(Pin::new(&mut *io).poll_flush(cx))?;
+                c.flush = false;
+            }
+            if c.close {
+                return Poll::Ready(Ok(Event::Close));
+            }
+            if c.parked.is_some() {
+                return Poll::Ready(Ok(Event::Park));
+            }
+            if c.carry_ready {
+                c.carry_ready = false;
+                let input = std::mem::take(&mut c.carry);
+                OUTPUT.with_borrow_mut(|out| {
+                    let used = self.answer(&input, c, out);
+                    if used < input.len() {
+                        c.carry = input[used..].to_vec();
+                    }
+                    self.write_now(cx, io, c, out)
+                })?;
+                continue;
+            }
+            ready!(SCRATCH.with_borrow_mut(|buf| -> Poll<io::Result<()>> {
+                let mut rb = ReadBuf::new(buf);
+                ready!(Pin::new(&mut *io).poll_read(cx, &mut rb))?;
+                let n = rb.filled().len();
+                if n == 0 {
+                    c.close = true; // EOF
+                    return Poll::Ready(Ok(()));
+                }
+                c.last_progress = Instant::now();
+                OUTPUT.with_borrow_mut(|out| {
+                    if c.carry.is_empty() {
+                        let used = self.answer(&buf[..n], c, out);
+                        if used < n {
+                            c.carry.extend_from_slice(&buf[used..n]);
+                        }
+                    } else {
+                        c.carry.extend_from_slice(&buf[..n]);
+                        let input = std::mem::take(&mut c.carry);
+                        let used = self.answer(&input, c, out);
+                        if used < input.len() {
+                            c.carry = input[used..].to_vec();
+                        }
+                    }
+                    Poll::Ready(self.write_now(cx, io, c, out))
+                })
+            }))?;
+        }
+    }
+
+    /// Writes `out` as far as the socket takes it now; the rest moves to `c.pending`.
+    fn write_now<S>(
+        &self,
+        cx: &mut Context<'_>,
+        io: &mut S,
+        c: &mut Conn,
+        out: &mut Vec<u8>,
+    ) -> io::Result<()>
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
+        let mut done = 0;
+        while done < out.len() {
+            match Pin::new(&mut *io).poll_write(cx, &out[done..]) {
+                Poll::Ready(Ok(0)) => return Err(io::ErrorKind::WriteZero.into()),
+                Poll::Ready(Ok(n)) => {
+                    done += n;
+                    c.flush = true;
+                    c.last_progress = Instant::now();
+                }
+                Poll::Ready(Err(e)) => return Err(e),
+                Poll::Pending => break,
+            }
+        }
+        if done < out.len() {
+            c.pending.extend_from_slice(&out[done..]);
+        }
+        out.clear();
+        if out.capacity() > OUTPUT_KEEP {
+            *out = Vec::new();
+        }
+        Ok(())
+    }
+
+    /// Answers the complete requests at the start of `input` into `out`, in order; returns how
+    /// many bytes were consumed (the rest: a partial head, or requests queued behind a parked
+    /// one or a full output buffer — then `c.carry_ready` is set).
+    fn answer(&self, input: &[u8], c: &mut Conn, out: &mut Vec<u8>) -> usize {
+        let mut pos = 0;
+        while pos < input.len() {
+            if out.len() >= OUTPUT_HIGH_WATER {
+                c.carry_ready = true;
+                return pos;
+            }
+            match request::parse(&input[pos..], self.limits.max_header_bytes) {
+                Parsed::Partial => return pos,
+                Parsed::Error(e) => {
+                    let (status, body) = match e {
+                        HeadError::TooLarge => (431, "request head too large\n"),
+                        HeadError::Malformed => (400, "bad request\n"),
+                    };
+                    self.app.metrics.count_request("rejected", status);
+                    Reply::new(status, body).encode(out, false, true, false);
+                    c.close = true;
+                    return input.len();
+                }
+                Parsed::Complete { head, len } => {
+                    pos += len;
+                    c.wait_start = Instant::now();
+                    match routes::route(&self.app, &head, c.https) {
+                        Answer::Reply(reply) => {
+                            let close = reply.close || !head.keep_alive || c.stopping;
+                            reply.encode(out, head.method == Method::Head, close, head.http10);
+                            if close {
+                                c.close = true;
+                                return input.len();
+                            }
+                        }
+                        Answer::Park { after } => {
+                            c.parked = Some(Parked {
+                                after,
+                                head_only: head.method == Method::Head,
+                                keep_alive: head.keep_alive,
+                                http10: head.http10,
+                                if_none_match: (!head.if_none_match.is_empty())
+                                    .then(|| head.if_none_match.into()),
+                            });
+                            c.carry_ready = pos < input.len();
+                            return pos;
+                        }
+                    }
+                }
+            }
+        }
+        pos
+    }
+}
+
+/// Reads what is there into `carry` (while a request is parked).
+fn read_into<S: AsyncRead + Unpin>(
+    cx: &mut Context<'_>,
+    io: &mut S,
+    carry: &mut Vec<u8>,
+) -> Poll<io::Result<usize>> {
+    SCRATCH.with_borrow_mut(|buf| {
+        let mut rb = ReadBuf::new(buf);
+        ready!(Pin::new(io).poll_read(cx, &mut rb))?;
+        carry.extend_from_slice(rb.filled());
+        Poll::Ready(Ok(rb.filled().len()))
     })
-    .await;
-    tasks.abort_all();
 }
 
-async fn handle_connection(
-    stream: TcpStream,
-    builder: &http1::Builder,
-    app: Router,
-    limits: HttpLimits,
-    epoch: Instant,
-    metrics: &HttpMetrics,
-    mut shutdown: Shutdown,
-) {
-    let activity = Arc::new(AtomicU64::new(ms_since(epoch)));
-    let io = TokioIo::new(ActivityIo {
-        inner: stream,
-        activity: activity.clone(),
-        epoch,
-    });
-    let conn = builder.serve_connection(io, TowerToHyperService::new(app));
-    let mut conn = std::pin::pin!(conn);
-    let idle_ms = u64::try_from(limits.idle_timeout.as_millis())
-        .unwrap_or(u64::MAX)
-        .max(1);
-    loop {
-        let since = ms_since(epoch).saturating_sub(activity.load(Ordering::Relaxed));
-        let wait = Duration::from_millis(idle_ms.saturating_sub(since).max(1));
-        tokio::select! {
-            r = conn.as_mut() => {
-                if let Err(error) = r {
-                    tracing::debug!(%error, "http: connection error");
-                }
-                return;
-            }
-            _ = tokio::time::sleep(wait) => {
-                if ms_since(epoch).saturating_sub(activity.load(Ordering::Relaxed)) >= idle_ms {
-                    metrics.idle_closed.fetch_add(1, Ordering::Relaxed);
-                    return; // dropping the connection closes the socket
-                }
-            }
-            _ = shutdown.wait() => {
-                conn.as_mut().graceful_shutdown();
-                let _ = tokio::time::timeout(limits.drain, conn.as_mut()).await;
-                return;
-            }
-        }
-    }
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-fn ms_since(epoch: Instant) -> u64 {
-    u64::try_from(epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
-}
-
-/// A stream that records the time of its last read/write progress.
-struct ActivityIo {
-    inner: TcpStream,
-    activity: Arc<AtomicU64>,
-    epoch: Instant,
-}
-
-impl ActivityIo {
-    fn touch(&self) {
-        self.activity.store(ms_since(self.epoch), Ordering::Relaxed);
-    }
-}
-
-impl AsyncRead for ActivityIo {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        let this = self.get_mut();
-        let before = buf.filled().len();
-        let r = Pin::new(&mut this.inner).poll_read(cx, buf);
-        if matches!(r, Poll::Ready(Ok(()))) && buf.filled().len() > before {
-            this.touch();
-        }
-        r
-    }
-}
-
-impl AsyncWrite for ActivityIo {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        data: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        let this = self.get_mut();
-        let r = Pin::new(&mut this.inner).poll_write(cx, data);
-        if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
-            this.touch();
-        }
-        r
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[std::io::IoSlice<'_>],
-    ) -> Poll<std::io::Result<usize>> {
-        let this = self.get_mut();
-        let r = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
-        if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
-            this.touch();
-        }
-        r
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
+    #[test]
+    fn idle_conn_is_small() {
+        // The connection state itself: three empty Vecs, timestamps and flags.
+        assert!(
+            std::mem::size_of::<Conn>() <= 192,
+            "{}",
+            std::mem::size_of::<Conn>()
+        );
     }
 }

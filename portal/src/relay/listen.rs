@@ -40,14 +40,13 @@ pub fn open_multicast(cfg: &MulticastConfig) -> io::Result<UdpSocket> {
     UdpSocket::from_std(socket.into())
 }
 
-/// Receives, verifies and applies beacon packets until `shutdown`. `epoch` is the process's
-/// monotonic origin (local µs = `epoch.elapsed()`). Unknown show ids are sent on `unknown_show`
+/// Receives, verifies and applies beacon packets until `shutdown`, each stamped with the
+/// relay's own clock ([`RelayState::local_us`]). Unknown show ids are sent on `unknown_show`
 /// (the catalog rescans, rate-limited).
 pub async fn listen(
     socket: UdpSocket,
     key: Key,
     relay: Arc<RelayState>,
-    epoch: Instant,
     known_show: impl Fn(&str) -> bool + Send + 'static,
     unknown_show: mpsc::Sender<String>,
     mut shutdown: Shutdown,
@@ -67,7 +66,7 @@ pub async fn listen(
             },
             _ = shutdown.wait() => return,
         };
-        let local_us = u64::try_from(epoch.elapsed().as_micros()).unwrap_or(u64::MAX);
+        let local_us = relay.local_us();
         match receiver.handle_datagram(&buf[..len]) {
             Ok(packet) => {
                 let accepted = relay.handle_packet(packet, local_us);

@@ -1,6 +1,8 @@
 //! The relay: verified beacon packets in, `/t` (beacon-timebase clock) and `/s` (pre-rendered
-//! state) out. [`RelayState`] is sans-IO (callers pass `local_us`, our monotonic µs);
-//! [`listen`] is the multicast socket loop feeding it.
+//! state) out. [`RelayState`] owns the process's time base: its `local_us` origin, the beacon
+//! clock estimate, and [`RelayState::now`] ("beacon time, else system time"), the one clock
+//! read by `/t`, `/healthz` and the WebTransport time replies. Its `handle_*` inputs stay
+//! sans-IO (callers pass `local_us`); [`listen`] is the multicast socket loop feeding it.
 
 pub mod clock;
 pub mod listen;
@@ -8,12 +10,13 @@ pub mod render;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use beacon::receiver::Rejection;
 use beacon::wire::{NO_SHOW, Packet};
 
 pub use clock::ClockEstimator;
-pub use render::{Rendered, SnapshotInput, StateView};
+pub use render::{Rendered, SnapshotInput};
 
 /// `/healthz` is healthy while the last valid packet is younger than this, µs.
 pub const HEALTHY_WITHIN_US: u64 = 3_000_000;
@@ -41,9 +44,29 @@ pub struct Accepted {
     pub show_hex: Option<String>,
 }
 
+/// Which clock [`RelayState::now`] read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimeSource {
+    /// The beacon clock, estimated from its packets.
+    Beacon,
+    /// The system clock (no beacon packet heard yet).
+    System,
+}
+
+impl TimeSource {
+    /// Value of the `X-Clock-Source` header.
+    pub fn label(self) -> &'static str {
+        match self {
+            TimeSource::Beacon => "beacon",
+            TimeSource::System => "system",
+        }
+    }
+}
+
 /// Shared relay state.
 #[derive(Debug)]
 pub struct RelayState {
+    epoch: Instant, // origin of every `local_us`
     current: RwLock<Arc<Rendered>>,
     clock: Mutex<ClockEstimator>,
     last_valid_us: AtomicU64, // local µs + 1 of the last valid packet; 0 = never
@@ -77,12 +100,37 @@ impl RelayState {
     /// Nothing heard yet: `/s` says stopped.
     pub fn new() -> Self {
         Self {
+            epoch: Instant::now(),
             current: RwLock::new(Arc::new(render::render(&SnapshotInput::default()))),
             clock: Mutex::new(ClockEstimator::new()),
             last_valid_us: AtomicU64::new(0),
             counters: RelayCounters::default(),
             changes: tokio::sync::watch::Sender::new(0),
         }
+    }
+
+    /// Our monotonic clock, µs since this state was created (the `local_us` of every input).
+    pub fn local_us(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_micros()).unwrap_or(u64::MAX)
+    }
+
+    /// The time phones sync to, µs: the beacon timebase once a packet was heard, else the
+    /// system clock (Unix µs), and which of the two it is.
+    pub fn now(&self) -> (u64, TimeSource) {
+        match self.beacon_now(self.local_us()) {
+            Some(t) => (t, TimeSource::Beacon),
+            None => {
+                let sys = SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(0));
+                (sys, TimeSource::System)
+            }
+        }
+    }
+
+    /// True if a valid packet arrived within [`HEALTHY_WITHIN_US`] (now).
+    pub fn healthy_now(&self) -> bool {
+        self.is_healthy(self.local_us())
     }
 
     /// Counters.

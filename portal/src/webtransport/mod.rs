@@ -1,15 +1,15 @@
 //! The WebTransport fast path (HTTP/3 over QUIC, `wtransport`), on the HTTPS port over UDP:
 //! time requests answered as datagrams, every `/s` change pushed as a datagram to every open
-//! session ([`serve`]); the datagram formats ([`wire`]); the `/wt` discovery document, the
-//! HTTPS router and the plain-HTTP redirect ([`routes`]); and the counters ([`WtMetrics`]).
-//! No per-client application state beyond the QUIC session itself.
+//! session ([`serve`]); the datagram formats ([`wire`]); the `/wt` discovery document
+//! ([`document`], answered by the one router); and the counters ([`WebTransportCounters`],
+//! rendered by [`crate::metrics`]). No per-client application state beyond the QUIC session.
 
-pub mod routes;
 pub mod serve;
 pub mod wire;
 
-use std::fmt::Write as _;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64};
+
+use crate::tls::CertStore;
 
 pub use serve::{WtLimits, serve_webtransport};
 
@@ -18,9 +18,9 @@ pub const WT_PATH: &str = "/wt";
 /// How many times each state push is sent (datagrams may be lost).
 pub const PUSH_REPEATS: u32 = 3;
 
-/// Counters of the TLS side.
+/// WebTransport session and datagram counters.
 #[derive(Debug, Default)]
-pub struct WtMetrics {
+pub struct WebTransportCounters {
     /// Sessions open now.
     pub sessions_open: AtomicI64,
     /// Sessions accepted since start.
@@ -39,55 +39,19 @@ pub struct WtMetrics {
     pub state_datagrams: AtomicU64,
     /// Datagrams that could not be sent (too large, peer gone).
     pub send_errors: AtomicU64,
-    /// HTTPS connections accepted.
-    pub https_connections: AtomicU64,
-    /// HTTPS TLS handshakes that failed or timed out.
-    pub tls_errors: AtomicU64,
 }
 
-impl WtMetrics {
-    /// Prometheus text for these counters.
-    pub fn render(&self) -> String {
-        let r = Ordering::Relaxed;
-        let mut o = String::with_capacity(1024);
-        let _ = writeln!(
-            o,
-            "# HELP portal_wt_sessions_open WebTransport sessions open now."
-        );
-        let _ = writeln!(o, "# TYPE portal_wt_sessions_open gauge");
-        let _ = writeln!(o, "portal_wt_sessions_open {}", self.sessions_open.load(r));
-        let counters = [
-            ("portal_wt_sessions_total", &self.sessions_total),
-            ("portal_wt_sessions_refused_total", &self.sessions_refused),
-            (
-                "portal_wt_sessions_idle_closed_total",
-                &self.sessions_idle_closed,
-            ),
-            ("portal_wt_handshake_errors_total", &self.handshake_errors),
-            ("portal_https_connections_total", &self.https_connections),
-            ("portal_https_tls_errors_total", &self.tls_errors),
-        ];
-        for (name, c) in counters {
-            let _ = writeln!(o, "# TYPE {name} counter");
-            let _ = writeln!(o, "{name} {}", c.load(r));
-        }
-        let _ = writeln!(
-            o,
-            "# HELP portal_wt_datagrams_total WebTransport datagrams by kind."
-        );
-        let _ = writeln!(o, "# TYPE portal_wt_datagrams_total counter");
-        for (kind, c) in [
-            ("time", &self.time_requests),
-            ("state", &self.state_datagrams),
-            ("bad", &self.bad_datagrams),
-            ("send_error", &self.send_errors),
-        ] {
-            let _ = writeln!(
-                o,
-                "portal_wt_datagrams_total{{kind=\"{kind}\"}} {}",
-                c.load(r)
-            );
-        }
-        o
-    }
+/// The `GET /wt` document (over HTTPS) for a request that arrived with `host` (authority, with
+/// port): `{"url":"https://<host>/wt","hashes":[...]}` — the session URL on the authority the
+/// page was loaded from (UDP, same port), and the leaf certificate's SHA-256 for
+/// `serverCertificateHashes`, only when the certificate is valid for at most 14 days (what
+/// browsers accept for pinning; a CA-issued certificate is verified normally).
+pub fn document(host: &str, store: &CertStore) -> String {
+    let cert = store.current();
+    let hashes: Vec<String> = if cert.pinnable() {
+        vec![cert.sha256_hex()]
+    } else {
+        Vec::new()
+    };
+    serde_json::json!({ "url": format!("https://{host}{WT_PATH}"), "hashes": hashes }).to_string()
 }

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use wtransport::config::QuicTransportConfig;
@@ -14,7 +14,7 @@ use wtransport::endpoint::endpoint_side::Server;
 use wtransport::error::ConnectionError;
 use wtransport::{Connection, Endpoint, ServerConfig, VarInt};
 
-use super::{PUSH_REPEATS, WT_PATH, WtMetrics, wire};
+use super::{PUSH_REPEATS, WT_PATH, WebTransportCounters, wire};
 use crate::relay::RelayState;
 use crate::shutdown::Shutdown;
 
@@ -59,34 +59,20 @@ pub fn endpoint(
 /// Everything a session needs (shared).
 struct Shared {
     relay: Arc<RelayState>,
-    epoch: Instant,
-    metrics: Arc<WtMetrics>,
+    metrics: Arc<WebTransportCounters>,
     permits: Arc<Semaphore>,
-}
-
-impl Shared {
-    fn beacon_us(&self) -> u64 {
-        let local = u64::try_from(self.epoch.elapsed().as_micros()).unwrap_or(u64::MAX);
-        self.relay.beacon_now(local).unwrap_or_else(|| {
-            SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(0))
-        })
-    }
 }
 
 /// Accepts and serves sessions on `endpoint` until `shutdown`.
 pub async fn serve_webtransport(
     endpoint: Endpoint<Server>,
     relay: Arc<RelayState>,
-    epoch: Instant,
     limits: WtLimits,
-    metrics: Arc<WtMetrics>,
+    metrics: Arc<WebTransportCounters>,
     mut shutdown: Shutdown,
 ) {
     let shared = Arc::new(Shared {
         relay,
-        epoch,
         metrics,
         permits: Arc::new(Semaphore::new(limits.max_sessions.max(1))),
     });
@@ -169,7 +155,7 @@ async fn run_session(
     loop {
         tokio::select! {
             d = conn.receive_datagram() => match d {
-                Ok(d) => match wire::handle_datagram(&d, shared.beacon_us()) {
+                Ok(d) => match wire::handle_datagram(&d, shared.relay.now().0) {
                     Ok(reply) => {
                         m.time_requests.fetch_add(1, Ordering::Relaxed);
                         if conn.send_datagram(reply).is_err() {

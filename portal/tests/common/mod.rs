@@ -113,7 +113,11 @@ pub struct PortalProcess {
 impl PortalProcess {
     /// Starts `portal run --dev` on port 0 with a random multicast port and `extra` flags.
     pub fn start(extra: &[&str]) -> Self {
-        let port = random_port();
+        Self::start_on(random_port(), extra)
+    }
+
+    /// Starts `portal run --dev` on port 0 listening to multicast `port`, with `extra` flags.
+    pub fn start_on(port: u16, extra: &[&str]) -> Self {
         let shows = repo().join("shows/examples");
         let mut args: Vec<String> = vec![
             "run".into(),
@@ -405,5 +409,162 @@ impl InProcess {
 impl Drop for InProcess {
     fn drop(&mut self) {
         self._trigger.trigger();
+    }
+}
+
+/// Proleptic Gregorian (y, m, d) of a day count since 1970-01-01.
+pub fn civil_from_days(z: i64) -> (i32, u8, u8) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u8;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u8;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y as i32, m, d)
+}
+
+/// Writes `cert.pem`/`key.pem` (ECDSA P-256, 127.0.0.1/localhost, valid `days` from
+/// yesterday) into `dir`; returns the certificate's DER.
+pub fn write_cert(dir: &Path, days: i64) -> Vec<u8> {
+    let mut params =
+        rcgen::CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
+            .unwrap();
+    let today = (now_us() / 86_400_000_000) as i64;
+    let (y, m, d) = civil_from_days(today - 1);
+    params.not_before = rcgen::date_time_ymd(y, m, d);
+    let (y, m, d) = civil_from_days(today - 1 + days);
+    params.not_after = rcgen::date_time_ymd(y, m, d);
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = params.self_signed(&key).unwrap();
+    std::fs::write(dir.join("cert.pem"), cert.pem()).unwrap();
+    std::fs::write(dir.join("key.pem"), key.serialize_pem()).unwrap();
+    cert.der().to_vec()
+}
+
+/// Starts the binary with HTTPS on port 0 using `dir`'s `cert.pem`/`key.pem`.
+pub fn start_with_tls(dir: &Path, extra: &[&str]) -> PortalProcess {
+    let cert = dir.join("cert.pem").display().to_string();
+    let key = dir.join("key.pem").display().to_string();
+    let mut args = vec![
+        "--tls-cert",
+        cert.as_str(),
+        "--tls-key",
+        key.as_str(),
+        "--https",
+        "127.0.0.1:0",
+    ];
+    args.extend_from_slice(extra);
+    let p = PortalProcess::start(&args);
+    assert!(p.https.is_some(), "https_addr in the log");
+    p
+}
+
+/// A TLS client stream to `addr` trusting exactly `cert_der` (the handshake runs on first use).
+pub fn tls_stream(
+    addr: SocketAddr,
+    cert_der: &[u8],
+) -> rustls::StreamOwned<rustls::ClientConnection, TcpStream> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(cert_der.to_vec().into()).unwrap();
+    let cfg = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
+    let conn = rustls::ClientConnection::new(std::sync::Arc::new(cfg), name).unwrap();
+    let sock = TcpStream::connect(addr).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    rustls::StreamOwned::new(conn, sock)
+}
+
+/// Sends `raw` (whole request bytes) over TLS and reads until the server closes.
+pub fn tls_exchange(addr: SocketAddr, cert_der: &[u8], raw: &[u8]) -> Vec<u8> {
+    let mut s = tls_stream(addr, cert_der);
+    s.write_all(raw).unwrap();
+    s.flush().unwrap();
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out); // peers may close without close_notify
+    out
+}
+
+/// Sends `raw` over plain TCP and reads until the server closes.
+pub fn tcp_raw_exchange(addr: SocketAddr, raw: &[u8]) -> Vec<u8> {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    s.write_all(raw).unwrap();
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    out
+}
+
+/// Splits a byte stream of HTTP/1.1 responses into (status, headers, body) triples, using
+/// `content-length` (none for 304/204 or answers to HEAD, listed in `head_only`).
+pub fn split_responses(mut raw: &[u8], head_only: &[bool]) -> Vec<Resp> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while !raw.is_empty() {
+        let split = raw
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .expect("response head");
+        let mut r = parse_response(&raw[..split + 4]);
+        let len: usize = r
+            .header("content-length")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        let body_len = if head_only.get(i).copied().unwrap_or(false) || r.status == 304 {
+            0
+        } else {
+            len
+        };
+        r.body = raw[split + 4..split + 4 + body_len].to_vec();
+        raw = &raw[split + 4 + body_len..];
+        out.push(r);
+        i += 1;
+    }
+    out
+}
+
+/// Reads one metric's value (first sample whose line starts with `prefix`) from `/metrics`.
+pub fn metric_value(http: SocketAddr, prefix: &str) -> i64 {
+    get(http, "127.0.0.1", "/metrics", &[])
+        .text()
+        .lines()
+        .find(|l| l.starts_with(prefix))
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Reads one HTTP/1.1 response (head + `content-length` body, none for 304) from `s`.
+pub fn read_response(s: &mut impl Read) -> Resp {
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        if let Some(split) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+            let mut r = parse_response(&raw[..split + 4]);
+            let len: usize = r
+                .header("content-length")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            let len = if r.status == 304 { 0 } else { len };
+            if raw.len() >= split + 4 + len {
+                r.body = raw[split + 4..split + 4 + len].to_vec();
+                return r;
+            }
+        }
+        let n = s.read(&mut buf).expect("read response");
+        assert!(
+            n > 0,
+            "closed before a whole response: {:?}",
+            String::from_utf8_lossy(&raw)
+        );
+        raw.extend_from_slice(&buf[..n]);
     }
 }
