@@ -89,26 +89,25 @@ fn https_slowloris_sockets_do_not_starve_polls_and_are_reclaimed() {
         dir.path(),
         &[
             "--header-timeout-ms",
-            "3000",
+            "10000",
             "--max-connections-per-address",
             "100000",
         ],
     );
     let https = p.https.unwrap();
-    // Half never start the TLS handshake; half finish it and send half a request head.
-    let mut raw_sockets = Vec::new();
+    // Half finish the handshake and send half a request head (the slow part to set up, so
+    // first); half never start the TLS handshake.
     let mut tls_sockets = Vec::new();
-    for i in 0..300 {
-        if i % 2 == 0 {
-            raw_sockets.push(std::net::TcpStream::connect(https).unwrap());
-        } else {
-            let mut s = tls_stream(https, &der);
-            s.write_all(b"GET /s HTTP/1.1\r\nHost: localhost\r\nX-Slow: ")
-                .unwrap();
-            s.flush().unwrap();
-            tls_sockets.push(s);
-        }
+    for _ in 0..150 {
+        let mut s = tls_stream(https, &der);
+        s.write_all(b"GET /s HTTP/1.1\r\nHost: localhost\r\nX-Slow: ")
+            .unwrap();
+        s.flush().unwrap();
+        tls_sockets.push(s);
     }
+    let mut raw_sockets: Vec<std::net::TcpStream> = (0..150)
+        .map(|_| std::net::TcpStream::connect(https).unwrap())
+        .collect();
     let held = poll_until(Duration::from_secs(20), || {
         (https_metric(&p, "portal_http_open_connections{scheme=\"https\"}") >= 250).then_some(())
     });
@@ -122,7 +121,7 @@ fn https_slowloris_sockets_do_not_starve_polls_and_are_reclaimed() {
         assert_eq!(parse_response(&out).json()["state"], "stopped");
     }
     // Every attacker is closed by the header timer (handshake or head).
-    for mut s in raw_sockets.into_iter().step_by(15) {
+    for s in raw_sockets.iter_mut().step_by(15) {
         s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
         let mut buf = [0u8; 256];
         let r = s.read(&mut buf);
@@ -133,7 +132,7 @@ fn https_slowloris_sockets_do_not_starve_polls_and_are_reclaimed() {
             "handshake-less socket not closed: {r:?}"
         );
     }
-    for mut s in tls_sockets.into_iter().step_by(15) {
+    for s in tls_sockets.iter_mut().step_by(15) {
         s.sock
             .set_read_timeout(Some(Duration::from_secs(30)))
             .unwrap();

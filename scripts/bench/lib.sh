@@ -86,10 +86,16 @@ start_beacon() {
 }
 
 # start_portal HTTP_ADDR [extra flags]: a relay on the bench group; waits for /healthz 200.
+# The load generators put many clients on each source address, so the per-address cap is
+# lifted. BENCH_PORTAL=PATH runs another portal binary (e.g. an older build, for before/after).
+PORTAL_BIN=${BENCH_PORTAL:-$BIN/portal}
 start_portal() {
   local http=$1; shift
   case " $* " in *" --dns "*) ;; *) set -- --no-dns "$@" ;; esac
-  spawn "portal-${http##*:}" "$BIN/portal" run --dev --http "$http" --group "$B_GROUP" --port "$B_MPORT" \
+  if "$PORTAL_BIN" run --help 2>/dev/null | grep -q -- --max-connections-per-address; then
+    set -- --max-connections-per-address 19000 "$@"
+  fi
+  spawn "portal-${http##*:}" "$PORTAL_BIN" run --dev --http "$http" --group "$B_GROUP" --port "$B_MPORT" \
     --shows "$ROOT/shows/examples" --canonical-url "http://$http/" --max-connections 19000 "$@"
   PORTAL_PID=$LAST_PID
   for _ in $(seq 1 100); do

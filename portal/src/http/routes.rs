@@ -80,7 +80,10 @@ pub fn etag_matches(if_none_match: &str, etag: &[u8]) -> bool {
     let Ok(etag) = std::str::from_utf8(etag) else {
         return false;
     };
-    let bare = |t: &str| t.trim().trim_start_matches("W/").to_string();
+    fn bare(t: &str) -> &str {
+        let t = t.trim();
+        t.strip_prefix("W/").unwrap_or(t)
+    }
     !if_none_match.is_empty()
         && if_none_match
             .split(',')

@@ -274,6 +274,10 @@ impl Server {
     where
         S: AsyncRead + AsyncWrite + Unpin,
     {
+        let stopping = shutdown.is_triggered();
+        // Pinned once: re-creating the wait each round would re-register it every request.
+        let stop = async move { shutdown.wait().await };
+        tokio::pin!(stop);
         let now = Instant::now();
         let mut c = Conn {
             https,
@@ -283,7 +287,7 @@ impl Server {
             written: 0,
             flush: false,
             close: false,
-            stopping: shutdown.is_triggered(),
+            stopping,
             parked: None,
             wait_start: now,
             last_progress: now,
@@ -309,7 +313,7 @@ impl Server {
                     timer.as_mut().reset(self.deadline(&c));
                     continue;
                 }
-                () = shutdown.wait(), if !c.stopping => {
+                () = &mut stop, if !c.stopping => {
                     c.stopping = true;
                     if c.pending.is_empty() {
                         return; // between requests (or mid-head): nothing to finish
@@ -331,7 +335,7 @@ impl Server {
                     let Some(parked) = c.parked.take() else {
                         continue;
                     };
-                    if !self.hold(&mut io, &mut c, &parked, &mut shutdown).await {
+                    if !self.hold(&mut io, &mut c, &parked, stop.as_mut()).await {
                         return; // the phone went away
                     }
                     self.answer_parked(&mut c, &parked);
@@ -353,9 +357,10 @@ impl Server {
     /// Holds a parked `/s?after=V` until the state's version moves, the long-poll wait ends or
     /// shutdown; meanwhile reads only to notice the phone leaving (or queue what it pipelines).
     /// False if the connection is gone.
-    async fn hold<S>(&self, io: &mut S, c: &mut Conn, p: &Parked, shutdown: &mut Shutdown) -> bool
+    async fn hold<S, F>(&self, io: &mut S, c: &mut Conn, p: &Parked, mut stop: Pin<&mut F>) -> bool
     where
         S: AsyncRead + AsyncWrite + Unpin,
+        F: Future<Output = ()>,
     {
         let _listening = ListenerGauge::new(&self.app);
         let mut changes = self.app.relay.subscribe();
@@ -374,7 +379,7 @@ impl Server {
                     }
                 }
                 () = &mut until => return true,
-                () = shutdown.wait(), if !c.stopping => {
+                () = stop.as_mut(), if !c.stopping => {
                     c.stopping = true;
                     return true;
                 }
