@@ -475,14 +475,16 @@ impl Phone {
         if let Some(tag) = etag.as_deref() {
             headers.push(("If-None-Match", tag));
         }
-        let (path, timeout) = match self.version {
+        // After an error the retry is a plain `/s`, answered at once (the page's rule).
+        let version = self.version.filter(|_| self.poller.errors() == 0);
+        let (path, timeout) = match version {
             Some(v) => (
                 format!("/s?after={v}"),
                 Duration::from_millis(self.poller.rules().long_poll_timeout_ms),
             ),
             None => ("/s".to_string(), self.cfg.timeout),
         };
-        let long = self.version.is_some();
+        let long = version.is_some();
         self.update(|s| {
             s.state_requests += 1;
             s.long_polls += u64::from(long);

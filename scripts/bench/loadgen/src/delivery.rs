@@ -365,7 +365,8 @@ async fn long_poll_client(sh: &Shared, i: usize, rng: &mut StdRng) {
                 }
             }
         }
-        let (path, timeout) = match version {
+        // After an error the retry is a plain /s, answered at once (the page's rule).
+        let (path, timeout) = match version.filter(|_| failures == 0) {
             Some(v) => (format!("/s?after={v}"), LONG_TIMEOUT),
             None => ("/s".to_string(), PLAIN_TIMEOUT),
         };
