@@ -1,7 +1,7 @@
 //! `loadgen`: the client side of Crowdlight's benchmarks (see scripts/bench/README.md).
 //!
-//! - `poll` / `long-poll` / `ws` / `sse`: many clients of one delivery design on a shared timeline, with the
-//!   server's RSS and CPU and the bytes on the wire measured over a window;
+//! - `poll` / `long-poll` / `ws` / `sse`: many clients of one delivery design on a shared
+//!   timeline, with the server's RSS and CPU and the bytes on the wire measured over a window;
 //! - `storm`: phones joining within a few seconds (probe, page, show, `/t` burst);
 //! - `sync1`: single-sample clock sync, the baseline for the sync-accuracy benchmark.
 
@@ -199,7 +199,8 @@ fn main() -> anyhow::Result<()> {
             rt.block_on(delivery_run(delivery::Mode::Sse, a)),
         ),
         Cmd::Storm(a) => {
-            if !(1..=19_000).contains(&a.phones) || !(a.end_s > a.ramp_s && a.end_s <= 600.0) {
+            let times_ok = a.end_s > a.ramp_s && a.end_s <= 600.0;
+            if !(1..=19_000).contains(&a.phones) || !times_ok {
                 bail!("--phones must be 1..=19000 and --ramp-s < --end-s <= 600");
             }
             let plan = storm::Plan {
