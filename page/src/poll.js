@@ -5,7 +5,8 @@
 // - Long-poll: /s carries `v`, a version of the state (same on every relay). The next request is
 //   `/s?after=v`: the relay holds it until the state changes (answered within 50 ms) or for up to
 //   30 s. One request is parked at a time; an answer re-parks at once. The client gives up on a
-//   parked request after LONG_POLL_TIMEOUT_MS (the relay's longest wait plus a margin).
+//   parked request after LONG_POLL_TIMEOUT_MS (the relay's longest wait plus a margin). After an
+//   error the retry is a plain /s (answered at once), then the page parks again.
 // - A relay without `v` (older) is polled as before: the server says how long to wait (`poll`,
 //   ms), plus ±20 % jitter so that a hall of phones that joined together does not poll in
 //   lock-step. The same pace applies when an unchanged answer to `after=` comes back at once
@@ -89,9 +90,10 @@ export class Poller {
   }
 
   /** Whether the next request long-polls (`plain`: the caller wants a plain poll, e.g. while
-   *  WebTransport pushes the state). */
+   *  WebTransport pushes the state). After an error the next request is plain: it is answered
+   *  at once, so the page knows at once that it is back (on this relay or another one). */
   longPoll(plain = false) {
-    return !plain && this.version !== null;
+    return !plain && this.failures === 0 && this.version !== null;
   }
 
   /** Path of the next request. */

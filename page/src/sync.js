@@ -206,8 +206,8 @@ export const DRIFT_TOLERANCE_MS = 0.5;
 // network a burst settles after its minimum; on a jittery one (whose round trips alone exceed
 // the bound) it runs to its maximum, exactly as before.
 // Bursts come 5 s, 10 s, 20 s, 40 s after the join burst, then every 60 s. Once the drift
-// estimate has converged and the error bound is under STEADY_BOUND_MS, one sample every ~30 s
-// (2 a minute) keeps the window fresh: the window's old tight samples, carried forward by the
+// estimate has converged and the error bound is under STEADY_BOUND_MS, one sample every ~40 s
+// (1.5 a minute) keeps the window fresh: the window's old tight samples, carried forward by the
 // drift estimate, hold the level. On a path too jittery for that bound (the bound is half the
 // best round trip, floors included) the bursts go on: sparse samples would not pin the drift.
 
@@ -220,7 +220,7 @@ export const BURST_SETTLE_MS = 0.5;
 /** ... and its own intervals intersect within ± this, ms. */
 export const SETTLE_BOUND_MS = 2;
 /** Steady state: one sample this often, ms, ±25 %. */
-export const STEADY_INTERVAL_MS = 30000;
+export const STEADY_INTERVAL_MS = 40000;
 /** The steady state needs an error bound under this, ms. */
 export const STEADY_BOUND_MS = 2;
 

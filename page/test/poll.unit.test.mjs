@@ -136,7 +136,12 @@ test('long-poll: never spins on answers that are not held; errors back off; old 
   p.handleError(t + 35000);
   p.handleError(t + 36000);
   assert.equal(p.nextDelayMs(r), 500);
-  assert.equal(p.url(), '/s?after=13');
+  assert.equal(p.url(), '/s', 'the retry after an error is answered at once');
+  assert.equal(p.timeoutMs(), POLL_TIMEOUT_MS);
+  p.handleSent(t + 37000);
+  p.handleOk(t + 37003, body({ v: 13 }), '"13"');
+  assert.equal(p.url(), '/s?after=13', 'then parked again');
+  assert.equal(p.nextDelayMs(r), 1000, 'an unchanged quick answer: parked at the plain pace');
   // A relay without `v` (older): plain polling at its pace.
   const old = new Poller();
   old.handleSent(0);

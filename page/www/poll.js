@@ -25,7 +25,7 @@ this.lastOkMs=NaN
 this.sentMs=NaN
 this.changed=false
 this.heldMs=0
-this.quick=0}get version(){return this.state?this.state.v:null}longPoll(plain=false){return!plain&&this.version!==null}url(plain=false){return this.longPoll(plain)?`/s?after=${this.version}`:"/s"}timeoutMs(plain=false){return this.longPoll(plain)?LONG_POLL_TIMEOUT_MS:POLL_TIMEOUT_MS}headers(){return this.etag?{"If-None-Match":this.etag}:{}}handleSent(nowMs){this.sentMs=nowMs}handleOk(nowMs,body,etag){const s=parseState(body)
+this.quick=0}get version(){return this.state?this.state.v:null}longPoll(plain=false){return!plain&&this.failures===0&&this.version!==null}url(plain=false){return this.longPoll(plain)?`/s?after=${this.version}`:"/s"}timeoutMs(plain=false){return this.longPoll(plain)?LONG_POLL_TIMEOUT_MS:POLL_TIMEOUT_MS}headers(){return this.etag?{"If-None-Match":this.etag}:{}}handleSent(nowMs){this.sentMs=nowMs}handleOk(nowMs,body,etag){const s=parseState(body)
 if(!s){this.handleError(nowMs)
 return false}const old=this.state
 this.changed=!old||old.v===null||s.v!==old.v||etag!==this.etag

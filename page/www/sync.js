@@ -81,7 +81,7 @@ export const JOIN_BURST=32
 export const JOIN_BURST_MIN=8
 export const BURST_SETTLE_MS=.5
 export const SETTLE_BOUND_MS=2
-export const STEADY_INTERVAL_MS=3e4
+export const STEADY_INTERVAL_MS=4e4
 export const STEADY_BOUND_MS=2
 export function resyncBurst(n){return n<=4?12:8}export function burstMin(n){if(n===0)return JOIN_BURST_MIN
 return n<=4?4:2}export function burstSettled(samples,burst,min){let n=0

@@ -3,7 +3,8 @@
 //! - [`sched`]: the sans-IO impairment scheduler (delay, jitter, loss, bandwidth) and
 //!   [`proxy`]: the TCP/UDP proxy that runs it on real sockets (`impair` binary).
 //! - [`sync`]: the page's clock-sync algorithm (min-RTT filter + drift regression), sans-IO,
-//!   and [`poll`]: the page's `/s` polling rules (jitter, backoff, relay failover), sans-IO.
+//!   and [`poll`]: the page's `/s` long-poll and polling rules (jitter, backoff, relay failover),
+//!   sans-IO.
 //! - [`http`]: a minimal keep-alive HTTP/1.1 client, [`phone`]: one simulated phone,
 //!   [`report`]: percentiles and the JSON report (`phonesim` binary).
 //! - [`vectors`]: the sync test vectors shared with the page (`sim/vectors/sync.json`).

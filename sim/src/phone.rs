@@ -125,6 +125,8 @@ pub struct PhoneStatus {
     pub time_requests: u64,
     /// HTTP bytes read + written (heads and bodies).
     pub http_bytes: u64,
+    /// Requests retried on a fresh connection after the relay had closed an idle one.
+    pub stale_retries: u64,
     /// Host time the phone started, µs.
     pub started_us: i64,
     /// Host time each entry of `running_keys` was first seen, µs.
@@ -396,16 +398,30 @@ impl Phone {
         let host = host.unwrap_or(&relay.host).to_string();
         self.update(|s| s.requests += 1);
         let source = self.cfg.source;
+        let status = self.status.clone();
         let conn = &mut self.conn;
         let work = async move {
-            if !matches!(conn, Some((i, c)) if *i == relay_index && c.is_reusable()) {
+            let reused = matches!(conn, Some((i, c)) if *i == relay_index && c.is_reusable());
+            if !reused {
                 let c = Conn::connect(relay.addr, source)
                     .await
                     .map_err(|_| Failure::Connect)?;
                 *conn = Some((relay_index, c));
             }
             let (_, c) = conn.as_mut().expect("connected above");
-            c.get(&host, path, headers).await.map_err(Failure::from)
+            match c.get(&host, path, headers).await {
+                // A keep-alive connection the relay closed while it was idle: retry once on a
+                // fresh one, as browsers do for a GET.
+                Err(HttpError::Closed | HttpError::Io(_)) if reused => {
+                    status.lock().expect("status lock").stale_retries += 1;
+                    let c = Conn::connect(relay.addr, source)
+                        .await
+                        .map_err(|_| Failure::Connect)?;
+                    let (_, c) = conn.insert((relay_index, c));
+                    c.get(&host, path, headers).await.map_err(Failure::from)
+                }
+                r => r.map_err(Failure::from),
+            }
         };
         match tokio::time::timeout(timeout, work).await {
             Ok(Ok(r)) => Ok(r),
@@ -459,14 +475,16 @@ impl Phone {
         if let Some(tag) = etag.as_deref() {
             headers.push(("If-None-Match", tag));
         }
-        let (path, timeout) = match self.version {
+        // After an error the retry is a plain `/s`, answered at once (the page's rule).
+        let version = self.version.filter(|_| self.poller.errors() == 0);
+        let (path, timeout) = match version {
             Some(v) => (
                 format!("/s?after={v}"),
                 Duration::from_millis(self.poller.rules().long_poll_timeout_ms),
             ),
             None => ("/s".to_string(), self.cfg.timeout),
         };
-        let long = self.version.is_some();
+        let long = version.is_some();
         self.update(|s| {
             s.state_requests += 1;
             s.long_polls += u64::from(long);

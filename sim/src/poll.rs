@@ -15,7 +15,8 @@
 //!   timeout of [`Rules::long_poll_timeout_ms`]; an answer re-parks at once
 //!   ([`Poller::handle_answer`]), unless it was not held and unchanged (a cache answering a
 //!   stored copy) or the relay answered at once [`Rules::max_quick`] times in a row: then the
-//!   plain poll pace, so a phone never spins. A relay without `v` is polled as above.
+//!   plain poll pace, so a phone never spins. After an error the retry is a plain `/s`
+//!   (answered at once), then the phone parks again. A relay without `v` is polled as above.
 //!
 //! The `/t` sampling schedule is the page's, in [`crate::sync::Schedule`].
 

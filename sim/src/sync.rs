@@ -37,7 +37,7 @@ pub const BURST_SETTLE_MS: f64 = 0.5;
 /// ... and its own intervals intersect within ± this, ms.
 pub const SETTLE_BOUND_MS: f64 = 2.0;
 /// Steady state: one sample this often, ms, ±25 %.
-pub const STEADY_INTERVAL_MS: f64 = 30000.0;
+pub const STEADY_INTERVAL_MS: f64 = 40000.0;
 /// The steady state needs an error bound under this, ms.
 pub const STEADY_BOUND_MS: f64 = 2.0;
 
@@ -373,7 +373,7 @@ pub fn steady_delay_ms(rng: &mut impl Rng) -> f64 {
 /// [`burst_gap_ms`] apart until it has its most samples or, past its fewest, has settled
 /// ([`burst_settled`]); re-sync bursts after [`resync_delay_ms`]; once the drift estimate has
 /// converged with an error bound under [`STEADY_BOUND_MS`], one sample every
-/// [`steady_delay_ms`] (2 a minute).
+/// [`steady_delay_ms`] (1.5 a minute).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Schedule {
     burst: u32,
@@ -512,14 +512,14 @@ mod tests {
         assert!(gaps[32..43].iter().all(|g| (30.0..70.0).contains(g)));
         assert!((7500.0..12500.0).contains(&gaps[43]));
         assert_eq!(s.burst(), 2);
-        // Converged with a tight bound: after this burst, one sample every ~30 s.
+        // Converged with a tight bound: after this burst, one sample every ~40 s.
         sync.drift_span_ms = MIN_DRIFT_SPAN_MS;
         sync.error_bound_ms = 0.3;
         for _ in 0..12 {
             s.handle_sent(&sync, &mut rng);
         }
         let d = s.handle_sent(&sync, &mut rng);
-        assert!((22500.0..=37500.0).contains(&d), "{d}");
+        assert!((30000.0..=50000.0).contains(&d), "{d}");
         assert_eq!(s.burst(), 4);
         // A wide bound (a jittery path): bursts again.
         sync.error_bound_ms = 40.0;

@@ -17,7 +17,10 @@ const pct = (p) => {
   const v = know[Math.min(know.length, Math.ceil((p / 100) * know.length)) - 1];
   return Number.isFinite(v) ? Math.round(v * 10) / 10 : null;
 };
-const server = runs[0].server.procs[0] ?? {};
+// Every server process (two relays above one process's open-file cap): RSS and CPU summed.
+const procs = runs[0].server.procs;
+const total = (k) => (procs.every((p) => p[k] != null) ? procs.reduce((a, p) => a + p[k], 0) : null);
+const server = { rss_kib_end: total('rss_kib_end'), rss_kib_peak: total('rss_kib_peak'), cpu_s_per_min: total('cpu_s_per_min') };
 const lo = runs[0].server.lo;
 const errors = {};
 for (const r of runs) for (const [k, v] of Object.entries(r.errors)) errors[k] = (errors[k] ?? 0) + v;
@@ -25,6 +28,7 @@ console.log(
   JSON.stringify({
     design,
     clients,
+    server_processes: procs.length,
     connected: sum((r) => r.connected_at_window_end),
     errors,
     idle_rss_kib: Number(idleRss),
@@ -37,11 +41,14 @@ console.log(
     lo_bytes_per_client_min: lo ? Math.round(perClientMin(lo.bytes)) : null,
     lo_packets_per_client_min: lo ? Math.round(((lo.packets / clients / windowS) * 60) * 10) / 10 : null,
     state_requests_per_s: Math.round(sum((r) => r.window_requests.state) / windowS),
+    state_requests_per_client_min: Math.round((sum((r) => r.window_requests.state) / clients / windowS) * 60 * 100) / 100,
+    time_requests_per_client_min: Math.round((sum((r) => r.window_requests.time) / clients / windowS) * 60 * 100) / 100,
     know_p50_ms: pct(50),
     know_p99_ms: pct(99),
     know_max_ms: pct(100),
     // Crowdlight's GO starts the cue 1.5 s after the command: clients that know by then start on time.
     knew_within_1500ms_pct: Math.round((know.filter((x) => x <= 1500).length / know.length) * 1000) / 10,
+    knew_within_200ms_pct: Math.round((know.filter((x) => x <= 200).length / know.length) * 1000) / 10,
     unseen: know.filter((x) => !Number.isFinite(x)).length,
     window_s: windowS,
   }),

@@ -52,19 +52,22 @@ if (w.length) {
 const d = jsonl('delivery.jsonl');
 if (d.length) {
   p('### 2. Delivery designs\n');
-  p('| clients | design | connected | errors | server RSS idle → loaded MiB | CPU s/min | state B/client/min | + `/t` B/client/min | connect B/client | know new cue p50 / p99 ms |');
-  p('| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  p('| clients | design | server processes | connected | errors | server RSS idle → loaded MiB | CPU s/min | `lo` packets/client/min | `lo` B/client/min | state B/client/min | + `/t` B/client/min | connect B/client | know new cue p50 / p99 ms |');
+  p('| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const r of d) {
     const errs = Object.values(r.errors).reduce((a, b) => a + b, 0);
-    p(`| ${f0(r.clients)} | ${r.design} | ${f0(r.connected)} | ${errs} | ${mib(r.idle_rss_kib)} → ${mib(r.rss_kib)} | ${f1(r.cpu_s_per_min)} | ${f0(r.state_bytes_per_client_min)} | ${f0(r.time_bytes_per_client_min)} | ${f0(r.setup_bytes_per_client)} | ${f0(r.know_p50_ms)} / ${r.know_p99_ms == null ? `> run (${r.unseen} never)` : f0(r.know_p99_ms)} |`);
+    p(`| ${f0(r.clients)} | ${r.design} | ${r.server_processes ?? 1} | ${f0(r.connected)} | ${errs} | ${mib(r.idle_rss_kib)} → ${mib(r.rss_kib)} | ${f1(r.cpu_s_per_min)} | ${f1(r.lo_packets_per_client_min)} | ${f0(r.lo_bytes_per_client_min)} | ${f0(r.state_bytes_per_client_min)} | ${f0(r.time_bytes_per_client_min)} | ${f0(r.setup_bytes_per_client)} | ${f0(r.know_p50_ms)} / ${r.know_p99_ms == null ? `> run (${r.unseen} never)` : f0(r.know_p99_ms)} |`);
   }
   p('');
-  p('| clients | Crowdlight RSS ÷ peer RSS | ws-node | ws-rust | sse-node | Crowdlight CPU ÷ ws-node CPU |');
+  p('| clients | Crowdlight design | RSS ÷ ws-node | ÷ ws-rust | ÷ sse-node | CPU ÷ ws-node CPU |');
   p('| ---: | --- | ---: | ---: | ---: | ---: |');
   for (const n of [...new Set(d.map((r) => r.clients))]) {
     const get = (x) => d.find((r) => r.clients === n && r.design === x);
-    const c = get('crowdlight');
-    p(`| ${f0(n)} | loaded RSS | ${ratio(c?.rss_kib, get('ws-node')?.rss_kib)} | ${ratio(c?.rss_kib, get('ws-rust')?.rss_kib)} | ${ratio(c?.rss_kib, get('sse-node')?.rss_kib)} | ${ratio(c?.cpu_s_per_min, get('ws-node')?.cpu_s_per_min)} |`);
+    for (const design of ['crowdlight-long-poll', 'crowdlight']) {
+      const c = get(design);
+      if (!c) continue;
+      p(`| ${f0(n)} | ${design} | ${ratio(c?.rss_kib, get('ws-node')?.rss_kib)} | ${ratio(c?.rss_kib, get('ws-rust')?.rss_kib)} | ${ratio(c?.rss_kib, get('sse-node')?.rss_kib)} | ${ratio(c?.cpu_s_per_min, get('ws-node')?.cpu_s_per_min)} |`);
+    }
   }
   p('');
   p('Loopback-interface counters over the same windows (include TCP/IP headers and ACKs, and any other traffic on `lo` at the time):');

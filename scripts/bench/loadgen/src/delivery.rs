@@ -1,5 +1,6 @@
-//! Delivery-design clients: Crowdlight `/s` pollers, WebSocket clients and SSE clients, run on
-//! one shared timeline (ramp, measurement window, end) so the designs are measured alike.
+//! Delivery-design clients: Crowdlight `/s` pollers and long-pollers, WebSocket clients and SSE
+//! clients, run on one shared timeline (ramp, measurement window, end) so the designs are
+//! measured alike.
 //!
 //! Each client notes the host time at which it first saw `--cue` as the current cue; the
 //! orchestrating script fires the change and computes "time until 99 % of clients know".
@@ -27,6 +28,11 @@ use crate::stats::now_us;
 pub enum Mode {
     /// Crowdlight: `GET /s` with `If-None-Match` every `poll` ms (±20 %), optional `/t`.
     Poll,
+    /// Crowdlight long-poll, as the page does it: one `GET /s?after=v` parked at a time on a
+    /// keep-alive connection, re-parked at once (35 s client timeout); `/t` at `t_per_min` on a
+    /// short-lived second connection (a browser cannot send it behind the parked request, and
+    /// the relay closes keep-alive connections idle for 5 s). A relay without `v`: plain polls.
+    LongPoll,
     /// WebSocket broadcast: one socket, the server pushes each state.
     Ws,
     /// Server-Sent Events: `GET /events`, the server pushes each state.
@@ -121,6 +127,13 @@ pub async fn run(plan: Plan) -> anyhow::Result<Value> {
             let mut rng = StdRng::seed_from_u64((sh.plan.first_client + i) as u64 * 7919 + 1);
             match sh.plan.mode {
                 Mode::Poll => poll_client(&sh, i, &mut rng).await,
+                Mode::LongPoll => {
+                    let mut rng_t = StdRng::seed_from_u64(rng.random());
+                    tokio::join!(
+                        long_poll_client(&sh, i, &mut rng),
+                        time_client(&sh, i, &mut rng_t)
+                    );
+                }
                 Mode::Ws => ws_client(&sh, i, &mut rng).await,
                 Mode::Sse => sse_client(&sh, i, &mut rng).await,
             }
@@ -169,7 +182,12 @@ pub async fn run(plan: Plan) -> anyhow::Result<Value> {
     let seen: Vec<i64> = sh.seen.iter().map(|s| s.load(Ordering::Relaxed)).collect();
     let errors = &sh.errors;
     Ok(json!({
-        "mode": format!("{:?}", plan.mode).to_lowercase(),
+        "mode": match plan.mode {
+            Mode::Poll => "poll",
+            Mode::LongPoll => "long-poll",
+            Mode::Ws => "ws",
+            Mode::Sse => "sse",
+        },
         "target": plan.target.to_string(),
         "clients": plan.clients,
         "connected_at_window_start": connected_start,
@@ -312,6 +330,164 @@ async fn poll_client(sh: &Shared, i: usize, rng: &mut StdRng) {
             poll_ms.clamp(250.0, 30000.0) * (0.8 + 0.4 * rng.random::<f64>())
         };
         tokio::time::sleep(Duration::from_secs_f64(wait / 1000.0)).await;
+    }
+}
+
+/// Long-poll `/s` like the page (page/src/poll.js): `/s` first, then `/s?after=v`.
+async fn long_poll_client(sh: &Shared, i: usize, rng: &mut StdRng) {
+    const LONG_TIMEOUT: Duration = Duration::from_millis(35_000);
+    const PLAIN_TIMEOUT: Duration = Duration::from_millis(4_000);
+    const MIN_HOLD: Duration = Duration::from_millis(1_000);
+    const MAX_QUICK: u32 = 3;
+    let plan = &sh.plan;
+    let host = plan.target.to_string();
+    let src = plan.sources.for_client(plan.first_client + i);
+    let base = headers_for(sh);
+    let mut conn: Option<Conn> = None;
+    let mut etag: Option<String> = None;
+    let mut version: Option<u64> = None;
+    let mut failures = 0u32;
+    let mut quick = 0u32;
+    let mut reused = false;
+    loop {
+        if conn.is_none() {
+            match connect(plan.target, src, Kind::State).await {
+                Ok(c) => {
+                    conn = Some(Conn::new(c));
+                    sh.connected.fetch_add(1, Ordering::Relaxed);
+                    reused = false;
+                }
+                Err(_) => {
+                    sh.errors[0].fetch_add(1, Ordering::Relaxed);
+                    failures += 1;
+                    tokio::time::sleep(Duration::from_millis(backoff_ms(failures, rng))).await;
+                    continue;
+                }
+            }
+        }
+        // After an error the retry is a plain /s, answered at once (the page's rule).
+        let (path, timeout) = match version.filter(|_| failures == 0) {
+            Some(v) => (format!("/s?after={v}"), LONG_TIMEOUT),
+            None => ("/s".to_string(), PLAIN_TIMEOUT),
+        };
+        let mut headers = base.clone();
+        let tag;
+        if let Some(t) = &etag {
+            tag = t.clone();
+            headers.push(("If-None-Match", tag.as_str()));
+        }
+        let sent = Instant::now();
+        let c = conn.as_mut().expect("connected");
+        let mut result = c.get(&host, &path, &headers, timeout).await;
+        if result.is_err() && reused && sent.elapsed() < MIN_HOLD {
+            // A reused keep-alive connection the server had closed: retry once on a fresh one,
+            // as a browser does for an idempotent request.
+            sh.stale_retries.fetch_add(1, Ordering::Relaxed);
+            sh.connected.fetch_sub(1, Ordering::Relaxed);
+            conn = None;
+            match connect(plan.target, src, Kind::State).await {
+                Ok(fresh) => {
+                    conn = Some(Conn::new(fresh));
+                    sh.connected.fetch_add(1, Ordering::Relaxed);
+                    let c = conn.as_mut().expect("connected");
+                    result = c.get(&host, &path, &headers, timeout).await;
+                }
+                Err(e) => result = Err(anyhow::anyhow!("connect: {e}")),
+            }
+        }
+        reused = true;
+        if conn.is_none() {
+            sh.errors[0].fetch_add(1, Ordering::Relaxed);
+            failures += 1;
+            tokio::time::sleep(Duration::from_millis(backoff_ms(failures, rng))).await;
+            continue;
+        }
+        sh.requests[Kind::State as usize].fetch_add(1, Ordering::Relaxed);
+        let held = sent.elapsed();
+        let mut close = false;
+        let mut changed = false;
+        let mut poll_ms = 1000.0;
+        match result {
+            Ok(r) if r.status == 200 => {
+                let new_tag = r.header("etag").map(str::to_string);
+                note_cue(sh, i, &r.body);
+                let v = serde_json::from_slice::<Value>(&r.body).ok();
+                let new_version = v
+                    .as_ref()
+                    .and_then(|v| v.get("v"))
+                    .and_then(Value::as_u64)
+                    .filter(|v| *v < 1 << 53);
+                if let Some(p) = v
+                    .as_ref()
+                    .and_then(|v| v.get("poll"))
+                    .and_then(Value::as_f64)
+                {
+                    poll_ms = p;
+                }
+                changed = version.is_none() || new_version != version || new_tag != etag;
+                version = new_version;
+                etag = new_tag;
+                close = r.close;
+                failures = 0;
+            }
+            Ok(r) if r.status == 304 => {
+                close = r.close;
+                failures = 0;
+            }
+            Ok(_) => {
+                sh.errors[3].fetch_add(1, Ordering::Relaxed);
+                failures += 1;
+            }
+            Err(e) => {
+                err(sh, &e);
+                failures += 1;
+                close = true;
+            }
+        }
+        if close {
+            conn = None;
+            sh.connected.fetch_sub(1, Ordering::Relaxed);
+        }
+        quick = if held < MIN_HOLD { quick + 1 } else { 0 };
+        let wait = if failures > 0 {
+            backoff_ms(failures, rng) as f64
+        } else if version.is_some() && (held >= MIN_HOLD || (changed && quick < MAX_QUICK)) {
+            0.0
+        } else {
+            poll_ms.clamp(250.0, 30000.0) * (0.8 + 0.4 * rng.random::<f64>())
+        };
+        if wait > 0.0 {
+            tokio::time::sleep(Duration::from_secs_f64(wait / 1000.0)).await;
+        }
+    }
+}
+
+/// `/t` at `t_per_min` (±25 %) on a short-lived connection each (long-poll mode).
+async fn time_client(sh: &Shared, i: usize, rng: &mut StdRng) {
+    let plan = &sh.plan;
+    if plan.t_per_min <= 0.0 {
+        return;
+    }
+    let every = 60.0 / plan.t_per_min;
+    let host = plan.target.to_string();
+    let src = plan.sources.for_client(plan.first_client + i);
+    let base = headers_for(sh);
+    let mut next = Instant::now() + Duration::from_secs_f64(every * rng.random::<f64>());
+    loop {
+        tokio::time::sleep_until(next).await;
+        next += Duration::from_secs_f64(every * (0.75 + 0.5 * rng.random::<f64>()));
+        match connect(plan.target, src, Kind::Time).await {
+            Ok(c) => {
+                let mut c = Conn::new(c);
+                if let Err(e) = c.get(&host, "/t", &base, Duration::from_millis(4000)).await {
+                    err(sh, &e);
+                }
+                sh.requests[Kind::Time as usize].fetch_add(1, Ordering::Relaxed);
+            }
+            Err(_) => {
+                sh.errors[0].fetch_add(1, Ordering::Relaxed);
+            }
+        }
     }
 }
 

@@ -1,7 +1,7 @@
 //! `loadgen`: the client side of Crowdlight's benchmarks (see scripts/bench/README.md).
 //!
-//! - `poll` / `ws` / `sse`: many clients of one delivery design on a shared timeline, with the
-//!   server's RSS and CPU and the bytes on the wire measured over a window;
+//! - `poll` / `long-poll` / `ws` / `sse`: many clients of one delivery design on a shared
+//!   timeline, with the server's RSS and CPU and the bytes on the wire measured over a window;
 //! - `storm`: phones joining within a few seconds (probe, page, show, `/t` burst);
 //! - `sync1`: single-sample clock sync, the baseline for the sync-accuracy benchmark.
 
@@ -30,6 +30,8 @@ struct Cli {
 enum Cmd {
     /// Crowdlight pollers: GET /s with If-None-Match every `poll` ms (±20 %).
     Poll(DeliveryArgs),
+    /// Crowdlight long-pollers: GET /s?after=v parked, re-parked at once; /t on its own connection.
+    LongPoll(DeliveryArgs),
     /// WebSocket clients (ws://TARGET/).
     Ws(DeliveryArgs),
     /// Server-Sent Events clients (GET /events).
@@ -85,7 +87,7 @@ struct DeliveryArgs {
     /// Server process to watch (repeat).
     #[arg(long = "server-pid")]
     server_pids: Vec<u32>,
-    /// /t exchanges per client per minute (poll mode).
+    /// /t exchanges per client per minute (poll and long-poll modes).
     #[arg(long, default_value_t = 0.0)]
     t_per_min: f64,
     /// Send only Host (and If-None-Match) instead of a phone browser's request headers.
@@ -184,6 +186,10 @@ fn main() -> anyhow::Result<()> {
             a.common.out.clone(),
             rt.block_on(delivery_run(delivery::Mode::Poll, a)),
         ),
+        Cmd::LongPoll(a) => (
+            a.common.out.clone(),
+            rt.block_on(delivery_run(delivery::Mode::LongPoll, a)),
+        ),
         Cmd::Ws(a) => (
             a.common.out.clone(),
             rt.block_on(delivery_run(delivery::Mode::Ws, a)),
@@ -193,7 +199,8 @@ fn main() -> anyhow::Result<()> {
             rt.block_on(delivery_run(delivery::Mode::Sse, a)),
         ),
         Cmd::Storm(a) => {
-            if !(1..=19_000).contains(&a.phones) || !(a.end_s > a.ramp_s && a.end_s <= 600.0) {
+            let times_ok = a.end_s > a.ramp_s && a.end_s <= 600.0;
+            if !(1..=19_000).contains(&a.phones) || !times_ok {
                 bail!("--phones must be 1..=19000 and --ramp-s < --end-s <= 600");
             }
             let plan = storm::Plan {
