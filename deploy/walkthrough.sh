@@ -107,10 +107,12 @@ localise() { sed -e "s#/etc/crowdlight/#$W/etc/#g" -e "s#/run/crowdlight/#$W/run
   -e "s#/var/lib/crowdlight/#$W/state/#g" "$1"; }
 localise config/beacon.toml >"$W/etc/beacon.toml"
 localise config/portal.toml >"$W/etc/portal.toml"
-# Scaling out (docs/venue.md): each relay's own addresses; phones are sent to the cache.
+# Scaling out (docs/venue.md): each relay's own addresses; phones are sent to the cache, which
+# is exempt from the per-address limits (every phone arrives from its one address).
 for i in 1 2; do
   sed -e "s/10\.78\.0\.11/10.78.0.1$i/g" -e "s/10\.77\.0\.11/10.77.0.1$i/g" \
     -e 's#^canonical-url = .*#canonical-url = "http://10.78.0.10/"#' \
+    -e 's#^exempt-addresses = \[\]#exempt-addresses = ["10.78.0.10"]#' \
     -e 's#^ipv4 = .*#ipv4 = "10.78.0.10"#' "$W/etc/portal.toml" >"$W/etc/portal-scaled$i.toml"
 done
 check "key file is 0600" test "$(stat -c %a "$W/etc/venue.key")" = 600
@@ -323,6 +325,25 @@ check "a probe through nginx → 302 to the cache's address" equals '302 http://
 # max-age=1 and nginx's one-second clock: a pair of requests may straddle the expiry; try 3 pairs.
 s_hit() { for _ in 1 2 3; do cache_status /s >/dev/null; [ "$(cache_status /s)" = HIT ] && return 0; done; return 1; }
 check "/s through nginx: the second of two back-to-back requests is a cache HIT" s_hit
+# Long-poll through the cache (docs/venue.md, Scaling out): phones waiting on one version share
+# one cache key; with proxy_cache_lock the relays hold one request for all of them.
+collapsed() {
+  local v n=0 l pids=()
+  v=$(in_ns phone curl -fsS http://10.78.0.10/s | python3 -c 'import json,sys; print(json.load(sys.stdin)["v"])')
+  for _ in $(seq 20); do
+    in_ns phone curl -s -o /dev/null --max-time 4 "http://10.78.0.10/s?after=$v" &
+    pids+=($!)
+  done
+  sleep 1.5
+  for r in portal1:10.77.0.11 portal2:10.77.0.12; do
+    l=$(in_ns "${r%%:*}" curl -s "http://${r#*:}/metrics" | awk '$1=="portal_listeners"{print $2}')
+    n=$((n + ${l:-0}))
+  done
+  kill "${pids[@]}" 2>/dev/null; wait "${pids[@]}" 2>/dev/null
+  echo "requests parked at the relays for 20 waiting phones: $n"
+  [ "$n" = 1 ]
+}
+check "/s?after=V through nginx: 20 waiting phones are one parked request at the relays" collapsed
 check "/t through nginx: never cached" bash -c "[ \"\$(ip netns exec $(ns phone) curl -s -D - -o /dev/null http://10.78.0.10/t | tr -d '\r' | awk -F': ' 'tolower(\$1)==\"x-cache-status\"{print \$2}')\" != HIT ]"
 SHOW=$(in_ns phone curl -fsS http://10.78.0.10/s | python3 -c 'import json,sys; print(json.load(sys.stdin)["show"])')
 cache_status "$SHOW" >/dev/null

@@ -17,6 +17,6 @@ pub mod osc;
 pub mod paths;
 pub mod persist;
 pub mod protocol;
-pub mod shutdown;
+pub use crowdlight_proto::shutdown;
 pub mod timebase;
 pub mod validate;

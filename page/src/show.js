@@ -1,5 +1,5 @@
 // Evaluator of the compiled show format (shows/FORMAT.md §2–3): integer-only, bit-identical to
-// the Rust reference `CompiledShow::colour_at`. Pure; also validates a downloaded show.
+// the Rust reference `shows::eval::colour_at`. Pure; also validates a downloaded show.
 
 const BLACK = [0, 0, 0];
 

@@ -14,7 +14,7 @@ pub mod dns;
 pub mod http;
 pub mod metrics;
 pub mod relay;
-pub mod shutdown;
+pub use crowdlight_proto::shutdown;
 pub mod tls;
 pub mod validate;
 pub mod webtransport;

@@ -5,7 +5,6 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use portal::cli::RunArgs;
-use portal::shutdown::shutdown_pair;
 
 /// Crowdlight portal: captive DNS + HTTP that pulls phones onto the show page, serves the page
 /// and the compiled show, and relays the beacon's clock and state as `/t` and `/s`.
@@ -62,33 +61,13 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
         .build()
         .context("tokio runtime")?;
     rt.block_on(async move {
-        let (trigger, shutdown) = shutdown_pair();
+        let shutdown = portal::shutdown::on_signals().context("cannot install signal handlers")?;
         let (rescan_tx, rescan) = tokio::sync::mpsc::channel(1);
-        tokio::spawn(async move {
-            wait_for_signal().await;
-            tracing::info!("signal received, shutting down");
-            trigger.trigger();
-        });
         tokio::spawn(forward_hangups(rescan_tx));
         portal::app::run_with_rescan(&cfg, shutdown, rescan)
             .await
             .context("portal")
     })
-}
-
-async fn wait_for_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = match signal(SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-            return;
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
 }
 
 /// SIGHUP (systemctl reload): ask the portal to rescan its shows directory.

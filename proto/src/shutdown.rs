@@ -1,7 +1,6 @@
-//! Cooperative shutdown signal shared by every server loop (a `watch` channel): the same shape
-//! as the portal's `portal::shutdown`, so both daemons stop the same way. The binary turns
-//! SIGTERM/SIGINT into [`ShutdownTrigger::trigger`] ([`on_signals`]); each loop selects on
-//! [`Shutdown::wait`] and returns.
+//! Cooperative shutdown signal shared by every server loop of both daemons (a `watch` channel),
+//! mini-redis style: each `serve(listener, …, shutdown)` selects on [`Shutdown::wait`] and
+//! returns. The binaries turn SIGTERM/SIGINT into [`ShutdownTrigger::trigger`] ([`on_signals`]).
 
 use tokio::sync::watch;
 
