@@ -246,7 +246,10 @@ sleep 0.5
 check "OSC from a host not in osc-allow (10.77.0.11) is dropped" bash -c \
   "ip netns exec $(ns beacon) '$BIN/beacon' status --json | grep -q '\"osc_denied\":1' && ip netns exec $(ns phone) curl -fsS http://10.78.0.11/s | grep -q '\"state\":\"running\"'"
 in_ns beacon "$BIN/beacon" console --listen 127.0.0.1:8090 --relay http://10.77.0.11 >"$W/console.log" 2>&1 &
-relays_ok() { in_ns beacon curl -fsS -H 'Host: 127.0.0.1:8090' http://127.0.0.1:8090/api/relays | grep -q '"healthy":true'; }
+# The console prints its URL with the operator token (#token=…); every /api/ call carries it.
+console_token() { grep -o '#token=[^[:space:]]*' "$W/console.log" | head -1 | cut -d= -f2; }
+relays_ok() { in_ns beacon curl -fsS -H 'Host: 127.0.0.1:8090' -H "X-Console-Token: $(console_token)" \
+  http://127.0.0.1:8090/api/relays | grep -q '"healthy":true'; }
 check "console on the beacon host shows relay 1 hearing the beacon" wait_for console relays_ok
 
 say "Failures (docs/venue.md, When things fail)"
