@@ -8,7 +8,6 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,54 +15,6 @@ use common::*;
 use crowdlight_proto::wire::{self, Key, Packet, State};
 use portal::webtransport::wire as wt_wire;
 use wtransport::{ClientConfig, Endpoint};
-
-/// Proleptic Gregorian (y, m, d) of a day count since 1970-01-01.
-fn civil_from_days(z: i64) -> (i32, u8, u8) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u8;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u8;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y as i32, m, d)
-}
-
-/// Writes a 9-day ECDSA P-256 certificate for 127.0.0.1/localhost; returns its DER.
-fn make_cert(dir: &Path, days: i64) -> Vec<u8> {
-    let mut params =
-        rcgen::CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
-            .unwrap();
-    let today = (now_us() / 86_400_000_000) as i64;
-    let (y, m, d) = civil_from_days(today - 1);
-    params.not_before = rcgen::date_time_ymd(y, m, d);
-    let (y, m, d) = civil_from_days(today - 1 + days);
-    params.not_after = rcgen::date_time_ymd(y, m, d);
-    let key = rcgen::KeyPair::generate().unwrap();
-    let cert = params.self_signed(&key).unwrap();
-    std::fs::write(dir.join("cert.pem"), cert.pem()).unwrap();
-    std::fs::write(dir.join("key.pem"), key.serialize_pem()).unwrap();
-    cert.der().to_vec()
-}
-
-fn start(dir: &Path, extra: &[&str]) -> PortalProcess {
-    let cert = dir.join("cert.pem").display().to_string();
-    let key = dir.join("key.pem").display().to_string();
-    let mut args = vec![
-        "--tls-cert",
-        cert.as_str(),
-        "--tls-key",
-        key.as_str(),
-        "--https",
-        "127.0.0.1:0",
-    ];
-    args.extend_from_slice(extra);
-    let p = PortalProcess::start(&args);
-    assert!(p.https.is_some(), "https_addr in the log");
-    p
-}
 
 /// One HTTPS GET (trusting exactly `cert_der`).
 fn https_get(addr: SocketAddr, cert_der: &[u8], path: &str) -> Resp {
@@ -155,8 +106,8 @@ fn sha256(der: &[u8]) -> [u8; 32] {
 #[test]
 fn https_serves_page_wt_document_and_captive_api_and_http_redirects_the_page() {
     let dir = tempfile::tempdir().unwrap();
-    let der = make_cert(dir.path(), 9);
-    let p = start(dir.path(), &[]);
+    let der = write_cert(dir.path(), 9);
+    let p = start_with_tls(dir.path(), &[]);
     let https = p.https.unwrap();
 
     let r = https_get(https, &der, "/");
@@ -201,8 +152,8 @@ fn https_serves_page_wt_document_and_captive_api_and_http_redirects_the_page() {
 #[test]
 fn long_lived_certificate_is_not_offered_for_pinning() {
     let dir = tempfile::tempdir().unwrap();
-    let der = make_cert(dir.path(), 90);
-    let p = start(dir.path(), &[]);
+    let der = write_cert(dir.path(), 90);
+    let p = start_with_tls(dir.path(), &[]);
     let v = https_get(p.https.unwrap(), &der, "/wt").json();
     assert_eq!(v["hashes"], serde_json::json!([]));
 }
@@ -210,8 +161,8 @@ fn long_lived_certificate_is_not_offered_for_pinning() {
 #[test]
 fn time_datagrams_are_answered_and_state_changes_are_pushed_as_s_bytes() {
     let dir = tempfile::tempdir().unwrap();
-    let der = make_cert(dir.path(), 9);
-    let p = start(dir.path(), &[]);
+    let der = write_cert(dir.path(), 9);
+    let p = start_with_tls(dir.path(), &[]);
     let https = p.https.unwrap();
     rt().block_on(async {
         let c = connect(https, sha256(&der)).await;
@@ -285,8 +236,8 @@ fn time_datagrams_are_answered_and_state_changes_are_pushed_as_s_bytes() {
 #[test]
 fn sessions_beyond_the_cap_are_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let der = make_cert(dir.path(), 9);
-    let p = start(dir.path(), &["--wt-max-sessions", "1"]);
+    let der = write_cert(dir.path(), 9);
+    let p = start_with_tls(dir.path(), &["--wt-max-sessions", "1"]);
     let https = p.https.unwrap();
     rt().block_on(async {
         let _first = connect(https, sha256(&der)).await;
@@ -310,12 +261,12 @@ fn sessions_beyond_the_cap_are_refused() {
 #[test]
 fn sighup_reloads_the_certificate() {
     let dir = tempfile::tempdir().unwrap();
-    let old = make_cert(dir.path(), 9);
-    let p = start(dir.path(), &[]);
+    let old = write_cert(dir.path(), 9);
+    let p = start_with_tls(dir.path(), &[]);
     let https = p.https.unwrap();
     let hex = |der: &[u8]| -> String { sha256(der).iter().map(|b| format!("{b:02x}")).collect() };
     assert_eq!(https_get(https, &old, "/wt").json()["hashes"][0], hex(&old));
-    let new = make_cert(dir.path(), 9);
+    let new = write_cert(dir.path(), 9);
     let ok = std::process::Command::new("kill")
         .args(["-HUP", &p.child.id().to_string()])
         .status()
@@ -341,7 +292,7 @@ fn sighup_reloads_the_certificate() {
 #[test]
 fn idle_sessions_are_closed() {
     let dir = tempfile::tempdir().unwrap();
-    let der = make_cert(dir.path(), 9);
+    let der = write_cert(dir.path(), 9);
     let cfg = dir.path().join("portal.toml");
     std::fs::write(
         &cfg,
