@@ -6,9 +6,7 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::sync::Arc;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use common::*;
@@ -18,30 +16,11 @@ use wtransport::{ClientConfig, Endpoint};
 
 /// One HTTPS GET (trusting exactly `cert_der`).
 fn https_get(addr: SocketAddr, cert_der: &[u8], path: &str) -> Resp {
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(cert_der.to_vec().into()).unwrap();
-    let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
-    let conn = rustls::ClientConnection::new(Arc::new(cfg), name).unwrap();
-    let sock = TcpStream::connect(addr).unwrap();
-    sock.set_read_timeout(Some(Duration::from_secs(20)))
-        .unwrap();
-    let mut tls = rustls::StreamOwned::new(conn, sock);
-    write!(
-        tls,
+    let request = format!(
         "GET {path} HTTP/1.1\r\nHost: localhost:{}\r\nConnection: close\r\n\r\n",
         addr.port()
-    )
-    .unwrap();
-    let mut raw = Vec::new();
-    let _ = tls.read_to_end(&mut raw); // peers may close without close_notify
-    parse_response(&raw)
+    );
+    parse_response(&tls_exchange(addr, cert_der, request.as_bytes()))
 }
 
 fn send_state(port: u16, seq: u64, state: State) {
