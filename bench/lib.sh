@@ -1,12 +1,12 @@
-# Shared helpers for scripts/bench/*: paths, the bench's own beacon + portal (ports and multicast
+# Shared helpers for bench/*: paths, the bench's own beacon + portal (ports and multicast
 # group apart from the demo's, so a demo or a test running alongside is not disturbed), process
 # bookkeeping with cleanup on exit, waiting for ports, wrk/JSON helpers. Source it; don't run it.
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-ROOT=$(cd "$BENCH_DIR/../.." && pwd)
+ROOT=$(cd "$BENCH_DIR/.." && pwd)
 BIN=$ROOT/target/release
-LOADGEN=$BENCH_DIR/loadgen/target/release/loadgen
-WSRUST=$BENCH_DIR/peers/ws-rust/target/release/ws-rust-peer
+LOADGEN=$BIN/loadgen
+WSRUST=$BIN/ws-rust-peer
 OUT=${BENCH_OUT:-$BENCH_DIR/results}
 mkdir -p "$OUT"
 

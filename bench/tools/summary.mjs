@@ -1,4 +1,4 @@
-// Renders the results in $OUT (default scripts/bench/results) as Markdown tables, with ratios.
+// Renders the results in $OUT (default bench/results) as Markdown tables, with ratios.
 // usage: node summary.mjs [DIR]
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -1,4 +1,4 @@
-//! `loadgen`: the client side of Crowdlight's benchmarks (see scripts/bench/README.md).
+//! `loadgen`: the client side of Crowdlight's benchmarks (see bench/README.md).
 //!
 //! - `poll` / `long-poll` / `ws` / `sse`: many clients of one delivery design on a shared
 //!   timeline, with the server's RSS and CPU and the bytes on the wire measured over a window;
