@@ -1,7 +1,7 @@
 // The audience page: wires the pure modules (sync, poll, show, safety) to the network, the DOM
 // and the screen. Works without storage, service worker or secure context (captive sheets).
 import { ClockSync, Schedule, makeSample, burstGapMs, burstSettled, burstMin, resyncBurst } from './sync.js';
-import { Poller, POLL_TIMEOUT_MS } from './poll.js';
+import { Poller, POLL_TIMEOUT_MS, LONG_POLL_TIMEOUT_MS, rideDelayMs } from './poll.js';
 import { colourAt, validateShow, cueIndex } from './show.js';
 import { FlashLimiter } from './safety.js';
 
@@ -84,14 +84,41 @@ async function burst(n, id) {
 }
 
 /** The /t schedule (sync.js `Schedule`): an adaptive join burst, re-sync bursts, then one
- *  sample every ~30 s once the drift estimate has converged. Unsynced: retry every 2 s. */
+ *  sample every ~40 s once the drift estimate has converged. Unsynced: retry every 2 s. */
 async function syncLoop() {
   const schedule = new Schedule();
   for (;;) {
-    sampleOnce(schedule.burst);
+    if (schedule.steady && !wt && poller.longPoll()) await rideOrSend(schedule.burst);
+    else sampleOnce(schedule.burst);
     const delay = schedule.handleSent(sync, rand);
     await sleep(sync.synced ? delay : Math.min(delay, 2000));
   }
+}
+
+/** A due steady-state sample waiting for the poll loop ({burst, timer, done}), or null. */
+let ridingSample = null;
+
+/** Hands a steady sample to the poll loop, which sends it on the long-poll connection right
+ *  after the next /s answer (the browser reuses that idle keep-alive connection, so the sample
+ *  costs no TCP handshake). Sends it itself when no answer came within LONG_POLL_TIMEOUT_MS. */
+async function rideOrSend(burstId) {
+  const rode = await new Promise((done) => {
+    const timer = setTimeout(() => { ridingSample = null; done(false); }, LONG_POLL_TIMEOUT_MS);
+    ridingSample = { burst: burstId, timer, done };
+  });
+  if (!rode) sampleOnce(burstId);
+}
+
+/** In the poll loop, between an /s answer and the next park: the riding sample, if one is due. */
+async function sendRidingSample() {
+  const ride = ridingSample;
+  if (!ride) return;
+  ridingSample = null;
+  clearTimeout(ride.timer);
+  const wait = rideDelayMs(poller.changed, rand);
+  if (wait > 0) await sleep(wait);
+  await sampleOnce(ride.burst);
+  ride.done(true);
 }
 
 // ---- state polling and the show -----------------------------------------------------------
@@ -119,6 +146,7 @@ async function pollLoop() {
     }
     stats.parked = false;
     takeShow();
+    if (!wt && poller.failures === 0) await sendRidingSample();
     // With WebTransport, state is pushed: poll only as a slow safety net.
     const delay = wt ? WT_SAFETY_POLL_MS : poller.nextDelayMs(rand);
     if (delay > 0) await pollSleep(delay);

@@ -30,6 +30,16 @@ export const MIN_HOLD_MS = 1000;
  *  too: a relay or cache that keeps answering at once must not make the page spin. */
 export const MAX_QUICK_ANSWERS = 3;
 
+/** A due steady-state /t rides the long-poll connection: it goes out right after the next /s
+ *  answer, before re-parking. After an answer that changed the state it waits up to this long
+ *  (uniformly random), so that a cue does not bring every due phone's /t in the same instant. */
+export const RIDE_SPREAD_MS = 1000;
+
+/** Delay (ms) before a riding /t after an answer; `changed`: the answer brought a new state. */
+export function rideDelayMs(changed, rand) {
+  return changed ? RIDE_SPREAD_MS * rand() : 0;
+}
+
 /** Server-directed delay with ±20 % jitter; an absent or absurd `poll` falls back to 1 s. */
 export function jitteredPollMs(pollMs, rand) {
   let p = Number(pollMs);

@@ -210,6 +210,8 @@ export const DRIFT_TOLERANCE_MS = 0.5;
 // (1.5 a minute) keeps the window fresh: the window's old tight samples, carried forward by the
 // drift estimate, hold the level. On a path too jittery for that bound (the bound is half the
 // best round trip, floors included) the bursts go on: sparse samples would not pin the drift.
+// A steady sample rides the long-poll connection when there is one (app.js): it is sent right
+// after the next /s answer, before re-parking, so it costs no TCP connection of its own.
 
 /** Most samples in the join burst. */
 export const JOIN_BURST = 32;
@@ -288,6 +290,12 @@ export class Schedule {
     this.sent = 0;
     this.min = JOIN_BURST_MIN;
     this.max = JOIN_BURST;
+  }
+
+  /** The next request is a steady-state single sample (not part of a join or re-sync burst):
+   *  the page may send it on the long-poll connection instead (poll.js `rideDelayMs`). */
+  get steady() {
+    return this.max === 1;
   }
 
   /** A request of the current burst was sent; `sync` holds the answers so far. Returns the

@@ -1,7 +1,7 @@
 // Polling schedule: server-directed interval with jitter, ETag, backoff, new show URLs.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Poller, jitteredPollMs, backoffMs, parseState, BACKOFF_CAP_MS, LONG_POLL_TIMEOUT_MS, POLL_TIMEOUT_MS } from '../www/poll.js';
+import { Poller, jitteredPollMs, backoffMs, parseState, rideDelayMs, BACKOFF_CAP_MS, LONG_POLL_TIMEOUT_MS, POLL_TIMEOUT_MS, RIDE_SPREAD_MS } from '../www/poll.js';
 import { mulberry32 } from '../www/sync.js';
 
 const body = (over = {}) => ({
@@ -151,4 +151,13 @@ test('long-poll: never spins on answers that are not held; errors back off; old 
   old.handleSent(500);
   old.handleNotModified(505);
   assert.equal(old.nextDelayMs(r), 500);
+});
+
+test('a riding /t goes at once after an unchanged answer, within RIDE_SPREAD_MS after a change', () => {
+  const r = mulberry32(9);
+  assert.equal(rideDelayMs(false, r), 0);
+  for (let i = 0; i < 200; i++) {
+    const d = rideDelayMs(true, r);
+    assert.ok(d >= 0 && d < RIDE_SPREAD_MS, `delay ${d}`);
+  }
 });

@@ -192,12 +192,15 @@ test('schedule: adaptive burst sizes, re-syncs 5 s … 60 s, then one sample ~40
   sync.errorBoundMs = 40;
   for (let i = 0; i < 12; i++) s.handleSent(sync, r);
   assert.equal(s.burst, 2, 'burst 1 ends after its 12');
+  assert.equal(s.steady, false, 'a wide bound keeps the re-sync bursts');
   // Converged with a tight bound: single samples.
   sync.errorBoundMs = 0.4;
   for (let i = 0; i < 12; i++) s.handleSent(sync, r);
   assert.equal(s.burst, 3, 'burst 2 ends after its 12');
+  assert.equal(s.steady, true, 'converged and tight: the next request is a steady single sample');
   const d = s.handleSent(sync, r);
   assert.equal(s.burst, 4, 'a steady burst is one sample');
+  assert.equal(s.steady, true);
   assert.ok(d >= 30000 && d <= 50000, `steady delay ${d}`);
   for (let i = 0; i < 100; i++) { const x = steadyDelayMs(r); assert.ok(x >= 30000 && x <= 50000); }
 });

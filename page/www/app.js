@@ -1,6 +1,6 @@
 // Built from page/src/app.js by page/test/tools/build.mjs: edit the source.
 import{ClockSync,Schedule,makeSample,burstGapMs,burstSettled,burstMin,resyncBurst}from"./sync.js"
-import{Poller,POLL_TIMEOUT_MS}from"./poll.js"
+import{Poller,POLL_TIMEOUT_MS,LONG_POLL_TIMEOUT_MS,rideDelayMs}from"./poll.js"
 import{colourAt,validateShow,cueIndex}from"./show.js"
 import{FlashLimiter}from"./safety.js"
 const $=id=>document.getElementById(id)
@@ -38,9 +38,21 @@ if(t instanceof Response)t=(await t.json()).t
 if(sync.handleSample(makeSample(t1,Number(t),t4,burst)))stats.syncs++}catch{}}async function burst(n,id){const pending=[]
 for(let i=0;i<n&&!burstSettled(sync.samples,id,burstMin(1));i++){pending.push(sampleOnce(id))
 await sleep(burstGapMs(rand))}await Promise.all(pending)}async function syncLoop(){const schedule=new Schedule
-for(;;){sampleOnce(schedule.burst)
+for(;;){if(schedule.steady&&!wt&&poller.longPoll())await rideOrSend(schedule.burst)
+else sampleOnce(schedule.burst)
 const delay=schedule.handleSent(sync,rand)
-await sleep(sync.synced?delay:Math.min(delay,2e3))}}async function pollLoop(){for(;;){const plain=!!wt
+await sleep(sync.synced?delay:Math.min(delay,2e3))}}let ridingSample=null
+async function rideOrSend(burstId){const rode=await new Promise(done=>{const timer=setTimeout(()=>{ridingSample=null
+done(false)},LONG_POLL_TIMEOUT_MS)
+ridingSample={burst:burstId,timer,done}})
+if(!rode)sampleOnce(burstId)}async function sendRidingSample(){const ride=ridingSample
+if(!ride)return
+ridingSample=null
+clearTimeout(ride.timer)
+const wait=rideDelayMs(poller.changed,rand)
+if(wait>0)await sleep(wait)
+await sampleOnce(ride.burst)
+ride.done(true)}async function pollLoop(){for(;;){const plain=!!wt
 const long=poller.longPoll(plain)
 stats.parked=long
 try{poller.handleSent(now())
@@ -52,6 +64,7 @@ stats.polls++
 if(long)stats.longPolls++}catch{poller.handleError(now())
 stats.pollErrors++}stats.parked=false
 takeShow()
+if(!wt&&poller.failures===0)await sendRidingSample()
 const delay=wt?WT_SAFETY_POLL_MS:poller.nextDelayMs(rand)
 if(delay>0)await pollSleep(delay)}}function takeShow(){const url=poller.takeNewShow()
 if(url)loadShow(url)}const WT_SAFETY_POLL_MS=15e3

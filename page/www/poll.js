@@ -8,7 +8,8 @@ export const POLL_TIMEOUT_MS=4e3
 export const LONG_POLL_TIMEOUT_MS=35e3
 export const MIN_HOLD_MS=1e3
 export const MAX_QUICK_ANSWERS=3
-export function jitteredPollMs(pollMs,rand){let p=Number(pollMs)
+export const RIDE_SPREAD_MS=1e3
+export function rideDelayMs(changed,rand){return changed?RIDE_SPREAD_MS*rand():0}export function jitteredPollMs(pollMs,rand){let p=Number(pollMs)
 if(!Number.isFinite(p)||p<=0)p=DEFAULT_POLL_MS
 p=Math.min(MAX_POLL_MS,Math.max(MIN_POLL_MS,p))
 return p*(.8+.4*rand())}export function backoffMs(failures,rand){const ceiling=Math.min(BACKOFF_CAP_MS,BACKOFF_BASE_MS*2**Math.max(0,Math.min(failures-1,20)))

@@ -100,7 +100,7 @@ hi1=hi}else if(hi<hi2)hi2=hi}return n>=min&&hi1-lo1<=2*SETTLE_BOUND_MS&&lo1-lo2<
 return base*(.75+.5*rand())}export function steadyDelayMs(rand){return STEADY_INTERVAL_MS*(.75+.5*rand())}export class Schedule{constructor(){this.burst=0
 this.sent=0
 this.min=JOIN_BURST_MIN
-this.max=JOIN_BURST}handleSent(sync,rand){this.sent++
+this.max=JOIN_BURST}get steady(){return this.max===1}handleSent(sync,rand){this.sent++
 if(this.sent<this.max&&!burstSettled(sync.samples,this.burst,this.min))return burstGapMs(rand)
 this.burst++
 this.sent=0

@@ -284,3 +284,69 @@ fn sigterm_answers_parked_requests() {
         "portal exits on SIGTERM"
     );
 }
+
+/// Plain-HTTP long-polls wait in the lot, away from their task: a phone that leaves is let go
+/// at its answer (the next state change or the wait's end), and the connection gauges agree.
+#[test]
+fn a_phone_that_left_while_parked_is_let_go_at_its_answer() {
+    let p = PortalProcess::start(&["--long-poll-wait-ms", "30000"]);
+    let (v0, _, _) = state(&p);
+    let mut stay: Vec<TcpStream> = (0..2).map(|_| park(p.http, v0, "")).collect();
+    let leaver = park(p.http, v0, "");
+    assert!(
+        poll_until(Duration::from_secs(10), || (listeners(&p) == 3)
+            .then_some(()))
+        .is_some()
+    );
+    drop(leaver);
+    let mut b = Beacon::new(p.mcast_port);
+    b.send(State::Standby { cue: "warm".into() });
+    for s in &mut stay {
+        assert_eq!(read_response(s).json()["state"], "standby");
+    }
+    // Open: the two that stay plus the metrics request itself.
+    let settled = poll_until(Duration::from_secs(10), || {
+        (listeners(&p) == 0
+            && metric_value(p.http, "portal_http_open_connections{scheme=\"http\"}") == 3)
+            .then_some(())
+    });
+    assert!(
+        settled.is_some(),
+        "listeners {}, open {}",
+        listeners(&p),
+        metric_value(p.http, "portal_http_open_connections{scheme=\"http\"}")
+    );
+}
+
+/// A request pipelined behind a parked one waits for it, in order.
+#[test]
+fn a_request_pipelined_behind_a_parked_one_is_answered_after_it() {
+    let p = PortalProcess::start(&["--long-poll-wait-ms", "30000"]);
+    let (v0, _, _) = state(&p);
+    let mut s = TcpStream::connect(p.http).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    write!(
+        s,
+        "GET /s?after={v0} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\nGET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+    )
+    .unwrap();
+    assert!(
+        poll_until(Duration::from_secs(10), || (listeners(&p) == 1)
+            .then_some(()))
+        .is_some()
+    );
+    let mut b = Beacon::new(p.mcast_port);
+    b.send(State::Standby { cue: "warm".into() });
+    let first = read_head(&mut s);
+    assert_eq!(first.status, 200);
+    let len: usize = first.header("content-length").unwrap().parse().unwrap();
+    let mut body = vec![0; len];
+    std::io::Read::read_exact(&mut s, &mut body).unwrap();
+    assert!(String::from_utf8_lossy(&body).contains("standby"));
+    let second = read_head(&mut s);
+    assert!(
+        matches!(second.status, 200 | 503),
+        "/healthz: {}",
+        second.status
+    );
+}

@@ -12,6 +12,7 @@
 //! (the demo) the document is informational.
 
 pub mod caps;
+mod lot;
 pub mod request;
 pub mod response;
 pub mod routes;
