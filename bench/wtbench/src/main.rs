@@ -1,4 +1,4 @@
-//! `wtbench`: WebTransport vs HTTP polling on the real portal binary, on loopback (optionally
+//! `wtbench`: WebTransport vs HTTP (long-poll and polling) on the real portal binary, on loopback (optionally
 //! through `impair`); see bench/README.md and BENCHMARKS.md §7.
 //!
 //! ```sh
@@ -8,12 +8,14 @@
 //! ```
 //!
 //! It starts the portal itself ([`setup`]: a 9-day development certificate, HTTP/HTTPS on free
-//! loopback ports) and plays the beacon ([`beacon`]: packets signed with the development key,
-//! `clock_us` = this machine's wall clock, so the true beacon time is known here).
+//! loopback ports, a random multicast port on `--group`) and plays the beacon ([`beacon`]:
+//! packets signed with the development key, `clock_us` = this machine's wall clock, so the true
+//! beacon time is known here).
 //!
-//! - `latency` ([`latency`]): N WebTransport sessions and N HTTP pollers follow K state changes.
-//! - `memory` ([`memory`]): S WebTransport sessions, and as many idle HTTP keep-alive
-//!   connections for comparison, against the portal's RSS.
+//! - `latency` ([`latency`]): N WebTransport sessions, N HTTP long-pollers and N HTTP pollers
+//!   follow K state changes: delivery latency and clock-sync error per transport.
+//! - `memory` ([`memory`]): the portal's RSS per open WebTransport session, and per parked HTTP
+//!   long-poll for comparison.
 
 mod beacon;
 mod latency;

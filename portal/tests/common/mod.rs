@@ -57,19 +57,26 @@ impl Resp {
 }
 
 /// Sends one well-formed GET (`Connection: close`) with extra headers through the tree's HTTP
-/// client ([`sim::http::Conn`], on a current-thread runtime of its own); `host` goes in the Host
-/// header. Malformed or hand-shaped requests go through [`request`] or the raw exchanges.
+/// client ([`sim::http::Conn`]) on a thread and current-thread runtime of its own (so async
+/// tests may call it too); `host` goes in the Host header. Malformed or hand-shaped requests go
+/// through [`request`] or the raw exchanges.
 pub fn get(addr: SocketAddr, host: &str, path: &str, headers: &[(&str, &str)]) -> Resp {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
     let mut all = headers.to_vec();
     all.push(("Connection", "close"));
-    let answer = rt.block_on(tokio::time::timeout(Duration::from_secs(20), async {
-        let mut conn = sim::http::Conn::connect(addr, None).await?;
-        conn.get(host, path, &all).await
-    }));
+    let exchange = || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let exchange = async {
+                let mut conn = sim::http::Conn::connect(addr, None).await?;
+                conn.get(host, path, &all).await
+            };
+            tokio::time::timeout(Duration::from_secs(20), exchange).await
+        })
+    };
+    let answer = std::thread::scope(|s| s.spawn(exchange).join().unwrap());
     let r = answer
         .unwrap_or_else(|_| panic!("GET {path}: no answer within 20 s"))
         .unwrap_or_else(|e| panic!("GET {path}: {e}"));
