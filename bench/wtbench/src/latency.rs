@@ -36,15 +36,16 @@ pub struct LatencyArgs {
     impair: Impair,
 }
 
+/// How a client learns the state.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
-enum Transport {
+enum Design {
     WebTransport,
     LongPoll,
     Polling,
 }
 
-impl Transport {
-    const ALL: [Transport; 3] = [Self::WebTransport, Self::LongPoll, Self::Polling];
+impl Design {
+    const ALL: [Design; 3] = [Self::WebTransport, Self::LongPoll, Self::Polling];
     fn name(self) -> &'static str {
         match self {
             Self::WebTransport => "webtransport",
@@ -74,9 +75,9 @@ struct Observed {
     ready: usize,
 }
 
-type Shared = Arc<Mutex<HashMap<Transport, Observed>>>;
+type Shared = Arc<Mutex<HashMap<Design, Observed>>>;
 
-fn record(obs: &Shared, t: Transport, f: impl FnOnce(&mut Observed)) {
+fn record(obs: &Shared, t: Design, f: impl FnOnce(&mut Observed)) {
     f(obs.lock().unwrap().entry(t).or_default());
 }
 
@@ -152,7 +153,7 @@ async fn wt_client(
     seed: u64,
     mut stop: watch::Receiver<bool>,
 ) {
-    let t = Transport::WebTransport;
+    let t = Design::WebTransport;
     let Some(c) = s.wt_connect(&ep).await else {
         record(&obs, t, |o| o.ready += 1);
         return;
@@ -199,7 +200,7 @@ async fn wt_client(
 
 async fn http_client(
     s: Arc<Setup>,
-    t: Transport,
+    t: Design,
     obs: Shared,
     seed: u64,
     mut stop: watch::Receiver<bool>,
@@ -228,7 +229,7 @@ async fn http_client(
             conn = setup::connect(s.http).await;
         }
         let path = match version {
-            Some(v) if t == Transport::LongPoll => format!("/s?after={v}"),
+            Some(v) if t == Design::LongPoll => format!("/s?after={v}"),
             _ => "/s".to_string(),
         };
         let inm: Vec<(&str, &str)> = etag
@@ -265,9 +266,9 @@ async fn http_client(
                     record(&obs, t, |o| o.seen.push((at, now_us())));
                 }
                 etag = r.header("etag").map(str::to_string);
-                wait = t == Transport::Polling || version.is_none();
+                wait = t == Design::Polling || version.is_none();
             }
-            Some(r) if r.status == 304 => wait = t == Transport::Polling || version.is_none(),
+            Some(r) if r.status == 304 => wait = t == Design::Polling || version.is_none(),
             _ => conn = None,
         }
         if wait {
@@ -315,10 +316,7 @@ pub async fn run(common: &Common, a: LatencyArgs) -> anyhow::Result<Vec<Value>> 
             seed,
             stop_rx.clone(),
         ));
-        for (j, t) in [Transport::LongPoll, Transport::Polling]
-            .into_iter()
-            .enumerate()
-        {
+        for (j, t) in [Design::LongPoll, Design::Polling].into_iter().enumerate() {
             let seed = 1000 * (j as u64 + 1) + i as u64;
             tasks.spawn(http_client(
                 s.clone(),
@@ -333,7 +331,7 @@ pub async fn run(common: &Common, a: LatencyArgs) -> anyhow::Result<Vec<Value>> 
     let t0 = Instant::now();
     let all_in = || {
         let o = obs.lock().unwrap();
-        Transport::ALL
+        Design::ALL
             .iter()
             .all(|t| o.get(t).is_some_and(|o| o.ready >= n))
     };
@@ -371,7 +369,7 @@ pub async fn run(common: &Common, a: LatencyArgs) -> anyhow::Result<Vec<Value>> 
     let expected = emits.len() * n;
     let obs = obs.lock().unwrap();
     let mut rows = Vec::new();
-    for t in Transport::ALL {
+    for t in Design::ALL {
         let empty = Observed::default();
         let o = obs.get(&t).unwrap_or(&empty);
         let delivery: Vec<f64> = emits
