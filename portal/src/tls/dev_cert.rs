@@ -1,6 +1,6 @@
-//! Short-lived self-signed certificates for tests, benchmarks and rehearsals: the one place the
-//! tree makes a certificate (rcgen, already linked through `wtransport`). Not for a venue's
-//! audience — browsers only accept these through `serverCertificateHashes` (WebTransport) or a
+//! Short-lived self-signed certificates for tests and benchmarks: the one place the tree makes a
+//! certificate (rcgen, already linked through `wtransport`). Not for a venue's audience —
+//! browsers only accept these through `serverCertificateHashes` (WebTransport) or a
 //! click-through warning (HTTPS).
 
 use std::path::{Path, PathBuf};
