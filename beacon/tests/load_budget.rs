@@ -8,20 +8,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::*;
-
-/// A valid show that takes a while to check: 64 zones of slow soft chases, `cues` cues.
-fn heavy_show(cues: usize) -> String {
-    let zones: Vec<String> = (0..64).map(|i| format!("\"z{i}\"")).collect();
-    let mut s = format!("title = \"heavy\"\nzones = [{}]\n", zones.join(", "));
-    for c in 0..cues {
-        s += &format!(
-            "[[cue]]\nname = \"c{c}\"\n[[cue.segment]]\nkind = \"chase\"\ncolour = \"white\"\n\
-             period = {}\noffset = 7\ndur = 8000\n",
-            1000 + c
-        );
-    }
-    s
-}
+use shows::testing::heavy_show;
 
 #[test]
 fn loading_a_heavy_show_gets_a_clear_answer() {

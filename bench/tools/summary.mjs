@@ -126,4 +126,33 @@ if (pw) {
   }
   p('');
 }
+// 7. WebTransport vs HTTP
+const wt = jsonl('wt.jsonl');
+const wl = wt.filter((r) => r.mode === 'latency');
+if (wl.length) {
+  p('### 7. WebTransport vs HTTP: delivery and clock sync\n');
+  p('| one-way delay ± jitter | loss | transport | connected | changes seen | delivery p50 / p95 / p99 / max ms | p99 ÷ WebTransport p99 | sync \\|error\\| p50 / p95 / p99 ms |');
+  p('| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |');
+  for (const r of wl) {
+    const w = r.results.find((x) => x.transport === 'webtransport');
+    for (const x of r.results) {
+      const d = x.delivery_ms, sy = x.sync_abs_ms;
+      p(`| ${r.delay_ms} ± ${r.jitter_ms} ms | ${Math.round(r.loss * 100)} % | ${x.transport} | ${x.connected}/${r.clients} | ${x.seen}/${x.expected} | ${f1(d.p50)} / ${f1(d.p95)} / ${f1(d.p99)} / ${f1(d.max)} | ${ratio(d.p99, w?.delivery_ms.p99)} | ${f2(sy.p50)} / ${f2(sy.p95)} / ${f2(sy.p99)} |`);
+    }
+  }
+  p('');
+}
+const wm = wt.filter((r) => r.mode === 'memory');
+if (wm.length) {
+  p('### 7. WebTransport vs HTTP: portal memory per client\n');
+  p('| clients | WebTransport sessions: RSS MiB | per session KiB | parked HTTP long-polls: RSS MiB | per connection KiB | WebTransport ÷ HTTP per client | connect s (WT / HTTP) |');
+  p('| ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  for (const target of [...new Set(wm.map((r) => r.target))]) {
+    const w = wm.find((r) => r.target === target && r.transport === 'webtransport');
+    const h = wm.find((r) => r.target === target && r.transport === 'http-long-poll');
+    const n = (x) => (x && x.clients !== target ? ` (${f0(x.clients)} open)` : '');
+    p(`| ${f0(target)} | ${mib(w?.rss_kib)}${n(w)} | ${f1(w?.per_client_kib)} | ${mib(h?.rss_kib)}${n(h)} | ${f1(h?.per_client_kib)} | ${ratio(w?.per_client_kib, h?.per_client_kib)} | ${f1(w?.connect_s)} / ${f1(h?.connect_s)} |`);
+  }
+  p('');
+}
 console.log(out.join('\n'));

@@ -16,6 +16,8 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
 use crate::shutdown::Shutdown;
 
+pub mod dev_cert;
+
 /// Longest certificate validity browsers accept for `serverCertificateHashes`, seconds.
 pub const MAX_PINNED_VALIDITY_SECS: i64 = 14 * 24 * 3600;
 

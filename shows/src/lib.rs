@@ -12,6 +12,8 @@ pub mod glyphs;
 pub mod model;
 pub mod preview;
 pub mod source;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod vectors;
 pub mod wcag;
 

@@ -1,4 +1,5 @@
-//! Shared helpers for the portal integration tests: a tiny raw HTTP/1.1 client, a wrapper that
+//! Shared helpers for the portal integration tests: GET through the tree's HTTP client, raw
+//! HTTP/1.1 exchanges for hand-shaped requests (answers parsed with httparse), a wrapper that
 //! runs the real `portal` binary on port-0 sockets and a random multicast port, DNS query
 //! builders, and a beacon packet sender.
 #![allow(dead_code)]
@@ -55,48 +56,102 @@ impl Resp {
     }
 }
 
-/// Sends one GET (Connection: close) with extra headers; `host` goes in the Host header.
+/// Sends one well-formed GET (`Connection: close`) with extra headers through the tree's HTTP
+/// client ([`sim::http::Conn`]) on a thread and current-thread runtime of its own (so async
+/// tests may call it too); `host` goes in the Host header. Malformed or hand-shaped requests go
+/// through [`request`] or the raw exchanges.
 pub fn get(addr: SocketAddr, host: &str, path: &str, headers: &[(&str, &str)]) -> Resp {
-    request(
-        addr,
-        &format!("GET {path} HTTP/1.1\r\nHost: {host}\r\n"),
-        headers,
-    )
+    let mut all = headers.to_vec();
+    all.push(("Connection", "close"));
+    let exchange = || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let exchange = async {
+                let mut conn = sim::http::Conn::connect(addr, None).await?;
+                conn.get(host, path, &all).await
+            };
+            tokio::time::timeout(Duration::from_secs(20), exchange).await
+        })
+    };
+    let answer = std::thread::scope(|s| s.spawn(exchange).join().unwrap());
+    let r = answer
+        .unwrap_or_else(|_| panic!("GET {path}: no answer within 20 s"))
+        .unwrap_or_else(|e| panic!("GET {path}: {e}"));
+    Resp {
+        status: r.status,
+        headers: r.headers.into_iter().collect(),
+        body: r.body,
+    }
 }
 
-/// Sends a raw request head (first line + Host), adding `headers` and Connection: close.
+/// Sends a raw request head (first line + Host), adding `headers` and Connection: close, over
+/// a plain TCP socket (so the request can be malformed on purpose); the body is everything the
+/// server sent after the head.
 pub fn request(addr: SocketAddr, head: &str, headers: &[(&str, &str)]) -> Resp {
-    let mut s = TcpStream::connect(addr).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
     let mut req = head.to_string();
     for (k, v) in headers {
         req.push_str(&format!("{k}: {v}\r\n"));
     }
     req.push_str("Connection: close\r\n\r\n");
-    s.write_all(req.as_bytes()).unwrap();
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).expect("read response");
-    parse_response(&raw)
+    parse_response(&tcp_raw_exchange(addr, req.as_bytes()))
 }
 
-pub fn parse_response(raw: &[u8]) -> Resp {
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("response head");
-    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
-    let mut lines = head.split("\r\n");
-    let status_line = lines.next().unwrap();
-    let status = status_line.split(' ').nth(1).unwrap().parse().unwrap();
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+/// Parses the response head at the start of `raw` (httparse): `None` while it is incomplete,
+/// else the response (body empty) and the head's length. Panics on a malformed head.
+fn parse_head(raw: &[u8]) -> Option<(Resp, usize)> {
+    let mut headers = [httparse::EMPTY_HEADER; 64];
+    let mut r = httparse::Response::new(&mut headers);
+    let status = r.parse(raw).unwrap_or_else(|e| {
+        panic!(
+            "malformed response head ({e}): {:?}",
+            String::from_utf8_lossy(raw)
+        )
+    });
+    let httparse::Status::Complete(len) = status else {
+        return None;
+    };
+    let headers = r
+        .headers
+        .iter()
+        .map(|h| {
+            let value = String::from_utf8_lossy(h.value).into_owned();
+            (h.name.to_ascii_lowercase(), value)
+        })
         .collect();
-    Resp {
+    let status = r.code.expect("status code");
+    let resp = Resp {
         status,
         headers,
-        body: raw[split + 4..].to_vec(),
+        body: Vec::new(),
+    };
+    Some((resp, len))
+}
+
+/// The body length a response head announces: none for 304 or an answer to HEAD, else
+/// `content-length` (0 if absent).
+fn body_len(r: &Resp, head_only: bool) -> usize {
+    if head_only || r.status == 304 {
+        return 0;
     }
+    r.header("content-length")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Parses one whole response read until the server closed: the head, and everything after it
+/// as the body.
+pub fn parse_response(raw: &[u8]) -> Resp {
+    let (mut r, len) = parse_head(raw).unwrap_or_else(|| {
+        panic!(
+            "no complete response head: {:?}",
+            String::from_utf8_lossy(raw)
+        )
+    });
+    r.body = raw[len..].to_vec();
+    r
 }
 
 /// A running `portal` binary, killed on drop.
@@ -433,36 +488,12 @@ impl Drop for InProcess {
     }
 }
 
-/// Proleptic Gregorian (y, m, d) of a day count since 1970-01-01.
-pub fn civil_from_days(z: i64) -> (i32, u8, u8) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u8;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u8;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y as i32, m, d)
-}
-
-/// Writes `cert.pem`/`key.pem` (ECDSA P-256, 127.0.0.1/localhost, valid `days` from
-/// yesterday) into `dir`; returns the certificate's DER.
-pub fn write_cert(dir: &Path, days: i64) -> Vec<u8> {
-    let mut params =
-        rcgen::CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
-            .unwrap();
-    let today = (now_us() / 86_400_000_000) as i64;
-    let (y, m, d) = civil_from_days(today - 1);
-    params.not_before = rcgen::date_time_ymd(y, m, d);
-    let (y, m, d) = civil_from_days(today - 1 + days);
-    params.not_after = rcgen::date_time_ymd(y, m, d);
-    let key = rcgen::KeyPair::generate().unwrap();
-    let cert = params.self_signed(&key).unwrap();
-    std::fs::write(dir.join("cert.pem"), cert.pem()).unwrap();
-    std::fs::write(dir.join("key.pem"), key.serialize_pem()).unwrap();
-    cert.der().to_vec()
+/// Writes `cert.pem`/`key.pem` (a [`portal::tls::dev_cert::DevCert`]: ECDSA P-256,
+/// 127.0.0.1/localhost, valid `days` from yesterday) into `dir`; returns the certificate's DER.
+pub fn write_cert(dir: &Path, days: u32) -> Vec<u8> {
+    let cert = portal::tls::dev_cert::DevCert::generate(days).unwrap();
+    cert.write(dir).unwrap();
+    cert.der
 }
 
 /// Starts the binary with HTTPS on port 0 using `dir`'s `cert.pem`/`key.pem`.
@@ -525,30 +556,21 @@ pub fn tcp_raw_exchange(addr: SocketAddr, raw: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Splits a byte stream of HTTP/1.1 responses into (status, headers, body) triples, using
-/// `content-length` (none for 304/204 or answers to HEAD, listed in `head_only`).
+/// Splits a byte stream of HTTP/1.1 responses into responses, bodies by `content-length`
+/// (none for 304 or answers to HEAD, listed in `head_only`).
 pub fn split_responses(mut raw: &[u8], head_only: &[bool]) -> Vec<Resp> {
     let mut out = Vec::new();
-    let mut i = 0;
     while !raw.is_empty() {
-        let split = raw
-            .windows(4)
-            .position(|w| w == b"\r\n\r\n")
-            .expect("response head");
-        let mut r = parse_response(&raw[..split + 4]);
-        let len: usize = r
-            .header("content-length")
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0);
-        let body_len = if head_only.get(i).copied().unwrap_or(false) || r.status == 304 {
-            0
-        } else {
-            len
-        };
-        r.body = raw[split + 4..split + 4 + body_len].to_vec();
-        raw = &raw[split + 4 + body_len..];
+        let (mut r, head) = parse_head(raw).unwrap_or_else(|| {
+            panic!(
+                "incomplete response head: {:?}",
+                String::from_utf8_lossy(raw)
+            )
+        });
+        let end = head + body_len(&r, head_only.get(out.len()).copied().unwrap_or(false));
+        r.body = raw[head..end].to_vec();
+        raw = &raw[end..];
         out.push(r);
-        i += 1;
     }
     out
 }
@@ -568,15 +590,10 @@ pub fn read_response(s: &mut impl Read) -> Resp {
     let mut raw = Vec::new();
     let mut buf = [0u8; 4096];
     loop {
-        if let Some(split) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
-            let mut r = parse_response(&raw[..split + 4]);
-            let len: usize = r
-                .header("content-length")
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0);
-            let len = if r.status == 304 { 0 } else { len };
-            if raw.len() >= split + 4 + len {
-                r.body = raw[split + 4..split + 4 + len].to_vec();
+        if let Some((mut r, head)) = parse_head(&raw) {
+            let end = head + body_len(&r, false);
+            if raw.len() >= end {
+                r.body = raw[head..end].to_vec();
                 return r;
             }
         }
