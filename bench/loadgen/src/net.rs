@@ -7,11 +7,12 @@
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpSocket, TcpStream};
+use tokio::net::TcpStream;
 
 /// Kinds of traffic counted separately.
 #[derive(Clone, Copy, Debug)]
@@ -22,6 +23,26 @@ pub enum Kind {
     State = 1,
     /// Clock sync: `/t`.
     Time = 2,
+}
+
+/// The kind a [`Counted`] stream counts its bytes as, switchable between requests from outside
+/// the stream (the HTTP client owns the stream itself).
+#[derive(Clone, Debug)]
+pub struct KindSwitch(Arc<AtomicU8>);
+
+impl KindSwitch {
+    fn new(kind: Kind) -> Self {
+        KindSwitch(Arc::new(AtomicU8::new(kind as u8)))
+    }
+
+    /// Count the next bytes as `kind`.
+    pub fn set(&self, kind: Kind) {
+        self.0.store(kind as u8, Ordering::Relaxed);
+    }
+
+    fn index(&self) -> usize {
+        usize::from(self.0.load(Ordering::Relaxed)).min(BYTES.len() - 1)
+    }
 }
 
 /// Process-wide byte counters: `[kind][0 = received, 1 = sent]`.
@@ -45,14 +66,21 @@ pub fn bytes_snapshot() -> [[u64; 2]; 3] {
 /// A TCP stream that adds every byte to [`BYTES`] under its current kind.
 pub struct Counted {
     inner: TcpStream,
-    /// Kind the next bytes are counted as.
-    pub kind: Kind,
+    kind: KindSwitch,
 }
 
 impl Counted {
     /// Wraps a connected stream.
     pub fn new(inner: TcpStream, kind: Kind) -> Self {
-        Counted { inner, kind }
+        Counted {
+            inner,
+            kind: KindSwitch::new(kind),
+        }
+    }
+
+    /// The switch for the kind the next bytes are counted as.
+    pub fn kind(&self) -> KindSwitch {
+        self.kind.clone()
     }
 }
 
@@ -63,10 +91,9 @@ impl AsyncRead for Counted {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let before = buf.filled().len();
-        let kind = self.kind;
         let r = Pin::new(&mut self.inner).poll_read(cx, buf);
         let n = buf.filled().len() - before;
-        BYTES[kind as usize][0].fetch_add(n as u64, Ordering::Relaxed);
+        BYTES[self.kind.index()][0].fetch_add(n as u64, Ordering::Relaxed);
         r
     }
 }
@@ -77,10 +104,9 @@ impl AsyncWrite for Counted {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        let kind = self.kind;
         let r = Pin::new(&mut self.inner).poll_write(cx, buf);
         if let Poll::Ready(Ok(n)) = &r {
-            BYTES[kind as usize][1].fetch_add(*n as u64, Ordering::Relaxed);
+            BYTES[self.kind.index()][1].fetch_add(*n as u64, Ordering::Relaxed);
         }
         r
     }
@@ -114,11 +140,6 @@ impl Sources {
 
 /// Connects to `dst` from `src` (port chosen by the kernel), `TCP_NODELAY` on.
 pub async fn connect(dst: SocketAddr, src: Option<IpAddr>, kind: Kind) -> io::Result<Counted> {
-    let sock = TcpSocket::new_v4()?;
-    if let Some(ip) = src {
-        sock.bind(SocketAddr::new(ip, 0))?;
-    }
-    let stream = sock.connect(dst).await?;
-    stream.set_nodelay(true)?;
+    let stream = sim::http::connect_tcp(dst, src).await?;
     Ok(Counted::new(stream, kind))
 }
