@@ -3,8 +3,9 @@
 //!
 //! What it adds to hyper: a chosen source address (bind before connect, so 10,000+ simulated
 //! phones spread over `127.0.1.x` do not exhaust one address's ephemeral ports), a count of the
-//! bytes read and written on the socket (heads and bodies, as they cross it), a cap on the body
-//! size, and typed errors that tell a stale keep-alive connection from a garbled answer.
+//! bytes read and written on the socket (heads and bodies, as they cross it; [`Counted`] also
+//! serves callers that count by their own rule), a cap on the body size, and typed errors that
+//! tell a stale keep-alive connection from a garbled answer.
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -123,20 +124,50 @@ impl Streaming {
     }
 }
 
-/// Bytes read and written on one socket.
+/// Where a [`Counted`] stream adds the bytes crossing it.
+pub trait ByteSink {
+    /// `n` bytes were read.
+    fn read(&self, n: u64);
+    /// `n` bytes were written.
+    fn written(&self, n: u64);
+}
+
+/// Bytes read and written on one connection.
 #[derive(Debug, Default)]
 struct Tally {
     read: AtomicU64,
     written: AtomicU64,
 }
 
-/// A stream that adds every byte crossing it to a [`Tally`].
-struct Counting<S> {
-    inner: S,
-    tally: Arc<Tally>,
+impl ByteSink for Arc<Tally> {
+    fn read(&self, n: u64) {
+        self.read.fetch_add(n, Ordering::Relaxed);
+    }
+    fn written(&self, n: u64) {
+        self.written.fetch_add(n, Ordering::Relaxed);
+    }
 }
 
-impl<S: AsyncRead + Unpin> AsyncRead for Counting<S> {
+/// A stream that adds every byte crossing it to a [`ByteSink`].
+#[derive(Debug)]
+pub struct Counted<S, C> {
+    inner: S,
+    sink: C,
+}
+
+impl<S, C> Counted<S, C> {
+    /// Wraps a stream.
+    pub fn new(inner: S, sink: C) -> Self {
+        Counted { inner, sink }
+    }
+
+    /// Where the bytes go.
+    pub fn sink(&self) -> &C {
+        &self.sink
+    }
+}
+
+impl<S: AsyncRead + Unpin, C: ByteSink + Unpin> AsyncRead for Counted<S, C> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -145,12 +176,12 @@ impl<S: AsyncRead + Unpin> AsyncRead for Counting<S> {
         let before = buf.filled().len();
         let r = Pin::new(&mut self.inner).poll_read(cx, buf);
         let n = buf.filled().len() - before;
-        self.tally.read.fetch_add(n as u64, Ordering::Relaxed);
+        self.sink.read(n as u64);
         r
     }
 }
 
-impl<S: AsyncWrite + Unpin> AsyncWrite for Counting<S> {
+impl<S: AsyncWrite + Unpin, C: ByteSink + Unpin> AsyncWrite for Counted<S, C> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -158,7 +189,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Counting<S> {
     ) -> Poll<io::Result<usize>> {
         let r = Pin::new(&mut self.inner).poll_write(cx, buf);
         if let Poll::Ready(Ok(n)) = &r {
-            self.tally.written.fetch_add(*n as u64, Ordering::Relaxed);
+            self.sink.written(*n as u64);
         }
         r
     }
@@ -216,10 +247,7 @@ impl Conn {
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
         let tally = Arc::new(Tally::default());
-        let io = Counting {
-            inner: io,
-            tally: tally.clone(),
-        };
+        let io = Counted::new(io, tally.clone());
         let (send, conn) = Builder::new()
             .title_case_headers(true)
             .max_buf_size(MAX_HEAD)
@@ -259,7 +287,11 @@ impl Conn {
         path: &str,
         headers: &[(&str, &str)],
     ) -> Result<Response, HttpError> {
-        let (status, headers, body) = self.send(host, path, headers).await?;
+        let Streaming {
+            status,
+            headers,
+            body,
+        } = self.send(host, path, headers).await?;
         let collected = Limited::new(body, MAX_BODY).collect().await;
         let body = match collected {
             Ok(c) => c.to_bytes().to_vec(),
@@ -286,14 +318,10 @@ impl Conn {
         path: &str,
         headers: &[(&str, &str)],
     ) -> Result<Streaming, HttpError> {
-        let (status, headers, body) = self.send(host, path, headers).await?;
+        let stream = self.send(host, path, headers).await?;
         // The stream holds the connection until it ends.
         self.spent = true;
-        Ok(Streaming {
-            status,
-            headers,
-            body,
-        })
+        Ok(stream)
     }
 
     async fn send(
@@ -301,7 +329,7 @@ impl Conn {
         host: &str,
         path: &str,
         headers: &[(&str, &str)],
-    ) -> Result<(u16, Vec<(String, String)>, Incoming), HttpError> {
+    ) -> Result<Streaming, HttpError> {
         if !self.is_reusable() {
             return Err(HttpError::Closed);
         }
@@ -336,7 +364,11 @@ impl Conn {
                 )
             })
             .collect();
-        Ok((status, headers, resp.into_body()))
+        Ok(Streaming {
+            status,
+            headers,
+            body: resp.into_body(),
+        })
     }
 }
 

@@ -54,7 +54,7 @@ impl Client {
         let stream = connect(dst, src, kind)
             .await
             .map_err(|_| Failure::Connect)?;
-        let kind = stream.kind();
+        let kind = stream.sink().clone();
         let conn = Conn::handshake(stream)
             .await
             .map_err(|_| Failure::Connect)?;

@@ -517,7 +517,7 @@ async fn ws_client(sh: &Shared, i: usize, rng: &mut StdRng) {
                     continue;
                 }
             };
-        ws.get_mut().kind().set(Kind::State);
+        ws.get_mut().sink().set(Kind::State);
         sh.connected.fetch_add(1, Ordering::Relaxed);
         failures = 0;
         while let Some(msg) = ws.next().await {

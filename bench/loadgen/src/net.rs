@@ -6,12 +6,10 @@
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
-use std::task::{Context, Poll};
 
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use sim::http::ByteSink;
 use tokio::net::TcpStream;
 
 /// Kinds of traffic counted separately.
@@ -63,60 +61,17 @@ pub fn bytes_snapshot() -> [[u64; 2]; 3] {
     out
 }
 
+impl ByteSink for KindSwitch {
+    fn read(&self, n: u64) {
+        BYTES[self.index()][0].fetch_add(n, Ordering::Relaxed);
+    }
+    fn written(&self, n: u64) {
+        BYTES[self.index()][1].fetch_add(n, Ordering::Relaxed);
+    }
+}
+
 /// A TCP stream that adds every byte to [`BYTES`] under its current kind.
-pub struct Counted {
-    inner: TcpStream,
-    kind: KindSwitch,
-}
-
-impl Counted {
-    /// Wraps a connected stream.
-    pub fn new(inner: TcpStream, kind: Kind) -> Self {
-        Counted {
-            inner,
-            kind: KindSwitch::new(kind),
-        }
-    }
-
-    /// The switch for the kind the next bytes are counted as.
-    pub fn kind(&self) -> KindSwitch {
-        self.kind.clone()
-    }
-}
-
-impl AsyncRead for Counted {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let before = buf.filled().len();
-        let r = Pin::new(&mut self.inner).poll_read(cx, buf);
-        let n = buf.filled().len() - before;
-        BYTES[self.kind.index()][0].fetch_add(n as u64, Ordering::Relaxed);
-        r
-    }
-}
-
-impl AsyncWrite for Counted {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        let r = Pin::new(&mut self.inner).poll_write(cx, buf);
-        if let Poll::Ready(Ok(n)) = &r {
-            BYTES[self.kind.index()][1].fetch_add(*n as u64, Ordering::Relaxed);
-        }
-        r
-    }
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
-    }
-}
+pub type Counted = sim::http::Counted<TcpStream, KindSwitch>;
 
 /// Source addresses `base, base+1, ...` (`count` of them), client `i` uses `i % count`.
 #[derive(Clone, Copy, Debug)]
@@ -141,5 +96,5 @@ impl Sources {
 /// Connects to `dst` from `src` (port chosen by the kernel), `TCP_NODELAY` on.
 pub async fn connect(dst: SocketAddr, src: Option<IpAddr>, kind: Kind) -> io::Result<Counted> {
     let stream = sim::http::connect_tcp(dst, src).await?;
-    Ok(Counted::new(stream, kind))
+    Ok(Counted::new(stream, KindSwitch::new(kind)))
 }
