@@ -84,6 +84,8 @@ struct Shared {
     requests: [AtomicU64; 3],
     /// Requests retried on a fresh connection after the server closed an idle one.
     stale_retries: AtomicU64,
+    /// Long-poll mode: `/t` sent on a connection of its own (no `/s` answer to ride in time).
+    time_alone: AtomicU64,
 }
 
 fn count(sh: &Shared, f: Failure) {
@@ -118,6 +120,7 @@ pub async fn run(plan: Plan) -> anyhow::Result<Value> {
         errors: Default::default(),
         requests: Default::default(),
         stale_retries: AtomicU64::new(0),
+        time_alone: AtomicU64::new(0),
         plan: plan.clone(),
     });
     let mut tasks = tokio::task::JoinSet::new();
@@ -200,6 +203,7 @@ pub async fn run(plan: Plan) -> anyhow::Result<Value> {
         "total_bytes": total_bytes,
         "window_requests": {"state": req_b[1] - req_a[1], "time": req_b[2] - req_a[2]},
         "stale_retries": sh.stale_retries.load(Ordering::Relaxed),
+        "time_on_own_connection": sh.time_alone.load(Ordering::Relaxed),
         "errors": {
             "connect": errors[0].load(Ordering::Relaxed),
             "io": errors[1].load(Ordering::Relaxed),
@@ -470,6 +474,7 @@ async fn time_client(sh: &Shared, i: usize, rng: &mut StdRng, carry: &Piggyback<
             Some(sent) => sent,
             None => {
                 let sent = Instant::now();
+                sh.time_alone.fetch_add(1, Ordering::Relaxed);
                 match Client::connect(plan.target, src, Kind::Time).await {
                     Ok(mut c) => {
                         let r = c.get(Kind::Time, &host, "/t", &base, PLAIN_TIMEOUT).await;
