@@ -43,6 +43,8 @@ console.log(
     state_requests_per_s: Math.round(sum((r) => r.window_requests.state) / windowS),
     state_requests_per_client_min: Math.round((sum((r) => r.window_requests.state) / clients / windowS) * 60 * 100) / 100,
     time_requests_per_client_min: Math.round((sum((r) => r.window_requests.time) / clients / windowS) * 60 * 100) / 100,
+    // Long-poll: /t that found no /s answer to ride and went on a connection of its own (whole run).
+    time_on_own_connection: sum((r) => r.time_on_own_connection ?? 0),
     know_p50_ms: pct(50),
     know_p99_ms: pct(99),
     know_max_ms: pct(100),

@@ -1,35 +1,78 @@
-//! A minimal keep-alive HTTP/1.1 client: one connection, one request at a time, bodies by
-//! `Content-Length`, `chunked` or connection close. Cheap enough for thousands of simulated
-//! phones in one process, and it can bind a chosen source address (e.g. `127.0.1.x`) so that
-//! many phones do not exhaust one address's ephemeral ports.
+//! The simulator's and load generator's HTTP/1.1 client: a thin wrapper over hyper's
+//! `client::conn::http1`, one keep-alive connection, one request at a time.
+//!
+//! What it adds to hyper: a chosen source address (bind before connect, so 10,000+ simulated
+//! phones spread over `127.0.1.x` do not exhaust one address's ephemeral ports), a count of the
+//! bytes read and written on the socket (heads and bodies, as they cross it; [`Counted`] also
+//! serves callers that count by their own rule), a cap on the body size, and typed errors that
+//! tell a stale keep-alive connection from a garbled answer.
 
+use std::io;
 use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
 
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty, LengthLimitError, Limited};
+use hyper::body::Incoming;
+use hyper::client::conn::http1::{Builder, SendRequest};
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpSocket, TcpStream};
+use tokio::task::JoinHandle;
 
-/// Longest status line or header line accepted.
-const MAX_LINE: usize = 8 * 1024;
-/// Most headers accepted.
-const MAX_HEADERS: usize = 100;
 /// Largest body accepted.
 const MAX_BODY: usize = 32 * 1024 * 1024;
+/// Largest response head accepted (hyper's read buffer).
+const MAX_HEAD: usize = 64 * 1024;
 
 /// Client-side HTTP failures.
 #[derive(Debug, thiserror::Error)]
 pub enum HttpError {
-    /// Socket error.
+    /// Connecting, or setting up the socket, failed.
     #[error("io: {0}")]
-    Io(#[from] std::io::Error),
-    /// The server closed the connection before a full answer.
+    Io(#[from] io::Error),
+    /// The connection was closed before the request could be sent (e.g. the server closed an
+    /// idle keep-alive connection).
     #[error("connection closed")]
     Closed,
+    /// The connection broke (closed or reset) before a full answer arrived.
+    #[error("connection lost: {0}")]
+    Lost(#[source] hyper::Error),
     /// Not a valid HTTP/1.x answer.
     #[error("malformed response: {0}")]
-    Malformed(String),
-    /// A line, the header count or the body is over the limits.
+    Malformed(#[source] hyper::Error),
+    /// The head or the body is over the limits.
     #[error("response too large")]
     TooLarge,
+    /// The request could not be built (bad path or header value).
+    #[error("bad request: {0}")]
+    Request(#[from] hyper::http::Error),
+}
+
+impl From<hyper::Error> for HttpError {
+    fn from(e: hyper::Error) -> Self {
+        if e.is_parse_too_large() {
+            HttpError::TooLarge
+        } else if e.is_parse() || e.is_parse_status() {
+            HttpError::Malformed(e)
+        } else {
+            HttpError::Lost(e)
+        }
+    }
+}
+
+impl HttpError {
+    /// Whether the failure is the connection's, not the answer's: a request that failed so on
+    /// a reused keep-alive connection is worth one retry on a fresh one.
+    pub fn is_connection(&self) -> bool {
+        matches!(
+            self,
+            HttpError::Io(_) | HttpError::Closed | HttpError::Lost(_)
+        )
+    }
 }
 
 /// One answer.
@@ -53,83 +96,188 @@ impl Response {
     }
 }
 
-/// Status code and headers parsed from a response head.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Head {
+/// An answer whose body is read as it arrives (a stream such as Server-Sent Events).
+#[derive(Debug)]
+pub struct Streaming {
     /// Status code.
     pub status: u16,
-    /// Headers, names lower-cased.
+    /// Headers, names lower-cased, in order.
     pub headers: Vec<(String, String)>,
+    body: Incoming,
 }
 
-/// Parse a status line (`HTTP/1.1 200 OK`).
-pub fn parse_status_line(line: &str) -> Result<u16, HttpError> {
-    let mut parts = line.trim_end().splitn(3, ' ');
-    let version = parts.next().unwrap_or("");
-    if !version.starts_with("HTTP/1.") {
-        return Err(HttpError::Malformed(format!("status line {line:?}")));
-    }
-    let code = parts.next().unwrap_or("");
-    match code.parse::<u16>() {
-        Ok(c) if (100..1000).contains(&c) && code.len() == 3 => Ok(c),
-        _ => Err(HttpError::Malformed(format!("status code {code:?}"))),
+impl Streaming {
+    /// The next piece of the body as it came off the wire (chunk framing removed); `None` at
+    /// its end.
+    pub async fn next_data(&mut self) -> Result<Option<Bytes>, HttpError> {
+        loop {
+            match self.body.frame().await {
+                None => return Ok(None),
+                Some(Err(e)) => return Err(e.into()),
+                Some(Ok(frame)) => {
+                    if let Ok(data) = frame.into_data() {
+                        return Ok(Some(data));
+                    }
+                }
+            }
+        }
     }
 }
 
-/// Parse one header line (`Name: value`).
-pub fn parse_header_line(line: &str) -> Result<(String, String), HttpError> {
-    let line = line.trim_end_matches(['\r', '\n']);
-    let (name, value) = line
-        .split_once(':')
-        .ok_or_else(|| HttpError::Malformed(format!("header {line:?}")))?;
-    if name.is_empty() || name.bytes().any(|b| b <= b' ' || b >= 0x7f) {
-        return Err(HttpError::Malformed(format!("header name {name:?}")));
-    }
-    Ok((name.to_ascii_lowercase(), value.trim().to_string()))
+/// Where a [`Counted`] stream adds the bytes crossing it.
+pub trait ByteSink {
+    /// `n` bytes were read.
+    fn read(&self, n: u64);
+    /// `n` bytes were written.
+    fn written(&self, n: u64);
 }
 
-/// One keep-alive connection.
+/// Bytes read and written on one connection.
+#[derive(Debug, Default)]
+struct Tally {
+    read: AtomicU64,
+    written: AtomicU64,
+}
+
+impl ByteSink for Arc<Tally> {
+    fn read(&self, n: u64) {
+        self.read.fetch_add(n, Ordering::Relaxed);
+    }
+    fn written(&self, n: u64) {
+        self.written.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+/// A stream that adds every byte crossing it to a [`ByteSink`].
+#[derive(Debug)]
+pub struct Counted<S, C> {
+    inner: S,
+    sink: C,
+}
+
+impl<S, C> Counted<S, C> {
+    /// Wraps a stream.
+    pub fn new(inner: S, sink: C) -> Self {
+        Counted { inner, sink }
+    }
+
+    /// Where the bytes go.
+    pub fn sink(&self) -> &C {
+        &self.sink
+    }
+}
+
+impl<S: AsyncRead + Unpin, C: ByteSink + Unpin> AsyncRead for Counted<S, C> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let r = Pin::new(&mut self.inner).poll_read(cx, buf);
+        let n = buf.filled().len() - before;
+        self.sink.read(n as u64);
+        r
+    }
+}
+
+impl<S: AsyncWrite + Unpin, C: ByteSink + Unpin> AsyncWrite for Counted<S, C> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let r = Pin::new(&mut self.inner).poll_write(cx, buf);
+        if let Poll::Ready(Ok(n)) = &r {
+            self.sink.written(*n as u64);
+        }
+        r
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// Connects a TCP stream to `addr`, from source address `source` if given, `TCP_NODELAY` on.
+pub async fn connect_tcp(addr: SocketAddr, source: Option<IpAddr>) -> io::Result<TcpStream> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    if let Some(ip) = source {
+        // Each source address has its own ephemeral port range.
+        socket.bind(SocketAddr::new(ip, 0))?;
+    }
+    let stream = socket.connect(addr).await?;
+    stream.set_nodelay(true)?;
+    Ok(stream)
+}
+
+/// One keep-alive connection. Dropping it closes the socket.
 #[derive(Debug)]
 pub struct Conn {
-    stream: BufReader<TcpStream>,
-    reusable: bool,
-    read: u64,
-    written: u64,
+    send: SendRequest<Empty<Bytes>>,
+    /// hyper's connection task: reads and writes the socket.
+    driver: JoinHandle<()>,
+    tally: Arc<Tally>,
+    /// The server asked to close (`Connection: close`) or a request failed midway.
+    spent: bool,
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        self.driver.abort();
+    }
 }
 
 impl Conn {
     /// Connect to `addr`, from source address `source` if given.
     pub async fn connect(addr: SocketAddr, source: Option<IpAddr>) -> Result<Conn, HttpError> {
-        let stream = match source {
-            None => TcpStream::connect(addr).await?,
-            Some(ip) => {
-                let socket = if addr.is_ipv4() {
-                    TcpSocket::new_v4()?
-                } else {
-                    TcpSocket::new_v6()?
-                };
-                // Each source address has its own ephemeral port range.
-                socket.bind(SocketAddr::new(ip, 0))?;
-                socket.connect(addr).await?
-            }
-        };
-        stream.set_nodelay(true)?;
+        let stream = connect_tcp(addr, source).await?;
+        Conn::handshake(stream).await
+    }
+
+    /// Speak HTTP/1.1 over an already connected stream (e.g. one that counts its own bytes).
+    pub async fn handshake<S>(io: S) -> Result<Conn, HttpError>
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let tally = Arc::new(Tally::default());
+        let io = Counted::new(io, tally.clone());
+        let (send, conn) = Builder::new()
+            .title_case_headers(true)
+            .max_buf_size(MAX_HEAD)
+            .handshake(TokioIo::new(io))
+            .await
+            .map_err(HttpError::from)?;
+        let driver = tokio::spawn(async move {
+            // Its errors reach the caller through the request that was in flight.
+            let _ = conn.await;
+        });
         Ok(Conn {
-            stream: BufReader::new(stream),
-            reusable: true,
-            read: 0,
-            written: 0,
+            send,
+            driver,
+            tally,
+            spent: false,
         })
     }
 
     /// HTTP bytes (heads and bodies) read and written on this connection so far.
     pub fn bytes(&self) -> (u64, u64) {
-        (self.read, self.written)
+        (
+            self.tally.read.load(Ordering::Relaxed),
+            self.tally.written.load(Ordering::Relaxed),
+        )
     }
 
-    /// Whether the connection can carry another request.
+    /// Whether the connection can carry another request (it has not been closed by either
+    /// side, as far as hyper has noticed).
     pub fn is_reusable(&self) -> bool {
-        self.reusable
+        !self.spent && !self.send.is_closed()
     }
 
     /// Send `GET path` with `Host: host` and extra headers; read the whole answer.
@@ -139,183 +287,98 @@ impl Conn {
         path: &str,
         headers: &[(&str, &str)],
     ) -> Result<Response, HttpError> {
-        let mut req = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\n");
-        for (n, v) in headers {
-            req.push_str(n);
-            req.push_str(": ");
-            req.push_str(v);
-            req.push_str("\r\n");
-        }
-        req.push_str("\r\n");
-        self.stream.get_mut().write_all(req.as_bytes()).await?;
-        self.written += req.len() as u64;
-        let result = self.read_response().await;
-        if result.is_err() {
-            self.reusable = false;
-        }
-        result
-    }
-
-    async fn read_line(&mut self, buf: &mut String) -> Result<(), HttpError> {
-        buf.clear();
-        let n = (&mut self.stream)
-            .take(MAX_LINE as u64)
-            .read_line(buf)
-            .await?;
-        self.read += n as u64;
-        if n == 0 {
-            return Err(HttpError::Closed);
-        }
-        if !buf.ends_with('\n') {
-            return Err(HttpError::TooLarge);
-        }
-        Ok(())
-    }
-
-    async fn read_response(&mut self) -> Result<Response, HttpError> {
-        let mut line = String::new();
-        let status = loop {
-            self.read_line(&mut line).await?;
-            let status = parse_status_line(&line)?;
-            if status >= 200 {
-                break status;
-            }
-            // 1xx: skip its headers and read the real answer.
-            loop {
-                self.read_line(&mut line).await?;
-                if line.trim_end().is_empty() {
-                    break;
-                }
-            }
-        };
-        let mut headers = Vec::new();
-        loop {
-            self.read_line(&mut line).await?;
-            if line.trim_end().is_empty() {
-                break;
-            }
-            if headers.len() >= MAX_HEADERS {
-                return Err(HttpError::TooLarge);
-            }
-            headers.push(parse_header_line(&line)?);
-        }
-        let mut resp = Response {
+        let Streaming {
             status,
             headers,
-            body: Vec::new(),
+            body,
+        } = self.send(host, path, headers).await?;
+        let collected = Limited::new(body, MAX_BODY).collect().await;
+        let body = match collected {
+            Ok(c) => c.to_bytes().to_vec(),
+            Err(e) => {
+                self.spent = true;
+                return Err(match e.downcast::<hyper::Error>() {
+                    Ok(e) => HttpError::from(*e),
+                    Err(e) if e.is::<LengthLimitError>() => HttpError::TooLarge,
+                    Err(e) => HttpError::Io(io::Error::other(e)),
+                });
+            }
         };
-        if resp
-            .header("connection")
-            .is_some_and(|v| v.eq_ignore_ascii_case("close"))
-        {
-            self.reusable = false;
-        }
-        if status == 204 || status == 304 {
-            return Ok(resp);
-        }
-        let chunked = resp
-            .header("transfer-encoding")
-            .is_some_and(|v| v.to_ascii_lowercase().contains("chunked"));
-        if chunked {
-            resp.body = self.read_chunked().await?;
-        } else if let Some(len) = resp.header("content-length") {
-            let len: usize = len
-                .parse()
-                .map_err(|_| HttpError::Malformed(format!("content-length {len:?}")))?;
-            if len > MAX_BODY {
-                return Err(HttpError::TooLarge);
-            }
-            let mut body = vec![0u8; len];
-            self.stream
-                .read_exact(&mut body)
-                .await
-                .map_err(|_| HttpError::Closed)?;
-            self.read += len as u64;
-            resp.body = body;
-        } else {
-            self.reusable = false;
-            let mut body = Vec::new();
-            (&mut self.stream)
-                .take(MAX_BODY as u64 + 1)
-                .read_to_end(&mut body)
-                .await?;
-            if body.len() > MAX_BODY {
-                return Err(HttpError::TooLarge);
-            }
-            self.read += body.len() as u64;
-            resp.body = body;
-        }
-        Ok(resp)
+        Ok(Response {
+            status,
+            headers,
+            body,
+        })
     }
 
-    async fn read_chunked(&mut self) -> Result<Vec<u8>, HttpError> {
-        let mut body = Vec::new();
-        let mut line = String::new();
-        loop {
-            self.read_line(&mut line).await?;
-            let size_text = line.trim_end().split(';').next().unwrap_or("").trim();
-            let size = usize::from_str_radix(size_text, 16)
-                .map_err(|_| HttpError::Malformed(format!("chunk size {size_text:?}")))?;
-            if body.len() + size > MAX_BODY {
-                return Err(HttpError::TooLarge);
-            }
-            if size == 0 {
-                // Trailers until the empty line.
-                loop {
-                    self.read_line(&mut line).await?;
-                    if line.trim_end().is_empty() {
-                        return Ok(body);
-                    }
-                }
-            }
-            let start = body.len();
-            body.resize(start + size, 0);
-            self.stream
-                .read_exact(&mut body[start..])
-                .await
-                .map_err(|_| HttpError::Closed)?;
-            self.read += size as u64;
-            self.read_line(&mut line).await?;
-            if !line.trim_end().is_empty() {
-                return Err(HttpError::Malformed("chunk without CRLF".into()));
-            }
+    /// Send `GET path` like [`Conn::get`], but hand back the body to read as it arrives.
+    pub async fn open(
+        &mut self,
+        host: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> Result<Streaming, HttpError> {
+        let stream = self.send(host, path, headers).await?;
+        // The stream holds the connection until it ends.
+        self.spent = true;
+        Ok(stream)
+    }
+
+    async fn send(
+        &mut self,
+        host: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> Result<Streaming, HttpError> {
+        if !self.is_reusable() {
+            return Err(HttpError::Closed);
         }
+        let mut req = hyper::Request::get(path).header(hyper::header::HOST, host);
+        for (n, v) in headers {
+            req = req.header(*n, *v);
+        }
+        let req = req.body(Empty::new())?;
+        // An idle connection the server has closed shows up here or in the send.
+        self.send.ready().await.map_err(|_| HttpError::Closed)?;
+        let resp = match self.send.send_request(req).await {
+            Ok(r) => r,
+            Err(e) => {
+                self.spent = true;
+                return Err(e.into());
+            }
+        };
+        let close = resp
+            .headers()
+            .get(hyper::header::CONNECTION)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.eq_ignore_ascii_case("close"));
+        self.spent |= close;
+        let status = resp.status().as_u16();
+        let headers = resp
+            .headers()
+            .iter()
+            .map(|(n, v)| {
+                (
+                    n.as_str().to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        Ok(Streaming {
+            status,
+            headers,
+            body: resp.into_body(),
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use proptest::prelude::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::TcpListener;
 
-    #[test]
-    fn status_lines() {
-        assert_eq!(parse_status_line("HTTP/1.1 200 OK\r\n").unwrap(), 200);
-        assert_eq!(parse_status_line("HTTP/1.0 304\r\n").unwrap(), 304);
-        assert!(parse_status_line("ICY 200 OK").is_err());
-        assert!(parse_status_line("HTTP/1.1 2000 OK").is_err());
-        assert!(parse_status_line("HTTP/1.1 abc").is_err());
-    }
-
-    #[test]
-    fn header_lines() {
-        assert_eq!(
-            parse_header_line("ETag: \"abc\"\r\n").unwrap(),
-            ("etag".into(), "\"abc\"".into())
-        );
-        assert!(parse_header_line("no colon\r\n").is_err());
-        assert!(parse_header_line(": empty\r\n").is_err());
-    }
-
-    proptest! {
-        #[test]
-        fn parsers_never_panic(s in "\\PC*") {
-            let _ = parse_status_line(&s);
-            let _ = parse_header_line(&s);
-        }
-    }
-
+    /// Answers each request on one connection with the next canned answer, then closes.
     async fn serve_once(answers: Vec<&'static [u8]>) -> SocketAddr {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -332,12 +395,13 @@ mod tests {
 
     #[tokio::test]
     async fn keep_alive_length_chunked_and_304() {
-        let addr = serve_once(vec![
+        let answers: Vec<&'static [u8]> = vec![
             b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nETag: \"x\"\r\n\r\nhello",
             b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2;x=y\r\nde\r\n0\r\n\r\n",
             b"HTTP/1.1 304 Not Modified\r\nETag: \"x\"\r\n\r\n",
-        ])
-        .await;
+        ];
+        let read: u64 = answers.iter().map(|a| a.len() as u64).sum();
+        let addr = serve_once(answers).await;
         let mut c = Conn::connect(addr, Some("127.0.1.7".parse().unwrap()))
             .await
             .unwrap();
@@ -351,11 +415,58 @@ mod tests {
             .await
             .unwrap();
         assert_eq!((r.status, r.body.len()), (304, 0));
-        assert!(c.is_reusable());
-        assert!(matches!(
-            c.get("h", "/d", &[]).await,
-            Err(HttpError::Closed)
-        ));
+        // Every byte of the answers, heads included; requests were written too.
+        let (r, w) = c.bytes();
+        assert_eq!(r, read);
+        assert!(
+            w > 3 * "GET /a HTTP/1.1\r\nHost: h\r\n\r\n".len() as u64 - 3,
+            "{w}"
+        );
+        // The server is gone: the next request fails as a connection failure.
+        let e = c.get("h", "/d", &[]).await.unwrap_err();
+        assert!(e.is_connection(), "{e}");
         assert!(!c.is_reusable());
+    }
+
+    #[tokio::test]
+    async fn garbage_and_connection_close_are_told_apart() {
+        let addr = serve_once(vec![b"ICY 200 OK\r\n\r\n"]).await;
+        let mut c = Conn::connect(addr, None).await.unwrap();
+        let e = c.get("h", "/", &[]).await.unwrap_err();
+        assert!(matches!(e, HttpError::Malformed(_)), "{e}");
+
+        let addr = serve_once(vec![
+            b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok",
+        ])
+        .await;
+        let mut c = Conn::connect(addr, None).await.unwrap();
+        let r = c.get("h", "/", &[]).await.unwrap();
+        assert_eq!(&r.body[..], b"ok");
+        assert!(!c.is_reusable());
+        assert!(matches!(c.get("h", "/", &[]).await, Err(HttpError::Closed)));
+    }
+
+    #[tokio::test]
+    async fn a_stream_is_read_as_it_arrives() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (go, wait) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf).await.unwrap();
+            s.write_all(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n6\r\ndata: \r\n")
+                .await
+                .unwrap();
+            let _ = wait.await;
+            s.write_all(b"3\r\n1\n\n\r\n0\r\n\r\n").await.unwrap();
+        });
+        let mut c = Conn::connect(addr, None).await.unwrap();
+        let mut s = c.open("h", "/events", &[]).await.unwrap();
+        assert_eq!(s.status, 200);
+        assert_eq!(s.next_data().await.unwrap().unwrap(), &b"data: "[..]);
+        go.send(()).unwrap();
+        assert_eq!(s.next_data().await.unwrap().unwrap(), &b"1\n\n"[..]);
+        assert!(s.next_data().await.unwrap().is_none());
     }
 }

@@ -1,9 +1,16 @@
 //! One simulated phone: joins like a real one (captive probe → page → `/s` → show → `/t`
 //! burst), then long-polls `/s` (`/s?after=v`, or plain polls for a relay without `v`) and
 //! samples `/t` with the page's rules ([`crate::poll`], [`crate::sync::Schedule`]), syncing its
-//! own drifting clock with the page's algorithm ([`crate::sync`]). Like a browser, it uses a
-//! second connection for `/t` while a `/s` request is parked. Everything it learns is written to
-//! a shared [`PhoneStatus`] so the simulator can report at any moment.
+//! own drifting clock with the page's algorithm ([`crate::sync`]).
+//!
+//! Two loops share the phone: the state loop (`/s`) and the clock loop (`/t`). Bursts (join,
+//! re-sync) go on the clock loop's own connection, as a browser sends them beside a parked
+//! request. Once the schedule is steady and the phone long-polls, a due single sample rides
+//! the long-poll connection instead ([`crate::piggyback`]): the state loop sends it right after
+//! the next `/s` answer, before re-parking; it falls back to its own connection when no answer
+//! comes within the long-poll client timeout or the phone is not long-polling. Everything the
+//! phone learns is written to a shared [`PhoneStatus`] so the simulator can report at any
+//! moment.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
@@ -15,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
 use crate::http::{Conn, HttpError, Response};
+use crate::piggyback::{Piggyback, spread};
 use crate::poll::{Poller, Rules};
 use crate::sync::{ClockSync, Model, Schedule, make_sample};
 
@@ -237,11 +245,27 @@ enum Failure {
 impl From<HttpError> for Failure {
     fn from(e: HttpError) -> Self {
         match e {
-            HttpError::Malformed(_) | HttpError::TooLarge => Failure::Garbled,
-            HttpError::Io(_) | HttpError::Closed => Failure::Io,
+            HttpError::Malformed(_) | HttpError::TooLarge | HttpError::Request(_) => {
+                Failure::Garbled
+            }
+            HttpError::Io(_) | HttpError::Closed | HttpError::Lost(_) => Failure::Io,
         }
     }
 }
+
+/// A `/t` exchange: when it left, the phone's clock at send and receipt (ms) and the server's
+/// time (µs).
+#[derive(Debug, Clone, Copy)]
+struct Exchange {
+    sent: Instant,
+    t1: f64,
+    t: f64,
+    t4: f64,
+}
+
+/// What the state loop reports for a carried `/t`: the exchange, or when it left if it failed
+/// (the state loop counted the failure).
+type Carried = Result<Exchange, Instant>;
 
 struct Phone {
     cfg: PhoneConfig,
@@ -282,7 +306,8 @@ pub async fn run(cfg: PhoneConfig, status: Arc<Mutex<PhoneStatus>>) {
         state.poller.clone(),
         seed ^ 0x9E37_79B9_7F4A_7C15,
     );
-    tokio::join!(state.state_loop(), time.time_loop());
+    let carry = Piggyback::default();
+    tokio::join!(state.state_loop(&carry), time.time_loop(&carry));
 }
 
 impl Phone {
@@ -305,25 +330,75 @@ impl Phone {
         f(&mut self.status.lock().expect("status lock"));
     }
 
-    /// `/s`: long-poll (or poll) forever.
-    async fn state_loop(&mut self) {
+    /// `/s`: long-poll (or poll) forever; after each answer, the `/t` sample handed over by
+    /// the clock loop, if one is due.
+    async fn state_loop(&mut self, carry: &Piggyback<Carried>) {
         loop {
             match self.poll_state().await {
-                Ok(0) => {}
-                Ok(ms) => tokio::time::sleep(Duration::from_millis(ms)).await,
-                Err(f) => self.fail(f).await,
+                Ok((ms, changed)) => {
+                    carry.set_long_polling(self.version.is_some() && self.poller.errors() == 0);
+                    if let Some(report) = carry.take() {
+                        if changed {
+                            tokio::time::sleep(spread(&mut self.rng)).await;
+                        }
+                        match self.exchange_time().await {
+                            Ok(x) => {
+                                let _ = report.send(Ok(x));
+                            }
+                            Err((sent, f)) => {
+                                let _ = report.send(Err(sent));
+                                carry.set_long_polling(false);
+                                self.fail(f).await;
+                                continue;
+                            }
+                        }
+                    }
+                    if ms > 0 {
+                        tokio::time::sleep(Duration::from_millis(ms)).await;
+                    }
+                }
+                Err(f) => {
+                    carry.set_long_polling(false);
+                    self.fail(f).await;
+                }
             }
         }
     }
 
-    /// `/t`: the page's schedule; each delay counts from when the request left.
-    async fn time_loop(&mut self) {
+    /// `/t`: the page's schedule; each delay counts from when the request left. Steady single
+    /// samples go to the state loop while it long-polls.
+    async fn time_loop(&mut self, carry: &Piggyback<Carried>) {
+        let wait = Duration::from_millis(self.poller.rules().long_poll_timeout_ms);
         loop {
-            let sent = Instant::now();
             let burst = self.schedule.burst();
-            if let Err(f) = self.sample_time(burst).await {
-                self.fail(f).await;
-            }
+            let carried = if self.schedule.is_steady() {
+                carry.hand_over(wait).await
+            } else {
+                None
+            };
+            let sent = match carried {
+                Some(result) => {
+                    // Nothing goes on this loop's connection any more: let it go.
+                    self.conn = None;
+                    match result {
+                        Ok(x) => {
+                            self.take_sample(&x, burst);
+                            x.sent
+                        }
+                        Err(sent) => sent,
+                    }
+                }
+                None => match self.exchange_time().await {
+                    Ok(x) => {
+                        self.take_sample(&x, burst);
+                        x.sent
+                    }
+                    Err((sent, f)) => {
+                        self.fail(f).await;
+                        sent
+                    }
+                },
+            };
             let ms = self.schedule.handle_sent(&self.sync, &mut self.rng);
             tokio::time::sleep_until(sent + Duration::from_secs_f64(ms / 1000.0)).await;
         }
@@ -412,7 +487,7 @@ impl Phone {
             match c.get(&host, path, headers).await {
                 // A keep-alive connection the relay closed while it was idle: retry once on a
                 // fresh one, as browsers do for a GET.
-                Err(HttpError::Closed | HttpError::Io(_)) if reused => {
+                Err(e) if reused && e.is_connection() => {
                     status.lock().expect("status lock").stale_retries += 1;
                     let c = Conn::connect(relay.addr, source)
                         .await
@@ -468,8 +543,8 @@ impl Phone {
     }
 
     /// One `/s` request (`/s?after=v` once the relay gave a version); returns the delay until
-    /// the next, ms (0: re-park at once).
-    async fn poll_state(&mut self) -> Result<u64, Failure> {
+    /// the next, ms (0: re-park at once), and whether the answer was a new state.
+    async fn poll_state(&mut self) -> Result<(u64, bool), Failure> {
         let etag = self.etag.clone();
         let mut headers = vec![];
         if let Some(tag) = etag.as_deref() {
@@ -522,13 +597,14 @@ impl Phone {
             self.fetch_show(show.as_deref().unwrap_or_default()).await?;
             self.show_url = show;
         }
-        Ok(self.poller.handle_answer(
+        let delay = self.poller.handle_answer(
             self.version.is_some(),
             changed,
             held_ms,
             poll,
             &mut self.rng,
-        ))
+        );
+        Ok((delay, changed))
     }
 
     fn record_state(&self, doc: &StateDoc) {
@@ -558,34 +634,44 @@ impl Phone {
         Ok(())
     }
 
-    /// One `/t` exchange.
-    async fn sample_time(&mut self, burst: u32) -> Result<(), Failure> {
+    /// One `/t` exchange on this loop's connection; a failure comes with when it was sent.
+    async fn exchange_time(&mut self) -> Result<Exchange, (Instant, Failure)> {
+        let sent = Instant::now();
         self.update(|s| s.time_requests += 1);
         let clock = self.cfg.clock;
         let t1 = clock.now_ms(host_now_us());
-        let resp = self.get(None, "/t", &[]).await?;
+        let resp = self.get(None, "/t", &[]).await.map_err(|f| (sent, f))?;
         let t4 = clock.now_ms(host_now_us());
         if resp.status != 200 {
-            return Err(Failure::Status(resp.status));
+            return Err((sent, Failure::Status(resp.status)));
         }
         #[derive(Deserialize)]
         struct T {
             t: f64,
         }
-        let t: T = serde_json::from_slice(&resp.body).map_err(|_| Failure::Garbled)?;
-        if !t.t.is_finite() {
-            return Err(Failure::Garbled);
-        }
+        let t = serde_json::from_slice::<T>(&resp.body)
+            .ok()
+            .filter(|t| t.t.is_finite())
+            .ok_or((sent, Failure::Garbled))?;
         let now = host_now_us();
         self.update(|s| s.handle_ok_answer(now));
-        if self.sync.handle_sample(make_sample(t1, t.t, t4, burst)) {
+        Ok(Exchange {
+            sent,
+            t1,
+            t: t.t,
+            t4,
+        })
+    }
+
+    /// Feed an exchange of burst `burst` to the clock sync.
+    fn take_sample(&mut self, x: &Exchange, burst: u32) {
+        if self.sync.handle_sample(make_sample(x.t1, x.t, x.t4, burst)) {
             let model = self.sync.model();
             self.update(|s| {
                 s.samples += 1;
                 s.model = model;
             });
         }
-        Ok(())
     }
 }
 

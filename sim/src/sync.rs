@@ -399,6 +399,12 @@ impl Schedule {
         self.burst
     }
 
+    /// Whether the next request is a steady-state single sample (the schedule returned
+    /// [`steady_delay_ms`] last), not part of a burst.
+    pub fn is_steady(&self) -> bool {
+        self.max == 1
+    }
+
     /// A request of the current burst was sent; `sync` holds the answers so far. Returns the
     /// delay until the next request, ms.
     pub fn handle_sent(&mut self, sync: &ClockSync, rng: &mut impl Rng) -> f64 {

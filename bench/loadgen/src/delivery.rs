@@ -5,7 +5,7 @@
 //! Each client notes the host time at which it first saw `--cue` as the current cue; the
 //! orchestrating script fires the change and computes "time until 99 % of clients know".
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
@@ -14,11 +14,13 @@ use futures_util::StreamExt;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
+use sim::http::Response;
+use sim::piggyback::{Piggyback, spread};
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
-use crate::http::{BROWSER_HEADERS, Chunked, Conn};
+use crate::client::{BROWSER_HEADERS, Client, Failure};
 use crate::net::{Kind, Sources, bytes_snapshot, connect};
 use crate::procstat::ServerWatch;
 use crate::stats::now_us;
@@ -29,9 +31,11 @@ pub enum Mode {
     /// Crowdlight: `GET /s` with `If-None-Match` every `poll` ms (±20 %), optional `/t`.
     Poll,
     /// Crowdlight long-poll, as the page does it: one `GET /s?after=v` parked at a time on a
-    /// keep-alive connection, re-parked at once (35 s client timeout); `/t` at `t_per_min` on a
-    /// short-lived second connection (a browser cannot send it behind the parked request, and
-    /// the relay closes keep-alive connections idle for 5 s). A relay without `v`: plain polls.
+    /// keep-alive connection, re-parked at once (35 s client timeout). `/t` at `t_per_min`
+    /// (steady single samples) rides that connection ([`sim::piggyback`]): a due `/t` is sent
+    /// right after the next `/s` answer, before re-parking (after 0–1 s when the answer was a
+    /// new state); only when no answer comes within 35 s, or the client is not long-polling, is
+    /// it sent on a short-lived connection of its own. A relay without `v`: plain polls.
     LongPoll,
     /// WebSocket broadcast: one socket, the server pushes each state.
     Ws,
@@ -80,12 +84,12 @@ struct Shared {
     requests: [AtomicU64; 3],
     /// Requests retried on a fresh connection after the server closed an idle one.
     stale_retries: AtomicU64,
+    /// Long-poll mode: `/t` sent on a connection of its own (no `/s` answer to ride in time).
+    time_alone: AtomicU64,
 }
 
-fn err(sh: &Shared, e: &anyhow::Error) {
-    let text = format!("{e:#}");
-    let k = if text.contains("timeout") { 2 } else { 1 };
-    sh.errors[k].fetch_add(1, Ordering::Relaxed);
+fn count(sh: &Shared, f: Failure) {
+    sh.errors[f as usize].fetch_add(1, Ordering::Relaxed);
 }
 
 fn note_cue(sh: &Shared, i: usize, body: &[u8]) {
@@ -116,6 +120,7 @@ pub async fn run(plan: Plan) -> anyhow::Result<Value> {
         errors: Default::default(),
         requests: Default::default(),
         stale_retries: AtomicU64::new(0),
+        time_alone: AtomicU64::new(0),
         plan: plan.clone(),
     });
     let mut tasks = tokio::task::JoinSet::new();
@@ -129,9 +134,10 @@ pub async fn run(plan: Plan) -> anyhow::Result<Value> {
                 Mode::Poll => poll_client(&sh, i, &mut rng).await,
                 Mode::LongPoll => {
                     let mut rng_t = StdRng::seed_from_u64(rng.random());
+                    let carry = Piggyback::default();
                     tokio::join!(
-                        long_poll_client(&sh, i, &mut rng),
-                        time_client(&sh, i, &mut rng_t)
+                        long_poll_client(&sh, i, &mut rng, &carry),
+                        time_client(&sh, i, &mut rng_t, &carry)
                     );
                 }
                 Mode::Ws => ws_client(&sh, i, &mut rng).await,
@@ -197,6 +203,7 @@ pub async fn run(plan: Plan) -> anyhow::Result<Value> {
         "total_bytes": total_bytes,
         "window_requests": {"state": req_b[1] - req_a[1], "time": req_b[2] - req_a[2]},
         "stale_retries": sh.stale_retries.load(Ordering::Relaxed),
+        "time_on_own_connection": sh.time_alone.load(Ordering::Relaxed),
         "errors": {
             "connect": errors[0].load(Ordering::Relaxed),
             "io": errors[1].load(Ordering::Relaxed),
@@ -216,254 +223,242 @@ fn headers_for(sh: &Shared) -> Vec<(&'static str, &'static str)> {
     }
 }
 
+/// Timeout of a request answered at once (the page's POLL_TIMEOUT_MS).
+const PLAIN_TIMEOUT: Duration = Duration::from_millis(4_000);
+/// Client timeout of a parked `/s?after=v` (the relay holds it at most 30 s).
+const LONG_TIMEOUT: Duration = Duration::from_millis(35_000);
+
+/// A Crowdlight client's keep-alive connection and what it knows of `/s`: the 1 Hz poll loop
+/// and the long-poll loop send everything through [`StateClient::get`].
+struct StateClient<'a> {
+    sh: &'a Shared,
+    i: usize,
+    host: String,
+    src: Option<IpAddr>,
+    base: Vec<(&'static str, &'static str)>,
+    conn: Option<Client>,
+    etag: Option<String>,
+    version: Option<u64>,
+    poll_ms: f64,
+    /// Failed requests in a row.
+    failures: u32,
+}
+
+impl<'a> StateClient<'a> {
+    fn new(sh: &'a Shared, i: usize) -> Self {
+        let plan = &sh.plan;
+        StateClient {
+            sh,
+            i,
+            host: plan.target.to_string(),
+            src: plan.sources.for_client(plan.first_client + i),
+            base: headers_for(sh),
+            conn: None,
+            etag: None,
+            version: None,
+            poll_ms: 1000.0,
+            failures: 0,
+        }
+    }
+
+    async fn open(&mut self, kind: Kind) -> Result<(), Failure> {
+        let plan = &self.sh.plan;
+        match Client::connect(plan.target, self.src, kind).await {
+            Ok(c) => {
+                self.conn = Some(c);
+                self.sh.connected.fetch_add(1, Ordering::Relaxed);
+                Ok(())
+            }
+            Err(f) => {
+                count(self.sh, f);
+                Err(f)
+            }
+        }
+    }
+
+    fn close(&mut self) {
+        if self.conn.take().is_some() {
+            self.sh.connected.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    /// One GET on the keep-alive connection, (re)connecting as needed; a `200` or `304`, or
+    /// the failure (counted). A failure within `stale_within` on a reused connection is retried
+    /// once on a fresh one, as a browser does for an idempotent request when the server had
+    /// closed the idle connection. The connection is dropped after a failure or when the server
+    /// closes it.
+    async fn get(
+        &mut self,
+        kind: Kind,
+        path: &str,
+        headers: &[(&str, &str)],
+        timeout: Duration,
+        stale_within: Duration,
+    ) -> Result<Response, Failure> {
+        if !self.conn.as_ref().is_some_and(Client::is_reusable) {
+            self.close();
+        }
+        let fresh = self.conn.is_none();
+        if fresh {
+            self.open(kind).await?;
+        }
+        let host = self.host.clone();
+        let sent = Instant::now();
+        let c = self.conn.as_mut().expect("connected");
+        let mut result = c.get(kind, &host, path, headers, timeout).await;
+        if result.is_err() && !fresh && sent.elapsed() < stale_within {
+            self.sh.stale_retries.fetch_add(1, Ordering::Relaxed);
+            self.close();
+            self.open(kind).await?;
+            let c = self.conn.as_mut().expect("connected");
+            result = c.get(kind, &host, path, headers, timeout).await;
+        }
+        self.sh.requests[kind as usize].fetch_add(1, Ordering::Relaxed);
+        let result = match result {
+            Ok(r) if r.status == 200 || r.status == 304 => Ok(r),
+            Ok(_) => Err(Failure::Status),
+            Err(f) => Err(f),
+        };
+        if let Err(f) = result {
+            count(self.sh, f);
+        }
+        if !self.conn.as_ref().is_some_and(Client::is_reusable) {
+            self.close();
+        }
+        result
+    }
+
+    /// One `/s` request with `If-None-Match`: a `200` updates the ETag, version and poll
+    /// interval, a `304` keeps them, a failure adds to `failures`. Whether the state changed;
+    /// `None` on failure.
+    async fn state(
+        &mut self,
+        path: &str,
+        timeout: Duration,
+        stale_within: Duration,
+    ) -> Option<bool> {
+        let mut headers = self.base.clone();
+        let tag = self.etag.clone();
+        if let Some(t) = &tag {
+            headers.push(("If-None-Match", t.as_str()));
+        }
+        let r = match self
+            .get(Kind::State, path, &headers, timeout, stale_within)
+            .await
+        {
+            Ok(r) => r,
+            Err(_) => {
+                self.failures += 1;
+                return None;
+            }
+        };
+        self.failures = 0;
+        if r.status == 304 {
+            return Some(false);
+        }
+        note_cue(self.sh, self.i, &r.body);
+        let new_tag = r.header("etag").map(str::to_string);
+        let v = serde_json::from_slice::<Value>(&r.body).ok();
+        let new_version = v
+            .as_ref()
+            .and_then(|v| v.get("v"))
+            .and_then(Value::as_u64)
+            .filter(|v| *v < 1 << 53);
+        if let Some(p) = v
+            .as_ref()
+            .and_then(|v| v.get("poll"))
+            .and_then(Value::as_f64)
+        {
+            self.poll_ms = p;
+        }
+        let changed = self.version.is_none() || new_version != self.version || new_tag != self.etag;
+        self.version = new_version;
+        self.etag = new_tag;
+        Some(changed)
+    }
+
+    /// `/t` on this connection; whether it was answered.
+    async fn time(&mut self) -> bool {
+        let base = self.base.clone();
+        self.get(Kind::Time, "/t", &base, PLAIN_TIMEOUT, Duration::ZERO)
+            .await
+            .is_ok()
+    }
+
+    /// The wait before the next plain poll: the backoff after failures, else the relay's poll
+    /// interval ±20 %.
+    fn poll_wait(&self, rng: &mut StdRng) -> Duration {
+        let ms = if self.failures > 0 {
+            backoff_ms(self.failures, rng) as f64
+        } else {
+            self.poll_ms.clamp(250.0, 30000.0) * (0.8 + 0.4 * rng.random::<f64>())
+        };
+        Duration::from_secs_f64(ms / 1000.0)
+    }
+}
+
 async fn poll_client(sh: &Shared, i: usize, rng: &mut StdRng) {
     let plan = &sh.plan;
-    let host = plan.target.to_string();
-    let src = plan.sources.for_client(plan.first_client + i);
-    let base = headers_for(sh);
-    let timeout = Duration::from_millis(4000);
-    let mut conn: Option<Conn> = None;
-    let mut etag: Option<String> = None;
-    let mut failures = 0u32;
-    let mut reused = false;
+    let mut s = StateClient::new(sh, i);
     let t_every = (plan.t_per_min > 0.0).then(|| 60.0 / plan.t_per_min);
     let mut next_t =
         t_every.map(|e| Instant::now() + Duration::from_secs_f64(e * rng.random::<f64>()));
     loop {
-        if conn.is_none() {
-            match connect(plan.target, src, Kind::State).await {
-                Ok(c) => {
-                    conn = Some(Conn::new(c));
-                    sh.connected.fetch_add(1, Ordering::Relaxed);
-                    reused = false;
-                }
-                Err(_) => {
-                    sh.errors[0].fetch_add(1, Ordering::Relaxed);
-                    failures += 1;
-                    tokio::time::sleep(Duration::from_millis(backoff_ms(failures, rng))).await;
-                    continue;
-                }
-            }
-        }
-        let c = conn.as_mut().expect("connected");
-        c.io.kind = Kind::State;
-        let mut headers = base.clone();
-        let tag;
-        if let Some(t) = &etag {
-            tag = t.clone();
-            headers.push(("If-None-Match", tag.as_str()));
-        }
-        let mut poll_ms = 1000.0;
-        let mut result = c.get(&host, "/s", &headers, timeout).await;
-        if result.is_err() && reused {
-            // A browser retries an idempotent request once on a fresh connection when a reused
-            // keep-alive connection turns out to be closed by the server.
-            sh.stale_retries.fetch_add(1, Ordering::Relaxed);
-            sh.connected.fetch_sub(1, Ordering::Relaxed);
-            conn = None;
-            match connect(plan.target, src, Kind::State).await {
-                Ok(fresh) => {
-                    conn = Some(Conn::new(fresh));
-                    sh.connected.fetch_add(1, Ordering::Relaxed);
-                    let c = conn.as_mut().expect("connected");
-                    result = c.get(&host, "/s", &headers, timeout).await;
-                }
-                Err(e) => result = Err(anyhow::anyhow!("connect: {e}")),
-            }
-        }
-        reused = true;
-        let Some(c) = conn.as_mut() else {
-            sh.errors[0].fetch_add(1, Ordering::Relaxed);
-            failures += 1;
-            tokio::time::sleep(Duration::from_millis(backoff_ms(failures, rng))).await;
-            continue;
-        };
-        sh.requests[Kind::State as usize].fetch_add(1, Ordering::Relaxed);
-        let mut close = false;
-        match result {
-            Ok(r) if r.status == 200 => {
-                etag = r.header("etag").map(str::to_string);
-                note_cue(sh, i, &r.body);
-                if let Ok(v) = serde_json::from_slice::<Value>(&r.body) {
-                    poll_ms = v.get("poll").and_then(Value::as_f64).unwrap_or(1000.0);
-                }
-                close = r.close;
-                failures = 0;
-            }
-            Ok(r) if r.status == 304 => {
-                close = r.close;
-                failures = 0;
-            }
-            Ok(_) => {
-                sh.errors[3].fetch_add(1, Ordering::Relaxed);
-                failures += 1;
-            }
-            Err(e) => {
-                err(sh, &e);
-                failures += 1;
-                close = true;
-            }
-        }
-        if failures == 0
+        let answered = s.state("/s", PLAIN_TIMEOUT, Duration::MAX).await.is_some();
+        if answered
             && let (Some(when), Some(every)) = (next_t, t_every)
             && Instant::now() >= when
         {
-            c.io.kind = Kind::Time;
-            match c.get(&host, "/t", &base, timeout).await {
-                Ok(_) => {}
-                Err(e) => {
-                    err(sh, &e);
-                    close = true;
-                }
-            }
-            sh.requests[Kind::Time as usize].fetch_add(1, Ordering::Relaxed);
+            s.time().await;
             next_t =
                 Some(when + Duration::from_secs_f64(every * (0.75 + 0.5 * rng.random::<f64>())));
         }
-        if close {
-            conn = None;
-            sh.connected.fetch_sub(1, Ordering::Relaxed);
-        }
-        let wait = if failures > 0 {
-            backoff_ms(failures, rng) as f64
-        } else {
-            poll_ms.clamp(250.0, 30000.0) * (0.8 + 0.4 * rng.random::<f64>())
-        };
-        tokio::time::sleep(Duration::from_secs_f64(wait / 1000.0)).await;
+        tokio::time::sleep(s.poll_wait(rng)).await;
     }
 }
 
-/// Long-poll `/s` like the page (page/src/poll.js): `/s` first, then `/s?after=v`.
-async fn long_poll_client(sh: &Shared, i: usize, rng: &mut StdRng) {
-    const LONG_TIMEOUT: Duration = Duration::from_millis(35_000);
-    const PLAIN_TIMEOUT: Duration = Duration::from_millis(4_000);
+/// Long-poll `/s` like the page (page/src/poll.js): `/s` first, then `/s?after=v`; after each
+/// answer, the `/t` the clock loop handed over, if one is due.
+async fn long_poll_client(sh: &Shared, i: usize, rng: &mut StdRng, carry: &Piggyback<Instant>) {
     const MIN_HOLD: Duration = Duration::from_millis(1_000);
     const MAX_QUICK: u32 = 3;
-    let plan = &sh.plan;
-    let host = plan.target.to_string();
-    let src = plan.sources.for_client(plan.first_client + i);
-    let base = headers_for(sh);
-    let mut conn: Option<Conn> = None;
-    let mut etag: Option<String> = None;
-    let mut version: Option<u64> = None;
-    let mut failures = 0u32;
+    let mut s = StateClient::new(sh, i);
     let mut quick = 0u32;
-    let mut reused = false;
     loop {
-        if conn.is_none() {
-            match connect(plan.target, src, Kind::State).await {
-                Ok(c) => {
-                    conn = Some(Conn::new(c));
-                    sh.connected.fetch_add(1, Ordering::Relaxed);
-                    reused = false;
-                }
-                Err(_) => {
-                    sh.errors[0].fetch_add(1, Ordering::Relaxed);
-                    failures += 1;
-                    tokio::time::sleep(Duration::from_millis(backoff_ms(failures, rng))).await;
-                    continue;
-                }
-            }
-        }
         // After an error the retry is a plain /s, answered at once (the page's rule).
-        let (path, timeout) = match version.filter(|_| failures == 0) {
+        let (path, timeout) = match s.version.filter(|_| s.failures == 0) {
             Some(v) => (format!("/s?after={v}"), LONG_TIMEOUT),
             None => ("/s".to_string(), PLAIN_TIMEOUT),
         };
-        let mut headers = base.clone();
-        let tag;
-        if let Some(t) = &etag {
-            tag = t.clone();
-            headers.push(("If-None-Match", tag.as_str()));
-        }
         let sent = Instant::now();
-        let c = conn.as_mut().expect("connected");
-        let mut result = c.get(&host, &path, &headers, timeout).await;
-        if result.is_err() && reused && sent.elapsed() < MIN_HOLD {
-            // A reused keep-alive connection the server had closed: retry once on a fresh one,
-            // as a browser does for an idempotent request.
-            sh.stale_retries.fetch_add(1, Ordering::Relaxed);
-            sh.connected.fetch_sub(1, Ordering::Relaxed);
-            conn = None;
-            match connect(plan.target, src, Kind::State).await {
-                Ok(fresh) => {
-                    conn = Some(Conn::new(fresh));
-                    sh.connected.fetch_add(1, Ordering::Relaxed);
-                    let c = conn.as_mut().expect("connected");
-                    result = c.get(&host, &path, &headers, timeout).await;
-                }
-                Err(e) => result = Err(anyhow::anyhow!("connect: {e}")),
-            }
-        }
-        reused = true;
-        if conn.is_none() {
-            sh.errors[0].fetch_add(1, Ordering::Relaxed);
-            failures += 1;
-            tokio::time::sleep(Duration::from_millis(backoff_ms(failures, rng))).await;
-            continue;
-        }
-        sh.requests[Kind::State as usize].fetch_add(1, Ordering::Relaxed);
+        let answer = s.state(&path, timeout, MIN_HOLD).await;
         let held = sent.elapsed();
-        let mut close = false;
-        let mut changed = false;
-        let mut poll_ms = 1000.0;
-        match result {
-            Ok(r) if r.status == 200 => {
-                let new_tag = r.header("etag").map(str::to_string);
-                note_cue(sh, i, &r.body);
-                let v = serde_json::from_slice::<Value>(&r.body).ok();
-                let new_version = v
-                    .as_ref()
-                    .and_then(|v| v.get("v"))
-                    .and_then(Value::as_u64)
-                    .filter(|v| *v < 1 << 53);
-                if let Some(p) = v
-                    .as_ref()
-                    .and_then(|v| v.get("poll"))
-                    .and_then(Value::as_f64)
-                {
-                    poll_ms = p;
-                }
-                changed = version.is_none() || new_version != version || new_tag != etag;
-                version = new_version;
-                etag = new_tag;
-                close = r.close;
-                failures = 0;
+        carry.set_long_polling(s.failures == 0 && s.version.is_some());
+        if let Some(changed) = answer
+            && let Some(report) = carry.take()
+        {
+            if changed {
+                tokio::time::sleep(spread(rng)).await;
             }
-            Ok(r) if r.status == 304 => {
-                close = r.close;
-                failures = 0;
+            let _ = report.send(Instant::now());
+            if !s.time().await {
+                s.failures += 1;
+                carry.set_long_polling(false);
             }
-            Ok(_) => {
-                sh.errors[3].fetch_add(1, Ordering::Relaxed);
-                failures += 1;
-            }
-            Err(e) => {
-                err(sh, &e);
-                failures += 1;
-                close = true;
-            }
-        }
-        if close {
-            conn = None;
-            sh.connected.fetch_sub(1, Ordering::Relaxed);
         }
         quick = if held < MIN_HOLD { quick + 1 } else { 0 };
-        let wait = if failures > 0 {
-            backoff_ms(failures, rng) as f64
-        } else if version.is_some() && (held >= MIN_HOLD || (changed && quick < MAX_QUICK)) {
-            0.0
-        } else {
-            poll_ms.clamp(250.0, 30000.0) * (0.8 + 0.4 * rng.random::<f64>())
-        };
-        if wait > 0.0 {
-            tokio::time::sleep(Duration::from_secs_f64(wait / 1000.0)).await;
+        let park = s.failures == 0
+            && s.version.is_some()
+            && (held >= MIN_HOLD || (answer == Some(true) && quick < MAX_QUICK));
+        if !park {
+            tokio::time::sleep(s.poll_wait(rng)).await;
         }
     }
 }
 
-/// `/t` at `t_per_min` (±25 %) on a short-lived connection each (long-poll mode).
-async fn time_client(sh: &Shared, i: usize, rng: &mut StdRng) {
+/// `/t` at `t_per_min`, each due `every·(0.75..1.25)` after the last one left (long-poll mode):
+/// handed to the long-poll loop, or on a short-lived connection of its own.
+async fn time_client(sh: &Shared, i: usize, rng: &mut StdRng, carry: &Piggyback<Instant>) {
     let plan = &sh.plan;
     if plan.t_per_min <= 0.0 {
         return;
@@ -472,22 +467,30 @@ async fn time_client(sh: &Shared, i: usize, rng: &mut StdRng) {
     let host = plan.target.to_string();
     let src = plan.sources.for_client(plan.first_client + i);
     let base = headers_for(sh);
-    let mut next = Instant::now() + Duration::from_secs_f64(every * rng.random::<f64>());
+    let mut due = Instant::now() + Duration::from_secs_f64(every * rng.random::<f64>());
     loop {
-        tokio::time::sleep_until(next).await;
-        next += Duration::from_secs_f64(every * (0.75 + 0.5 * rng.random::<f64>()));
-        match connect(plan.target, src, Kind::Time).await {
-            Ok(c) => {
-                let mut c = Conn::new(c);
-                if let Err(e) = c.get(&host, "/t", &base, Duration::from_millis(4000)).await {
-                    err(sh, &e);
+        tokio::time::sleep_until(due).await;
+        let sent = match carry.hand_over(LONG_TIMEOUT).await {
+            Some(sent) => sent,
+            None => {
+                let sent = Instant::now();
+                sh.time_alone.fetch_add(1, Ordering::Relaxed);
+                match Client::connect(plan.target, src, Kind::Time).await {
+                    Ok(mut c) => {
+                        let r = c.get(Kind::Time, &host, "/t", &base, PLAIN_TIMEOUT).await;
+                        sh.requests[Kind::Time as usize].fetch_add(1, Ordering::Relaxed);
+                        match r {
+                            Ok(r) if r.status == 200 => {}
+                            Ok(_) => count(sh, Failure::Status),
+                            Err(f) => count(sh, f),
+                        }
+                    }
+                    Err(f) => count(sh, f),
                 }
-                sh.requests[Kind::Time as usize].fetch_add(1, Ordering::Relaxed);
+                sent
             }
-            Err(_) => {
-                sh.errors[0].fetch_add(1, Ordering::Relaxed);
-            }
-        }
+        };
+        due = sent + Duration::from_secs_f64(every * (0.75 + 0.5 * rng.random::<f64>()));
     }
 }
 
@@ -512,14 +515,14 @@ async fn ws_client(sh: &Shared, i: usize, rng: &mut StdRng) {
                 .await
             {
                 Ok((ws, _)) => ws,
-                Err(e) => {
-                    err(sh, &anyhow::anyhow!("handshake: {e}"));
+                Err(_) => {
+                    count(sh, Failure::Io);
                     failures += 1;
                     tokio::time::sleep(Duration::from_millis(backoff_ms(failures, rng))).await;
                     continue;
                 }
             };
-        ws.get_mut().kind = Kind::State;
+        ws.get_mut().sink().set(Kind::State);
         sh.connected.fetch_add(1, Ordering::Relaxed);
         failures = 0;
         while let Some(msg) = ws.next().await {
@@ -527,8 +530,8 @@ async fn ws_client(sh: &Shared, i: usize, rng: &mut StdRng) {
                 Ok(Message::Text(t)) => note_cue(sh, i, t.as_bytes()),
                 Ok(Message::Close(_)) => break,
                 Ok(_) => {}
-                Err(e) => {
-                    err(sh, &anyhow::anyhow!("ws: {e}"));
+                Err(_) => {
+                    count(sh, Failure::Io);
                     break;
                 }
             }
@@ -549,46 +552,36 @@ async fn sse_client(sh: &Shared, i: usize, rng: &mut StdRng) {
     headers.push(("Cache-Control", "no-cache"));
     let mut failures = 0u32;
     loop {
-        let stream = match connect(plan.target, src, Kind::Setup).await {
-            Ok(s) => s,
-            Err(_) => {
-                sh.errors[0].fetch_add(1, Ordering::Relaxed);
+        // The client owns the connection the stream is read from: it lives until the stream ends.
+        let opened = match Client::connect(plan.target, src, Kind::Setup).await {
+            Ok(mut c) => match c
+                .open(Kind::Setup, Kind::State, &host, "/events", &headers)
+                .await
+            {
+                Ok(s) if s.status == 200 => Ok((c, s)),
+                Ok(_) => Err(Failure::Status),
+                Err(f) => Err(f),
+            },
+            Err(f) => Err(f),
+        };
+        let (_client, mut events) = match opened {
+            Ok(o) => o,
+            Err(f) => {
+                count(sh, f);
                 failures += 1;
                 tokio::time::sleep(Duration::from_millis(backoff_ms(failures, rng))).await;
                 continue;
             }
         };
-        let mut c = Conn::new(stream);
-        let head = async {
-            c.send_get(&host, "/events", &headers).await?;
-            c.read_response(false).await
-        };
-        match head.await {
-            Ok(r) if r.status == 200 => {}
-            Ok(_) => {
-                sh.errors[3].fetch_add(1, Ordering::Relaxed);
-                failures += 1;
-                tokio::time::sleep(Duration::from_millis(backoff_ms(failures, rng))).await;
-                continue;
-            }
-            Err(e) => {
-                err(sh, &e);
-                failures += 1;
-                tokio::time::sleep(Duration::from_millis(backoff_ms(failures, rng))).await;
-                continue;
-            }
-        }
-        c.io.kind = Kind::State;
         sh.connected.fetch_add(1, Ordering::Relaxed);
         failures = 0;
-        let mut dec = Chunked::default();
         let mut text = Vec::new();
         loop {
-            match c.read_chunked(&mut dec, &mut text).await {
-                Ok(true) => {}
-                Ok(false) => break,
-                Err(e) => {
-                    err(sh, &e);
+            match events.next_data().await {
+                Ok(Some(data)) => text.extend_from_slice(&data),
+                Ok(None) => break,
+                Err(_) => {
+                    count(sh, Failure::Io);
                     break;
                 }
             }

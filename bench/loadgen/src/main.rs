@@ -5,8 +5,8 @@
 //! - `storm`: phones joining within a few seconds (probe, page, show, `/t` burst);
 //! - `sync1`: single-sample clock sync, the baseline for the sync-accuracy benchmark.
 
+mod client;
 mod delivery;
-mod http;
 mod net;
 mod procstat;
 mod stats;
@@ -30,7 +30,7 @@ struct Cli {
 enum Cmd {
     /// Crowdlight pollers: GET /s with If-None-Match every `poll` ms (±20 %).
     Poll(DeliveryArgs),
-    /// Crowdlight long-pollers: GET /s?after=v parked, re-parked at once; /t on its own connection.
+    /// Crowdlight long-pollers: GET /s?after=v parked, re-parked at once; /t rides that connection.
     LongPoll(DeliveryArgs),
     /// WebSocket clients (ws://TARGET/).
     Ws(DeliveryArgs),

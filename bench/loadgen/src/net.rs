@@ -6,12 +6,11 @@
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::task::{Context, Poll};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpSocket, TcpStream};
+use sim::http::ByteSink;
+use tokio::net::TcpStream;
 
 /// Kinds of traffic counted separately.
 #[derive(Clone, Copy, Debug)]
@@ -22,6 +21,26 @@ pub enum Kind {
     State = 1,
     /// Clock sync: `/t`.
     Time = 2,
+}
+
+/// The kind a [`Counted`] stream counts its bytes as, switchable between requests from outside
+/// the stream (the HTTP client owns the stream itself).
+#[derive(Clone, Debug)]
+pub struct KindSwitch(Arc<AtomicU8>);
+
+impl KindSwitch {
+    fn new(kind: Kind) -> Self {
+        KindSwitch(Arc::new(AtomicU8::new(kind as u8)))
+    }
+
+    /// Count the next bytes as `kind`.
+    pub fn set(&self, kind: Kind) {
+        self.0.store(kind as u8, Ordering::Relaxed);
+    }
+
+    fn index(&self) -> usize {
+        usize::from(self.0.load(Ordering::Relaxed)).min(BYTES.len() - 1)
+    }
 }
 
 /// Process-wide byte counters: `[kind][0 = received, 1 = sent]`.
@@ -42,55 +61,17 @@ pub fn bytes_snapshot() -> [[u64; 2]; 3] {
     out
 }
 
+impl ByteSink for KindSwitch {
+    fn read(&self, n: u64) {
+        BYTES[self.index()][0].fetch_add(n, Ordering::Relaxed);
+    }
+    fn written(&self, n: u64) {
+        BYTES[self.index()][1].fetch_add(n, Ordering::Relaxed);
+    }
+}
+
 /// A TCP stream that adds every byte to [`BYTES`] under its current kind.
-pub struct Counted {
-    inner: TcpStream,
-    /// Kind the next bytes are counted as.
-    pub kind: Kind,
-}
-
-impl Counted {
-    /// Wraps a connected stream.
-    pub fn new(inner: TcpStream, kind: Kind) -> Self {
-        Counted { inner, kind }
-    }
-}
-
-impl AsyncRead for Counted {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let before = buf.filled().len();
-        let kind = self.kind;
-        let r = Pin::new(&mut self.inner).poll_read(cx, buf);
-        let n = buf.filled().len() - before;
-        BYTES[kind as usize][0].fetch_add(n as u64, Ordering::Relaxed);
-        r
-    }
-}
-
-impl AsyncWrite for Counted {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        let kind = self.kind;
-        let r = Pin::new(&mut self.inner).poll_write(cx, buf);
-        if let Poll::Ready(Ok(n)) = &r {
-            BYTES[kind as usize][1].fetch_add(*n as u64, Ordering::Relaxed);
-        }
-        r
-    }
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
-    }
-}
+pub type Counted = sim::http::Counted<TcpStream, KindSwitch>;
 
 /// Source addresses `base, base+1, ...` (`count` of them), client `i` uses `i % count`.
 #[derive(Clone, Copy, Debug)]
@@ -114,11 +95,6 @@ impl Sources {
 
 /// Connects to `dst` from `src` (port chosen by the kernel), `TCP_NODELAY` on.
 pub async fn connect(dst: SocketAddr, src: Option<IpAddr>, kind: Kind) -> io::Result<Counted> {
-    let sock = TcpSocket::new_v4()?;
-    if let Some(ip) = src {
-        sock.bind(SocketAddr::new(ip, 0))?;
-    }
-    let stream = sock.connect(dst).await?;
-    stream.set_nodelay(true)?;
-    Ok(Counted::new(stream, kind))
+    let stream = sim::http::connect_tcp(dst, src).await?;
+    Ok(Counted::new(stream, KindSwitch::new(kind)))
 }

@@ -12,8 +12,11 @@ use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
-use crate::http::{BROWSER_HEADERS, Conn, Response, split_url};
-use crate::net::{Kind, Sources, bytes_snapshot, connect};
+use sim::http::Response;
+use sim::phone::split_http_url as split_url;
+
+use crate::client::{BROWSER_HEADERS, Client, Failure};
+use crate::net::{Kind, Sources, bytes_snapshot};
 use crate::stats::{now_us, summary};
 
 /// The run's parameters.
@@ -114,7 +117,7 @@ struct Ctx<'a> {
     me: &'a Mutex<Phone>,
     target: SocketAddr,
     src: Option<std::net::IpAddr>,
-    conn: Option<Conn>,
+    conn: Option<Client>,
     rng: StdRng,
     failures: u32,
 }
@@ -128,30 +131,19 @@ impl Ctx<'_> {
         headers: &[(&str, &str)],
     ) -> Result<Response, usize> {
         self.me.lock().expect("phone").requests += 1;
-        if self.conn.is_none() {
-            match connect(self.target, self.src, kind).await {
-                Ok(c) => self.conn = Some(Conn::new(c)),
-                Err(_) => return Err(0),
-            }
+        if !self.conn.as_ref().is_some_and(Client::is_reusable) {
+            self.conn = Some(
+                Client::connect(self.target, self.src, kind)
+                    .await
+                    .map_err(|f| f as usize)?,
+            );
         }
         let c = self.conn.as_mut().expect("connected");
-        c.io.kind = kind;
-        match c.get(host, path, headers, self.plan.timeout).await {
-            Ok(r) => {
-                if r.close {
-                    self.conn = None;
-                }
-                Ok(r)
-            }
-            Err(e) => {
-                self.conn = None;
-                Err(if format!("{e:#}").contains("timeout") {
-                    2
-                } else {
-                    1
-                })
-            }
+        let result = c.get(kind, host, path, headers, self.plan.timeout).await;
+        if !c.is_reusable() {
+            self.conn = None;
         }
+        result.map_err(|f| f as usize)
     }
 
     /// Counts a failure and waits the page's backoff.
@@ -178,7 +170,7 @@ impl Ctx<'_> {
                     self.failures = 0;
                     return r;
                 }
-                Ok(_) => self.fail(3).await,
+                Ok(_) => self.fail(Failure::Status as usize).await,
                 Err(k) => self.fail(k).await,
             }
         }

@@ -12,8 +12,8 @@ use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
-use crate::http::Conn;
-use crate::net::{Kind, Sources, connect};
+use crate::client::Client;
+use crate::net::{Kind, Sources};
 use crate::stats::{now_us, summary};
 
 /// The run's parameters.
@@ -57,12 +57,13 @@ pub async fn run(plan: Plan) -> anyhow::Result<Value> {
             ))
             .await;
             let host = plan.target.to_string();
-            let mut conn: Option<Conn> = None;
+            let mut conn: Option<Client> = None;
             let mut first = true;
             loop {
-                if conn.is_none() {
-                    match connect(plan.target, plan.sources.for_client(i), Kind::Time).await {
-                        Ok(c) => conn = Some(Conn::new(c)),
+                if !conn.as_ref().is_some_and(Client::is_reusable) {
+                    match Client::connect(plan.target, plan.sources.for_client(i), Kind::Time).await
+                    {
+                        Ok(c) => conn = Some(c),
                         Err(_) => {
                             acc.lock().expect("acc").errors += 1;
                             tokio::time::sleep(Duration::from_millis(500)).await;
@@ -72,7 +73,9 @@ pub async fn run(plan: Plan) -> anyhow::Result<Value> {
                 }
                 let c = conn.as_mut().expect("connected");
                 let t1 = now_us();
-                let r = c.get(&host, "/t", &[], Duration::from_secs(3)).await;
+                let r = c
+                    .get(Kind::Time, &host, "/t", &[], Duration::from_secs(3))
+                    .await;
                 let t4 = now_us();
                 match r
                     .ok()
