@@ -48,8 +48,10 @@ pub enum Mode {
 pub struct Plan {
     /// Design.
     pub mode: Mode,
-    /// Server address.
-    pub target: SocketAddr,
+    /// Server addresses: the clients' own first, then the ones a Crowdlight client moves to
+    /// when it cannot connect (the captive DNS hands out every relay; a browser tries the next
+    /// address when one refuses). WebSocket and SSE clients use the first only.
+    pub targets: Vec<SocketAddr>,
     /// Clients in this process.
     pub clients: usize,
     /// Index of this process's first client (for seeds and source addresses).
@@ -86,6 +88,8 @@ struct Shared {
     stale_retries: AtomicU64,
     /// Long-poll mode: `/t` sent on a connection of its own (no `/s` answer to ride in time).
     time_alone: AtomicU64,
+    /// Crowdlight clients that moved to another relay after theirs refused a connection.
+    moved: AtomicU64,
 }
 
 fn count(sh: &Shared, f: Failure) {
@@ -121,6 +125,7 @@ pub async fn run(plan: Plan) -> anyhow::Result<Value> {
         requests: Default::default(),
         stale_retries: AtomicU64::new(0),
         time_alone: AtomicU64::new(0),
+        moved: AtomicU64::new(0),
         plan: plan.clone(),
     });
     let mut tasks = tokio::task::JoinSet::new();
@@ -135,9 +140,10 @@ pub async fn run(plan: Plan) -> anyhow::Result<Value> {
                 Mode::LongPoll => {
                     let mut rng_t = StdRng::seed_from_u64(rng.random());
                     let carry = Piggyback::default();
+                    let at = AtomicUsize::new(0);
                     tokio::join!(
-                        long_poll_client(&sh, i, &mut rng, &carry),
-                        time_client(&sh, i, &mut rng_t, &carry)
+                        long_poll_client(&sh, i, &mut rng, &carry, &at),
+                        time_client(&sh, i, &mut rng_t, &carry, &at)
                     );
                 }
                 Mode::Ws => ws_client(&sh, i, &mut rng).await,
@@ -194,7 +200,8 @@ pub async fn run(plan: Plan) -> anyhow::Result<Value> {
             Mode::Ws => "ws",
             Mode::Sse => "sse",
         },
-        "target": plan.target.to_string(),
+        "targets": plan.targets.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "moved": sh.moved.load(Ordering::Relaxed),
         "clients": plan.clients,
         "connected_at_window_start": connected_start,
         "connected_at_window_end": connected_end_window,
@@ -233,6 +240,8 @@ const LONG_TIMEOUT: Duration = Duration::from_millis(35_000);
 struct StateClient<'a> {
     sh: &'a Shared,
     i: usize,
+    /// Index in `plan.targets` of the relay this client talks to now.
+    at: usize,
     host: String,
     src: Option<IpAddr>,
     base: Vec<(&'static str, &'static str)>,
@@ -250,7 +259,8 @@ impl<'a> StateClient<'a> {
         StateClient {
             sh,
             i,
-            host: plan.target.to_string(),
+            at: 0,
+            host: plan.targets[0].to_string(),
             src: plan.sources.for_client(plan.first_client + i),
             base: headers_for(sh),
             conn: None,
@@ -261,19 +271,29 @@ impl<'a> StateClient<'a> {
         }
     }
 
+    /// Connects to the current relay, or when it refuses, to the next ones in turn (counted as
+    /// `moved` when another one answers).
     async fn open(&mut self, kind: Kind) -> Result<(), Failure> {
-        let plan = &self.sh.plan;
-        match Client::connect(plan.target, self.src, kind).await {
-            Ok(c) => {
-                self.conn = Some(c);
-                self.sh.connected.fetch_add(1, Ordering::Relaxed);
-                Ok(())
-            }
-            Err(f) => {
-                count(self.sh, f);
-                Err(f)
+        let targets = &self.sh.plan.targets;
+        let mut failure = Failure::Connect;
+        for step in 0..targets.len() {
+            let at = (self.at + step) % targets.len();
+            match Client::connect(targets[at], self.src, kind).await {
+                Ok(c) => {
+                    if at != self.at {
+                        self.at = at;
+                        self.host = targets[at].to_string();
+                        self.sh.moved.fetch_add(1, Ordering::Relaxed);
+                    }
+                    self.conn = Some(c);
+                    self.sh.connected.fetch_add(1, Ordering::Relaxed);
+                    return Ok(());
+                }
+                Err(f) => failure = f,
             }
         }
+        count(self.sh, failure);
+        Err(failure)
     }
 
     fn close(&mut self) {
@@ -419,7 +439,13 @@ async fn poll_client(sh: &Shared, i: usize, rng: &mut StdRng) {
 
 /// Long-poll `/s` like the page (page/src/poll.js): `/s` first, then `/s?after=v`; after each
 /// answer, the `/t` the clock loop handed over, if one is due.
-async fn long_poll_client(sh: &Shared, i: usize, rng: &mut StdRng, carry: &Piggyback<Instant>) {
+async fn long_poll_client(
+    sh: &Shared,
+    i: usize,
+    rng: &mut StdRng,
+    carry: &Piggyback<Instant>,
+    at: &AtomicUsize,
+) {
     const MIN_HOLD: Duration = Duration::from_millis(1_000);
     const MAX_QUICK: u32 = 3;
     let mut s = StateClient::new(sh, i);
@@ -432,6 +458,7 @@ async fn long_poll_client(sh: &Shared, i: usize, rng: &mut StdRng, carry: &Piggy
         };
         let sent = Instant::now();
         let answer = s.state(&path, timeout, MIN_HOLD).await;
+        at.store(s.at, Ordering::Relaxed);
         let held = sent.elapsed();
         carry.set_long_polling(s.failures == 0 && s.version.is_some());
         if let Some(changed) = answer
@@ -458,13 +485,19 @@ async fn long_poll_client(sh: &Shared, i: usize, rng: &mut StdRng, carry: &Piggy
 
 /// `/t` at `t_per_min`, each due `every·(0.75..1.25)` after the last one left (long-poll mode):
 /// handed to the long-poll loop, or on a short-lived connection of its own.
-async fn time_client(sh: &Shared, i: usize, rng: &mut StdRng, carry: &Piggyback<Instant>) {
+/// `at`: the relay the long-poll loop talks to now (its own-connection `/t` go there too).
+async fn time_client(
+    sh: &Shared,
+    i: usize,
+    rng: &mut StdRng,
+    carry: &Piggyback<Instant>,
+    at: &AtomicUsize,
+) {
     let plan = &sh.plan;
     if plan.t_per_min <= 0.0 {
         return;
     }
     let every = 60.0 / plan.t_per_min;
-    let host = plan.target.to_string();
     let src = plan.sources.for_client(plan.first_client + i);
     let base = headers_for(sh);
     let mut due = Instant::now() + Duration::from_secs_f64(every * rng.random::<f64>());
@@ -475,7 +508,9 @@ async fn time_client(sh: &Shared, i: usize, rng: &mut StdRng, carry: &Piggyback<
             None => {
                 let sent = Instant::now();
                 sh.time_alone.fetch_add(1, Ordering::Relaxed);
-                match Client::connect(plan.target, src, Kind::Time).await {
+                let target = plan.targets[at.load(Ordering::Relaxed) % plan.targets.len()];
+                let host = target.to_string();
+                match Client::connect(target, src, Kind::Time).await {
                     Ok(mut c) => {
                         let r = c.get(Kind::Time, &host, "/t", &base, PLAIN_TIMEOUT).await;
                         sh.requests[Kind::Time as usize].fetch_add(1, Ordering::Relaxed);
@@ -497,10 +532,10 @@ async fn time_client(sh: &Shared, i: usize, rng: &mut StdRng, carry: &Piggyback<
 async fn ws_client(sh: &Shared, i: usize, rng: &mut StdRng) {
     let plan = &sh.plan;
     let src = plan.sources.for_client(plan.first_client + i);
-    let url = format!("ws://{}/", plan.target);
+    let url = format!("ws://{}/", plan.targets[0]);
     let mut failures = 0u32;
     loop {
-        let stream = match connect(plan.target, src, Kind::Setup).await {
+        let stream = match connect(plan.targets[0], src, Kind::Setup).await {
             Ok(s) => s,
             Err(_) => {
                 sh.errors[0].fetch_add(1, Ordering::Relaxed);
@@ -544,7 +579,7 @@ async fn ws_client(sh: &Shared, i: usize, rng: &mut StdRng) {
 
 async fn sse_client(sh: &Shared, i: usize, rng: &mut StdRng) {
     let plan = &sh.plan;
-    let host = plan.target.to_string();
+    let host = plan.targets[0].to_string();
     let src = plan.sources.for_client(plan.first_client + i);
     let mut headers = headers_for(sh);
     headers.retain(|(k, _)| *k != "Accept");
@@ -553,7 +588,7 @@ async fn sse_client(sh: &Shared, i: usize, rng: &mut StdRng) {
     let mut failures = 0u32;
     loop {
         // The client owns the connection the stream is read from: it lives until the stream ends.
-        let opened = match Client::connect(plan.target, src, Kind::Setup).await {
+        let opened = match Client::connect(plan.targets[0], src, Kind::Setup).await {
             Ok(mut c) => match c
                 .open(Kind::Setup, Kind::State, &host, "/events", &headers)
                 .await

@@ -57,9 +57,10 @@ struct Common {
 
 #[derive(Args)]
 struct DeliveryArgs {
-    /// Server address.
-    #[arg(long)]
-    target: SocketAddr,
+    /// Server address; repeat it for Crowdlight clients to move to the next one when theirs
+    /// refuses (WebSocket and SSE use the first).
+    #[arg(long = "target", required = true)]
+    targets: Vec<SocketAddr>,
     /// Clients in this process (1..=19000: the per-process open-file cap is 20,000).
     #[arg(long)]
     clients: usize,
@@ -261,7 +262,7 @@ async fn delivery_run(mode: delivery::Mode, a: DeliveryArgs) -> anyhow::Result<s
     }
     let plan = delivery::Plan {
         mode,
-        target: a.target,
+        targets: a.targets.clone(),
         clients: a.clients,
         first_client: a.first_client,
         start_us: a.start_us.unwrap_or_else(stats::now_us),
