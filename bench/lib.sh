@@ -5,7 +5,7 @@
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$BENCH_DIR/.." && pwd)
 BIN=$ROOT/target/release
-LOADGEN=$BIN/loadgen
+LOADGEN=${BENCH_LOADGEN:-$BIN/loadgen}
 WSRUST=$BIN/ws-rust-peer
 OUT=${BENCH_OUT:-$BENCH_DIR/results}
 mkdir -p "$OUT"

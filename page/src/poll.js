@@ -4,7 +4,8 @@
 //
 // - Long-poll: /s carries `v`, a version of the state (same on every relay). The next request is
 //   `/s?after=v`: the relay holds it until the state changes (answered within 50 ms) or for up to
-//   30 s. One request is parked at a time; an answer re-parks at once. The client gives up on a
+//   30 s. One request is parked at a time; an answer re-parks at once (within REPARK_SPREAD_MS
+//   after a change). The client gives up on a
 //   parked request after LONG_POLL_TIMEOUT_MS (the relay's longest wait plus a margin). After an
 //   error the retry is a plain /s (answered at once), then the page parks again.
 // - A relay without `v` (older) is polled as before: the server says how long to wait (`poll`,
@@ -29,6 +30,12 @@ export const MIN_HOLD_MS = 1000;
 /** After this many answers in a row that were not held (changed or not), pace like a plain poll
  *  too: a relay or cache that keeps answering at once must not make the page spin. */
 export const MAX_QUICK_ANSWERS = 3;
+
+/** After an answer that changed the state the page re-parks within this long (uniformly
+ *  random), not at once: the whole hall got that answer in the same instant, and its re-parks
+ *  would otherwise arrive together (on the air and at the relay) while the relay is still
+ *  answering the rest of the hall. A change meanwhile is answered at once on re-parking. */
+export const REPARK_SPREAD_MS = 500;
 
 /** A due steady-state /t rides the long-poll connection: it goes out right after the next /s
  *  answer, before re-parking. After an answer that changed the state it waits up to this long
@@ -176,9 +183,12 @@ export class Poller {
   /** Milliseconds until the next request. */
   nextDelayMs(rand) {
     if (this.failures > 0) return backoffMs(this.failures, rand);
-    // Long-poll: re-park at once after a held answer, or after a change unless the relay has
-    // answered at once too often in a row.
-    if (this.longPoll() && (this.heldMs >= MIN_HOLD_MS || (this.changed && this.quick < MAX_QUICK_ANSWERS))) return 0;
+    // Long-poll: re-park after a held answer, or after a change unless the relay has answered
+    // at once too often in a row: at once when nothing changed, within REPARK_SPREAD_MS after a
+    // change (every phone got that answer at the same moment).
+    if (this.longPoll() && (this.heldMs >= MIN_HOLD_MS || (this.changed && this.quick < MAX_QUICK_ANSWERS))) {
+      return this.changed ? REPARK_SPREAD_MS * rand() : 0;
+    }
     return jitteredPollMs(this.state?.poll, rand);
   }
 }

@@ -1,7 +1,7 @@
 // Polling schedule: server-directed interval with jitter, ETag, backoff, new show URLs.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Poller, jitteredPollMs, backoffMs, parseState, rideDelayMs, BACKOFF_CAP_MS, LONG_POLL_TIMEOUT_MS, POLL_TIMEOUT_MS, RIDE_SPREAD_MS } from '../www/poll.js';
+import { Poller, jitteredPollMs, backoffMs, parseState, rideDelayMs, BACKOFF_CAP_MS, LONG_POLL_TIMEOUT_MS, POLL_TIMEOUT_MS, REPARK_SPREAD_MS, RIDE_SPREAD_MS } from '../www/poll.js';
 import { mulberry32 } from '../www/sync.js';
 
 const body = (over = {}) => ({
@@ -90,20 +90,21 @@ test('long-poll: first plain /s, then one parked /s?after=v at a time, re-parked
   assert.equal(p.url(), '/s?after=41');
   assert.equal(p.timeoutMs(), LONG_POLL_TIMEOUT_MS, 'the relay holds up to 30 s: wait longer');
   assert.ok(LONG_POLL_TIMEOUT_MS > 30000);
-  assert.equal(p.nextDelayMs(r), 0, 'first answer: park at once');
+  assert.equal(p.nextDelayMs(r), REPARK_SPREAD_MS * 0.5, 'first answer (new): park within the spread');
   // Held 30 s, unchanged: 304, re-park at once.
   p.handleSent(20);
   p.handleNotModified(30020);
   assert.equal(p.nextDelayMs(r), 0);
   assert.equal(p.url(), '/s?after=41');
-  // Held until the state changed: the new version, re-park at once (a standby then a GO).
+  // Held until the state changed: the new version, re-park within the spread (a standby then a GO).
   p.handleSent(30020);
   p.handleOk(42000, body({ state: 'standby', v: 42 }), '"b"');
   assert.equal(p.url(), '/s?after=42');
-  assert.equal(p.nextDelayMs(r), 0);
+  assert.equal(p.nextDelayMs(r), REPARK_SPREAD_MS * 0.5);
+  assert.ok(REPARK_SPREAD_MS <= 500, 'a change meanwhile is learnt at most this late');
   p.handleSent(42000);
   p.handleOk(42003, body({ v: 43 }), '"c"');
-  assert.equal(p.nextDelayMs(r), 0, 'a change answered at once: still re-park at once');
+  assert.equal(p.nextDelayMs(r), REPARK_SPREAD_MS * 0.5, 'a change answered at once: still re-park');
   // WebTransport pushes the state: the safety poll is a plain /s.
   assert.equal(p.url(true), '/s');
   assert.equal(p.timeoutMs(true), POLL_TIMEOUT_MS);

@@ -8,6 +8,7 @@ export const POLL_TIMEOUT_MS=4e3
 export const LONG_POLL_TIMEOUT_MS=35e3
 export const MIN_HOLD_MS=1e3
 export const MAX_QUICK_ANSWERS=3
+export const REPARK_SPREAD_MS=500
 export const RIDE_SPREAD_MS=1e3
 export function rideDelayMs(changed,rand){return changed?RIDE_SPREAD_MS*rand():0}export function jitteredPollMs(pollMs,rand){let p=Number(pollMs)
 if(!Number.isFinite(p)||p<=0)p=DEFAULT_POLL_MS
@@ -43,5 +44,4 @@ this.quick=this.heldMs<MIN_HOLD_MS?this.quick+1:0}handleError(_nowMs){this.failu
 if(!this.state)this.etag=null}takeNewShow(){const u=this.pendingShow
 this.pendingShow=null
 return u}nextDelayMs(rand){if(this.failures>0)return backoffMs(this.failures,rand)
-if(this.longPoll()&&(this.heldMs>=MIN_HOLD_MS||this.changed&&this.quick<MAX_QUICK_ANSWERS))return 0
-return jitteredPollMs(this.state?.poll,rand)}}
+if(this.longPoll()&&(this.heldMs>=MIN_HOLD_MS||this.changed&&this.quick<MAX_QUICK_ANSWERS)){return this.changed?REPARK_SPREAD_MS*rand():0}return jitteredPollMs(this.state?.poll,rand)}}

@@ -7,6 +7,7 @@
 //! serves callers that count by their own rule), a cap on the body size, and typed errors that
 //! tell a stale keep-alive connection from a garbled answer.
 
+use std::future::{Future, poll_fn};
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
@@ -21,7 +22,6 @@ use hyper::client::conn::http1::{Builder, SendRequest};
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpSocket, TcpStream};
-use tokio::task::JoinHandle;
 
 /// Largest body accepted.
 const MAX_BODY: usize = 32 * 1024 * 1024;
@@ -217,21 +217,47 @@ pub async fn connect_tcp(addr: SocketAddr, source: Option<IpAddr>) -> io::Result
     Ok(stream)
 }
 
+/// hyper's connection future (reads and writes the socket); its errors reach the caller
+/// through the request in flight.
+type Driver = Pin<Box<dyn Future<Output = ()> + Send>>;
+
 /// One keep-alive connection. Dropping it closes the socket.
-#[derive(Debug)]
+///
+/// hyper's connection future is polled by this connection's own calls, in the caller's task,
+/// not by a task of its own: a load generator with 10,000 clients then has 10,000 tasks, not
+/// 20,000, and an answer costs one task wake-up, not two (at 10,000 long-polling clients the
+/// second task put ~150 ms on the p99 of the measured cue latency, BENCHMARKS.md §2).
 pub struct Conn {
     send: SendRequest<Empty<Bytes>>,
-    /// hyper's connection task: reads and writes the socket.
-    driver: JoinHandle<()>,
+    /// `None` once it has ended (the connection is closed).
+    driver: Option<Driver>,
     tally: Arc<Tally>,
     /// The server asked to close (`Connection: close`) or a request failed midway.
     spent: bool,
 }
 
-impl Drop for Conn {
-    fn drop(&mut self) {
-        self.driver.abort();
+impl std::fmt::Debug for Conn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Conn")
+            .field("open", &self.driver.is_some())
+            .field("spent", &self.spent)
+            .finish_non_exhaustive()
     }
+}
+
+/// Runs `work` while polling the connection's driver (first, so that a close the server sent
+/// while the connection was idle is seen before a request goes out).
+async fn driving<T>(driver: &mut Option<Driver>, work: impl Future<Output = T>) -> T {
+    let mut work = std::pin::pin!(work);
+    poll_fn(|cx| {
+        if let Some(d) = driver.as_mut()
+            && d.as_mut().poll(cx).is_ready()
+        {
+            *driver = None;
+        }
+        work.as_mut().poll(cx)
+    })
+    .await
 }
 
 impl Conn {
@@ -254,13 +280,12 @@ impl Conn {
             .handshake(TokioIo::new(io))
             .await
             .map_err(HttpError::from)?;
-        let driver = tokio::spawn(async move {
-            // Its errors reach the caller through the request that was in flight.
+        let driver: Driver = Box::pin(async move {
             let _ = conn.await;
         });
         Ok(Conn {
             send,
-            driver,
+            driver: Some(driver),
             tally,
             spent: false,
         })
@@ -277,7 +302,7 @@ impl Conn {
     /// Whether the connection can carry another request (it has not been closed by either
     /// side, as far as hyper has noticed).
     pub fn is_reusable(&self) -> bool {
-        !self.spent && !self.send.is_closed()
+        !self.spent && self.driver.is_some() && !self.send.is_closed()
     }
 
     /// Send `GET path` with `Host: host` and extra headers; read the whole answer.
@@ -292,7 +317,7 @@ impl Conn {
             headers,
             body,
         } = self.send(host, path, headers).await?;
-        let collected = Limited::new(body, MAX_BODY).collect().await;
+        let collected = driving(&mut self.driver, Limited::new(body, MAX_BODY).collect()).await;
         let body = match collected {
             Ok(c) => c.to_bytes().to_vec(),
             Err(e) => {
@@ -319,8 +344,12 @@ impl Conn {
         headers: &[(&str, &str)],
     ) -> Result<Streaming, HttpError> {
         let stream = self.send(host, path, headers).await?;
-        // The stream holds the connection until it ends.
+        // The stream holds the connection until it ends; its body is read by the caller at its
+        // own pace, so the driver goes to a task of its own now.
         self.spent = true;
+        if let Some(driver) = self.driver.take() {
+            tokio::spawn(driver);
+        }
         Ok(stream)
     }
 
@@ -339,8 +368,11 @@ impl Conn {
         }
         let req = req.body(Empty::new())?;
         // An idle connection the server has closed shows up here or in the send.
-        self.send.ready().await.map_err(|_| HttpError::Closed)?;
-        let resp = match self.send.send_request(req).await {
+        let send = &mut self.send;
+        driving(&mut self.driver, send.ready())
+            .await
+            .map_err(|_| HttpError::Closed)?;
+        let resp = match driving(&mut self.driver, send.send_request(req)).await {
             Ok(r) => r,
             Err(e) => {
                 self.spent = true;

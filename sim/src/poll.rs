@@ -12,8 +12,8 @@
 //!
 //! - Long-poll (`page/src/poll.js`): once `/s` carries a version `v`, the next request is
 //!   `/s?after=v`, held by the relay until the state changes or up to 30 s, with a client-side
-//!   timeout of [`Rules::long_poll_timeout_ms`]; an answer re-parks at once
-//!   ([`Poller::handle_answer`]), unless it was not held and unchanged (a cache answering a
+//!   timeout of [`Rules::long_poll_timeout_ms`]; an answer re-parks at once, or within
+//!   [`Rules::repark_spread_ms`] when it changed the state ([`Poller::handle_answer`]), unless it was not held and unchanged (a cache answering a
 //!   stored copy) or the relay answered at once [`Rules::max_quick`] times in a row: then the
 //!   plain poll pace, so a phone never spins. After an error the retry is a plain `/s`
 //!   (answered at once), then the phone parks again. A relay without `v` is polled as above.
@@ -47,6 +47,9 @@ pub struct Rules {
     pub min_hold_ms: u64,
     /// Long-poll answers in a row faster than `min_hold_ms` before pacing like plain polls.
     pub max_quick: u32,
+    /// After an answer that changed the state, re-park within this long (uniform), ms: the
+    /// whole hall got that answer at once and must not re-park at once.
+    pub repark_spread_ms: u64,
 }
 
 impl Default for Rules {
@@ -63,6 +66,7 @@ impl Default for Rules {
             long_poll_timeout_ms: 35_000,
             min_hold_ms: 1_000,
             max_quick: 3,
+            repark_spread_ms: 500,
         }
     }
 }
@@ -143,7 +147,11 @@ impl Poller {
             && (held_ms >= self.rules.min_hold_ms || (changed && self.quick < self.rules.max_quick))
         {
             self.errors = 0;
-            return 0;
+            return if changed {
+                rng.random_range(0..=self.rules.repark_spread_ms)
+            } else {
+                0
+            };
         }
         self.handle_ok(poll_ms, rng)
     }
@@ -209,16 +217,17 @@ mod tests {
     fn long_poll_reparks_at_once_but_never_spins() {
         let mut rng = StdRng::seed_from_u64(4);
         let mut p = Poller::new(Rules::default(), 1, 0);
-        // First answer (plain /s, quick, new): park at once.
-        assert_eq!(p.handle_answer(true, true, 3, Some(1000), &mut rng), 0);
-        // Held 30 s, unchanged: re-park.
+        let spread = 0..=Rules::default().repark_spread_ms;
+        // First answer (plain /s, quick, new): park within the spread.
+        assert!(spread.contains(&p.handle_answer(true, true, 3, Some(1000), &mut rng)));
+        // Held 30 s, unchanged: re-park at once.
         assert_eq!(
             p.handle_answer(true, false, 30_000, Some(1000), &mut rng),
             0
         );
-        // Held until a change: re-park; the GO right after: re-park.
-        assert_eq!(p.handle_answer(true, true, 12_000, Some(1000), &mut rng), 0);
-        assert_eq!(p.handle_answer(true, true, 2, Some(1000), &mut rng), 0);
+        // Held until a change: re-park within the spread; the GO right after: the same.
+        assert!(spread.contains(&p.handle_answer(true, true, 12_000, Some(1000), &mut rng)));
+        assert!(spread.contains(&p.handle_answer(true, true, 2, Some(1000), &mut rng)));
         // An unchanged answer not held (a cache): the plain pace.
         let d = p.handle_answer(true, false, 2, Some(1000), &mut rng);
         assert!((800..=1200).contains(&d), "{d}");

@@ -230,6 +230,26 @@ fn headers_for(sh: &Shared) -> Vec<(&'static str, &'static str)> {
     }
 }
 
+/// A connection to `plan.targets[at]`, or when it refuses, to the next targets in turn (a
+/// browser tries every address DNS gave it): which target answered, and the connection.
+async fn connect_any(
+    sh: &Shared,
+    at: usize,
+    src: Option<IpAddr>,
+    kind: Kind,
+) -> Result<(usize, Client), Failure> {
+    let targets = &sh.plan.targets;
+    let mut failure = Failure::Connect;
+    for step in 0..targets.len() {
+        let i = (at + step) % targets.len();
+        match Client::connect(targets[i], src, kind).await {
+            Ok(c) => return Ok((i, c)),
+            Err(f) => failure = f,
+        }
+    }
+    Err(failure)
+}
+
 /// Timeout of a request answered at once (the page's POLL_TIMEOUT_MS).
 const PLAIN_TIMEOUT: Duration = Duration::from_millis(4_000);
 /// Client timeout of a parked `/s?after=v` (the relay holds it at most 30 s).
@@ -274,26 +294,22 @@ impl<'a> StateClient<'a> {
     /// Connects to the current relay, or when it refuses, to the next ones in turn (counted as
     /// `moved` when another one answers).
     async fn open(&mut self, kind: Kind) -> Result<(), Failure> {
-        let targets = &self.sh.plan.targets;
-        let mut failure = Failure::Connect;
-        for step in 0..targets.len() {
-            let at = (self.at + step) % targets.len();
-            match Client::connect(targets[at], self.src, kind).await {
-                Ok(c) => {
-                    if at != self.at {
-                        self.at = at;
-                        self.host = targets[at].to_string();
-                        self.sh.moved.fetch_add(1, Ordering::Relaxed);
-                    }
-                    self.conn = Some(c);
-                    self.sh.connected.fetch_add(1, Ordering::Relaxed);
-                    return Ok(());
+        match connect_any(self.sh, self.at, self.src, kind).await {
+            Ok((at, c)) => {
+                if at != self.at {
+                    self.at = at;
+                    self.host = self.sh.plan.targets[at].to_string();
+                    self.sh.moved.fetch_add(1, Ordering::Relaxed);
                 }
-                Err(f) => failure = f,
+                self.conn = Some(c);
+                self.sh.connected.fetch_add(1, Ordering::Relaxed);
+                Ok(())
+            }
+            Err(f) => {
+                count(self.sh, f);
+                Err(f)
             }
         }
-        count(self.sh, failure);
-        Err(failure)
     }
 
     fn close(&mut self) {
@@ -479,6 +495,10 @@ async fn long_poll_client(
             && (held >= MIN_HOLD || (answer == Some(true) && quick < MAX_QUICK));
         if !park {
             tokio::time::sleep(s.poll_wait(rng)).await;
+        } else if answer == Some(true) {
+            // The page re-parks within REPARK_SPREAD_MS after a change (sim::poll::Rules).
+            let spread = sim::poll::Rules::default().repark_spread_ms;
+            tokio::time::sleep(Duration::from_millis(rng.random_range(0..=spread))).await;
         }
     }
 }
@@ -508,10 +528,9 @@ async fn time_client(
             None => {
                 let sent = Instant::now();
                 sh.time_alone.fetch_add(1, Ordering::Relaxed);
-                let target = plan.targets[at.load(Ordering::Relaxed) % plan.targets.len()];
-                let host = target.to_string();
-                match Client::connect(target, src, Kind::Time).await {
-                    Ok(mut c) => {
+                match connect_any(sh, at.load(Ordering::Relaxed), src, Kind::Time).await {
+                    Ok((target, mut c)) => {
+                        let host = plan.targets[target].to_string();
                         let r = c.get(Kind::Time, &host, "/t", &base, PLAIN_TIMEOUT).await;
                         sh.requests[Kind::Time as usize].fetch_add(1, Ordering::Relaxed);
                         match r {

@@ -6,11 +6,14 @@
 //! registration. Here it costs the socket's file descriptor, taken out of the reactor, and one
 //! [`Entry`] in a queue: the task ends at the park and a new one starts when the answer is out.
 //!
-//! One task owns the lot. Entries arrive over a channel in park order, and every park waits the
-//! same `long_poll_wait`, so the queue is also in deadline order: the front entry is the next to
-//! time out. On a state change the task writes every waiting answer first (one non-blocking
-//! `write` each, from the pre-rendered `/s` bytes) and only then resumes the connections, so the
-//! last phone in the hall is not kept waiting behind the re-parks of the first ones.
+//! Every park waits the same `long_poll_wait`, so the queue, in park order, is also in deadline
+//! order: the front entry is the next to time out. One task watches the front's deadline and the
+//! relay's state; a connection task parks by pushing under the queue's lock, waking the lot's
+//! task only when the queue was empty (its timer needs arming), so a park costs no wake-up.
+//! On a state change the waiting answers go out in chunks spread over the runtime's workers:
+//! every answer is written first (one non-blocking `write` each, from the pre-rendered `/s`
+//! bytes), and only when all chunks are written are the connections resumed, so the last phones
+//! in the hall are not kept waiting behind the re-parks of the first ones.
 //!
 //! A phone that leaves while parked is noticed at its answer (the write fails, or the resumed
 //! connection reads EOF), at the latest one long-poll wait later; `portal_listeners` counts it
@@ -20,12 +23,12 @@
 use std::collections::VecDeque;
 use std::io::Write;
 use std::net::Shutdown as SocketShutdown;
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use tokio::net::TcpStream;
-use tokio::sync::mpsc;
+use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
@@ -33,6 +36,10 @@ use super::caps::Admitted;
 use super::routes;
 use super::serve::{Parked, Resumed, Server};
 use crate::shutdown::Shutdown;
+
+/// Answers written by one task before the rest go to another: a state change in a full hall
+/// is spread over the runtime's workers.
+const CHUNK: usize = 512;
 
 /// One parked request: its socket (out of the reactor), what its answer needs, its place
 /// under the connection caps and when it parked.
@@ -43,52 +50,81 @@ pub(super) struct Entry {
     pub(super) since: Instant,
 }
 
-/// Where connection tasks hand their parked requests.
-pub(super) type LotSender = mpsc::UnboundedSender<Entry>;
-
-/// Starts the lot's task for `server`'s plain-HTTP connections. The task ends on `shutdown`
-/// after answering every waiting request (`connection: close`) and draining the connections
-/// it resumed.
-pub(super) fn start(
+/// The lot of one plain-HTTP listener; shared by its connection tasks and its own task.
+pub(super) struct Lot {
     server: Arc<Server>,
+    queue: Mutex<Queue>,
+    /// The queue went from empty to one entry: the lot's task arms its timer.
+    first: Notify,
+    /// Tasks answering chunks and the connections they resumed (drained on shutdown).
+    tasks: Mutex<JoinSet<()>>,
     shutdown: Shutdown,
-) -> (LotSender, tokio::task::JoinHandle<()>) {
-    let (tx, rx) = mpsc::unbounded_channel();
-    let lot = Lot {
-        server,
-        sender: tx.clone(),
-        waiting: VecDeque::new(),
-        resumed: JoinSet::new(),
-        shutdown: shutdown.clone(),
-    };
-    (tx, tokio::spawn(lot.run(rx, shutdown)))
 }
 
-struct Lot {
-    server: Arc<Server>,
-    /// Resumed connections may park again.
-    sender: LotSender,
+struct Queue {
     waiting: VecDeque<Entry>,
-    resumed: JoinSet<()>,
-    shutdown: Shutdown,
-}
-
-/// An answered entry whose connection goes on: the socket, the unwritten part of the answer.
-struct Resume {
-    entry: Entry,
-    unwritten: Vec<u8>,
-    close: bool,
+    /// Shutdown has answered everyone: nothing parks any more.
+    closed: bool,
 }
 
 impl Lot {
-    async fn run(mut self, mut arrivals: mpsc::UnboundedReceiver<Entry>, mut shutdown: Shutdown) {
+    /// Starts the lot's task for `server`'s plain-HTTP connections. The task ends on `shutdown`
+    /// after answering every waiting request (`connection: close`) and giving the connections
+    /// it resumed the drain time.
+    pub(super) fn start(
+        server: Arc<Server>,
+        shutdown: Shutdown,
+    ) -> (Arc<Lot>, tokio::task::JoinHandle<()>) {
+        let lot = Arc::new(Lot {
+            server,
+            queue: Mutex::new(Queue {
+                waiting: VecDeque::new(),
+                closed: false,
+            }),
+            first: Notify::new(),
+            tasks: Mutex::new(JoinSet::new()),
+            shutdown: shutdown.clone(),
+        });
+        let task = tokio::spawn(lot.clone().run(shutdown));
+        (lot, task)
+    }
+
+    /// Parks `entry` until the state moves past `entry.parked.after` or the wait ends. If the
+    /// state has moved already, or the lot has shut down, it is answered now.
+    pub(super) fn park(self: &Arc<Self>, entry: Entry) {
+        let app = self.server.app();
+        let mut q = self.queue();
+        // Checked under the lock: a change after this is answered by the lot's task, which
+        // takes the lock after the relay's version moved.
+        let stale = entry.parked.after != app.relay.snapshot().version;
+        if q.closed || stale {
+            let stopping = q.closed;
+            drop(q);
+            app.metrics.listeners.fetch_add(1, Ordering::Relaxed);
+            self.answer(vec![entry], stopping);
+            return;
+        }
+        let was_empty = q.waiting.is_empty();
+        q.waiting.push_back(entry);
+        drop(q);
+        app.metrics.listeners.fetch_add(1, Ordering::Relaxed);
+        if was_empty {
+            self.first.notify_one();
+        }
+    }
+
+    fn queue(&self) -> MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    async fn run(self: Arc<Self>, mut shutdown: Shutdown) {
         let app = self.server.app().clone();
         let wait = app.long_poll_wait;
         let mut changes = app.relay.subscribe();
         let timer = tokio::time::sleep(wait);
         tokio::pin!(timer);
         loop {
-            let next_timeout = self.waiting.front().map(|e| e.since + wait);
+            let next_timeout = self.queue().waiting.front().map(|e| e.since + wait);
             if let Some(at) = next_timeout
                 && timer.deadline() != at
             {
@@ -101,59 +137,85 @@ impl Lot {
                     if r.is_err() {
                         break;
                     }
-                    let version = app.relay.snapshot().version;
-                    let (answer, keep): (VecDeque<Entry>, VecDeque<Entry>) =
-                        std::mem::take(&mut self.waiting)
-                            .into_iter()
-                            .partition(|e| e.parked.after != version);
-                    self.waiting = keep;
-                    self.answer_all(answer, false);
+                    let moved: Vec<Entry> = {
+                        let mut q = self.queue();
+                        let version = app.relay.snapshot().version;
+                        let (moved, same): (Vec<Entry>, Vec<Entry>) =
+                            std::mem::take(&mut q.waiting)
+                                .into_iter()
+                                .partition(|e| e.parked.after != version);
+                        q.waiting = same.into();
+                        moved
+                    };
+                    self.answer(moved, false);
                 }
-                Some(entry) = arrivals.recv() => {
-                    app.metrics.listeners.fetch_add(1, Ordering::Relaxed);
-                    if entry.parked.after != app.relay.snapshot().version {
-                        // Changed between routing and arriving here.
-                        self.answer_all([entry], false);
-                    } else {
-                        self.waiting.push_back(entry);
-                    }
-                }
+                () = self.first.notified() => {}
                 () = timer.as_mut(), if next_timeout.is_some() => {
                     let now = Instant::now();
-                    let due = self.waiting.iter().take_while(|e| e.since + wait <= now).count();
-                    let answer: Vec<Entry> = self.waiting.drain(..due).collect();
-                    self.answer_all(answer, false);
+                    let due: Vec<Entry> = {
+                        let mut q = self.queue();
+                        let n = q.waiting.iter().take_while(|e| e.since + wait <= now).count();
+                        q.waiting.drain(..n).collect()
+                    };
+                    self.answer(due, false);
                 }
             }
-            while self.resumed.try_join_next().is_some() {}
+            let mut tasks = self.tasks.lock().unwrap_or_else(|p| p.into_inner());
+            while tasks.try_join_next().is_some() {}
         }
-        // Shutdown: nothing new parks here (connections hold in their task once stopping);
-        // answer everyone waiting, then give resumed connections the drain time.
-        arrivals.close();
-        while let Ok(entry) = arrivals.try_recv() {
-            app.metrics.listeners.fetch_add(1, Ordering::Relaxed);
-            self.waiting.push_back(entry);
-        }
-        let answer = std::mem::take(&mut self.waiting);
-        self.answer_all(answer, true);
+        let everyone: Vec<Entry> = {
+            let mut q = self.queue();
+            q.closed = true;
+            q.waiting.drain(..).collect()
+        };
+        self.answer(everyone, true);
         let drain = self.server.limits().drain + Duration::from_millis(500);
-        let resumed = &mut self.resumed;
-        let _ = tokio::time::timeout(drain, async {
-            while resumed.join_next().await.is_some() {}
-        })
-        .await;
-        self.resumed.abort_all();
+        let mut tasks = std::mem::take(&mut *self.tasks.lock().unwrap_or_else(|p| p.into_inner()));
+        let _ =
+            tokio::time::timeout(drain, async { while tasks.join_next().await.is_some() {} }).await;
+        tasks.abort_all();
+    }
+
+    /// Answers `entries` (taken out of the queue): up to [`CHUNK`] in this task, more in
+    /// chunks on tasks of their own.
+    fn answer(self: &Arc<Self>, entries: Vec<Entry>, stopping: bool) {
+        if entries.len() <= CHUNK {
+            self.answer_chunk(entries, stopping);
+            return;
+        }
+        let chunks = entries.len().div_ceil(CHUNK);
+        // No chunk resumes its connections (whose next requests then compete for the cores)
+        // before every chunk has written its answers.
+        let written = Arc::new(tokio::sync::Barrier::new(chunks));
+        let mut rest = entries.into_iter();
+        let mut tasks = self.tasks.lock().unwrap_or_else(|p| p.into_inner());
+        for _ in 0..chunks {
+            let chunk: Vec<Entry> = rest.by_ref().take(CHUNK).collect();
+            let (lot, written) = (self.clone(), written.clone());
+            tasks.spawn(async move {
+                let goes_on = lot.write_answers(chunk, stopping);
+                written.wait().await;
+                lot.resume(goes_on);
+            });
+        }
     }
 
     /// Writes every answer, then resumes the connections that go on.
-    fn answer_all(&mut self, entries: impl IntoIterator<Item = Entry>, stopping: bool) {
-        let app = self.server.app().clone();
-        let mut goes_on = Vec::new();
+    fn answer_chunk(self: &Arc<Self>, entries: Vec<Entry>, stopping: bool) {
+        let goes_on = self.write_answers(entries, stopping);
+        self.resume(goes_on);
+    }
+
+    /// Writes each entry's answer; returns the connections that go on (the others are closed).
+    fn write_answers(&self, entries: Vec<Entry>, stopping: bool) -> Vec<(Entry, Resumed)> {
+        let app = self.server.app();
+        let mut goes_on = Vec::with_capacity(entries.len());
         let mut out = Vec::new();
         for entry in entries {
             app.metrics.listeners.fetch_sub(1, Ordering::Relaxed);
             let p = &entry.parked;
-            let reply = routes::held_reply(&app, p.if_none_match.as_deref().unwrap_or(""), p.after);
+            let inm = p.if_none_match.as_deref().unwrap_or("");
+            let reply = routes::held_reply(app, inm, p.after);
             app.metrics.count_request("s", reply.status);
             let close = stopping || !p.keep_alive;
             out.clear();
@@ -172,14 +234,40 @@ impl Lot {
                 self.closed(entry);
                 continue;
             }
-            goes_on.push(Resume {
-                entry,
+            let resumed = Resumed {
                 unwritten: out[written..].to_vec(),
                 close,
-            });
+            };
+            goes_on.push((entry, resumed));
         }
-        for r in goes_on {
-            self.resume(r);
+        goes_on
+    }
+
+    /// Hands each connection back to a task of its own (it may park here again).
+    fn resume(self: &Arc<Self>, goes_on: Vec<(Entry, Resumed)>) {
+        let app = self.server.app();
+        let mut tasks = self.tasks.lock().unwrap_or_else(|p| p.into_inner());
+        for (entry, resumed) in goes_on {
+            let Entry {
+                stream, admitted, ..
+            } = entry;
+            let stream = match TcpStream::from_std(stream) {
+                Ok(s) => s,
+                Err(error) => {
+                    tracing::warn!(%error, "http: cannot resume a parked connection");
+                    app.metrics.connection_closed(super::Scheme::Http);
+                    continue;
+                }
+            };
+            let server = self.server.clone();
+            let (lot, shutdown) = (self.clone(), self.shutdown.clone());
+            tasks.spawn(server.serve_plain(
+                stream,
+                Some(Box::new(resumed)),
+                admitted,
+                lot,
+                shutdown,
+            ));
         }
     }
 
@@ -191,32 +279,5 @@ impl Lot {
             .metrics
             .connection_closed(super::Scheme::Http);
         drop(entry);
-    }
-
-    fn resume(&mut self, r: Resume) {
-        let Resume {
-            entry,
-            unwritten,
-            close,
-        } = r;
-        let Entry {
-            stream, admitted, ..
-        } = entry;
-        let stream = match TcpStream::from_std(stream) {
-            Ok(s) => s,
-            Err(error) => {
-                tracing::warn!(%error, "http: cannot resume a parked connection");
-                self.server
-                    .app()
-                    .metrics
-                    .connection_closed(super::Scheme::Http);
-                return;
-            }
-        };
-        let resumed = Some(Box::new(Resumed { unwritten, close }));
-        let server = self.server.clone();
-        let (lot, shutdown) = (self.sender.clone(), self.shutdown.clone());
-        self.resumed
-            .spawn(server.serve_plain(stream, resumed, admitted, lot, shutdown));
     }
 }

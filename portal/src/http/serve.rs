@@ -34,7 +34,7 @@ use tokio_rustls::TlsAcceptor;
 
 use super::Scheme;
 use super::caps::{Admitted, ConnectionCaps};
-use super::lot::{self, LotSender};
+use super::lot::{self, Lot};
 use super::request::{self, HeadError, Method, Parsed};
 use super::response::Reply;
 use super::routes::{self, Answer, AppState};
@@ -212,7 +212,7 @@ impl Server {
         // Plain-HTTP long-polls park in the lot, not in their task (lot.rs).
         let lot = tls
             .is_none()
-            .then(|| lot::start(self.clone(), shutdown.clone()));
+            .then(|| Lot::start(self.clone(), shutdown.clone()));
         let mut refused_since_log = 0u64;
         let mut last_log: Option<Instant> = None;
         loop {
@@ -277,8 +277,8 @@ impl Server {
         })
         .await;
         tasks.abort_all();
-        if let Some((tx, task)) = lot {
-            drop(tx);
+        if let Some((lot, task)) = lot {
+            drop(lot);
             let _ = task.await;
         }
     }
@@ -299,7 +299,7 @@ impl Server {
         mut stream: TcpStream,
         resumed: Option<Box<Resumed>>,
         admitted: Admitted,
-        lot: LotSender,
+        lot: Arc<Lot>,
         shutdown: Shutdown,
     ) {
         if resumed.is_none() {
@@ -325,12 +325,9 @@ impl Server {
             admitted,
             since: Instant::now(),
         };
-        if let Err(returned) = lot.send(entry) {
-            drop(returned); // the lot has stopped: shutdown, close
-            return;
-        }
         // Still open: the lot (then the resumed task) counts it.
         std::mem::forget(gauge);
+        lot.park(entry);
     }
 
     /// The TLS handshake is an accept step: it must finish within the header timeout.
@@ -721,7 +718,7 @@ mod tests {
                 "127.0.0.1".parse().unwrap(),
             )
             .unwrap();
-        let (lot, _) = tokio::sync::mpsc::unbounded_channel();
+        let (lot, _) = Lot::start(server.clone(), Shutdown::never());
         let fut = server
             .clone()
             .serve_plain(stream, None, admitted, lot, Shutdown::never());
