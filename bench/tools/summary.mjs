@@ -155,4 +155,29 @@ if (wm.length) {
   }
   p('');
 }
+// 5. DNS flood
+const fl = jsonl('dns-flood.jsonl');
+if (fl.length) {
+  p('### 5. DNS flood: /healthz while the DNS port is flooded\n');
+  p('| phase | p50 ms | p99 ms | max ms | DNS answered / s | dropped by the per-address limit / s | p50 / p99 ÷ idle |');
+  p('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+  for (const r of fl) {
+    const ratios = r.phase === 'flood' ? `${r.p50_ratio}× / ${r.p99_ratio}×` : '–';
+    p(`| ${r.phase} | ${f2(r.p50_ms)} | ${f2(r.p99_ms)} | ${f2(r.max_ms)} | ${f0(r.dns_answered_per_s)} | ${f0(r.dns_limited_per_s)} | ${ratios} |`);
+  }
+  p('');
+}
+
+// 8. A relay killed mid-show
+const fo = jsonl('failover.jsonl');
+if (fo.length) {
+  p('### 8. A relay killed mid-show\n');
+  p('| phones | relays left | connected at the end | moved | failed requests | cue p50 / p99 ms | knew the cue within the 1.5 s lead |');
+  p('| ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  for (const r of fo) {
+    const failed = Object.values(r.errors).reduce((a, b) => a + b, 0);
+    p(`| ${f0(r.clients)} | ${r.server_processes} | ${f0(r.connected)} | ${f0(r.moved)} | ${f0(failed)} | ${f0(r.know_p50_ms)} / ${f0(r.know_p99_ms)} | ${r.knew_within_1500ms_pct} % |`);
+  }
+  p('');
+}
 console.log(out.join('\n'));

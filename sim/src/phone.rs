@@ -165,8 +165,10 @@ pub struct PhoneStatus {
     pub last_ok_us: Option<i64>,
     /// Host time of the first failed request since the last good answer, µs.
     pub down_since_us: Option<i64>,
-    /// Longest outage, µs: from the first failed request after a good answer to the next good
-    /// answer (how long the phone was cut off). A parked long-poll is not an outage.
+    /// Longest outage, µs: from the first failed `/s` (or `/t` on the `/s` connection) after a
+    /// good answer to the next good answer (how long the phone was cut off from the show). A
+    /// parked long-poll is not an outage, nor is a `/t` failing on the clock loop's own
+    /// connection while `/s` works.
     pub max_gap_us: i64,
 }
 
@@ -296,7 +298,7 @@ pub async fn run(cfg: PhoneConfig, status: Arc<Mutex<PhoneStatus>>) {
     loop {
         match state.join().await {
             Ok(()) => break,
-            Err(f) => state.fail(f).await,
+            Err(f) => state.fail(f, true).await,
         }
     }
     // The clock loop has its own connection, on the relay the join ended up on.
@@ -348,7 +350,7 @@ impl Phone {
                             Err((sent, f)) => {
                                 let _ = report.send(Err(sent));
                                 carry.set_long_polling(false);
-                                self.fail(f).await;
+                                self.fail(f, true).await;
                                 continue;
                             }
                         }
@@ -359,7 +361,7 @@ impl Phone {
                 }
                 Err(f) => {
                     carry.set_long_polling(false);
-                    self.fail(f).await;
+                    self.fail(f, true).await;
                 }
             }
         }
@@ -394,7 +396,7 @@ impl Phone {
                         x.sent
                     }
                     Err((sent, f)) => {
-                        self.fail(f).await;
+                        self.fail(f, false).await;
                         sent
                     }
                 },
@@ -404,13 +406,19 @@ impl Phone {
         }
     }
 
-    async fn fail(&mut self, f: Failure) {
+    /// A request failed: count it, back off. `cut_off`: it was on the state loop's connection,
+    /// the phone's link to the show, so an outage starts; a `/t` that failed on the clock
+    /// loop's own connection (e.g. a burst still on a relay the state loop has left) does not
+    /// cut the phone off.
+    async fn fail(&mut self, f: Failure, cut_off: bool) {
         self.conn = None;
         let delay = self.poller.handle_error(&mut self.rng);
         let (relay, failovers) = (self.poller.relay(), self.poller.failovers());
         let now = host_now_us();
         self.update(|s| {
-            s.handle_failed_request(now);
+            if cut_off {
+                s.handle_failed_request(now);
+            }
             match f {
                 Failure::Connect => s.errors.connect += 1,
                 Failure::Timeout => s.errors.timeout += 1,
