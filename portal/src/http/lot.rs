@@ -21,8 +21,10 @@
 //! TLS state lives in the task), are held in their task as before ([`super::serve`]).
 
 use std::collections::VecDeque;
+use std::future::Future;
 use std::io::Write;
 use std::net::Shutdown as SocketShutdown;
+use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -33,9 +35,32 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use super::caps::Admitted;
-use super::routes;
-use super::serve::{Parked, Resumed, Server};
+use super::routes::{self, AppState};
 use crate::shutdown::Shutdown;
+
+/// A held `/s?after=V`: what its answer needs.
+#[derive(Debug)]
+pub(super) struct Parked {
+    pub(super) after: u64,
+    pub(super) head_only: bool,
+    pub(super) keep_alive: bool,
+    pub(super) http10: bool,
+    pub(super) if_none_match: Option<Box<str>>,
+}
+
+/// A connection the lot resumes after its parked answer went out: the part of the answer the
+/// socket did not take yet, and whether the connection closes after it.
+pub(super) struct Resumed {
+    pub(super) unwritten: Vec<u8>,
+    pub(super) close: bool,
+}
+
+/// Serves a resumed connection (the server's connection path; it may park here again).
+pub(super) type ResumeFn = Box<
+    dyn Fn(Arc<Lot>, TcpStream, Box<Resumed>, Admitted) -> Pin<Box<dyn Future<Output = ()> + Send>>
+        + Send
+        + Sync,
+>;
 
 /// Answers written by one task before the rest go to another: a state change in a full hall
 /// is spread over the runtime's workers.
@@ -52,13 +77,15 @@ pub(super) struct Entry {
 
 /// The lot of one plain-HTTP listener; shared by its connection tasks and its own task.
 pub(super) struct Lot {
-    server: Arc<Server>,
+    app: Arc<AppState>,
+    /// Time given to resumed connections on shutdown.
+    drain: Duration,
+    resume: ResumeFn,
     queue: Mutex<Queue>,
     /// The queue went from empty to one entry: the lot's task arms its timer.
     first: Notify,
     /// Tasks answering chunks and the connections they resumed (drained on shutdown).
     tasks: Mutex<JoinSet<()>>,
-    shutdown: Shutdown,
 }
 
 struct Queue {
@@ -68,22 +95,26 @@ struct Queue {
 }
 
 impl Lot {
-    /// Starts the lot's task for `server`'s plain-HTTP connections. The task ends on `shutdown`
+    /// Starts the lot's task for one listener's plain-HTTP connections (`resume` serves them
+    /// again after their answer). The task ends on `shutdown`
     /// after answering every waiting request (`connection: close`) and giving the connections
     /// it resumed the drain time.
     pub(super) fn start(
-        server: Arc<Server>,
+        app: Arc<AppState>,
+        drain: Duration,
+        resume: ResumeFn,
         shutdown: Shutdown,
     ) -> (Arc<Lot>, tokio::task::JoinHandle<()>) {
         let lot = Arc::new(Lot {
-            server,
+            app,
+            drain,
+            resume,
             queue: Mutex::new(Queue {
                 waiting: VecDeque::new(),
                 closed: false,
             }),
             first: Notify::new(),
             tasks: Mutex::new(JoinSet::new()),
-            shutdown: shutdown.clone(),
         });
         let task = tokio::spawn(lot.clone().run(shutdown));
         (lot, task)
@@ -92,7 +123,7 @@ impl Lot {
     /// Parks `entry` until the state moves past `entry.parked.after` or the wait ends. If the
     /// state has moved already, or the lot has shut down, it is answered now.
     pub(super) fn park(self: &Arc<Self>, entry: Entry) {
-        let app = self.server.app();
+        let app = &self.app;
         let mut q = self.queue();
         // Checked under the lock: a change after this is answered by the lot's task, which
         // takes the lock after the relay's version moved.
@@ -118,7 +149,7 @@ impl Lot {
     }
 
     async fn run(self: Arc<Self>, mut shutdown: Shutdown) {
-        let app = self.server.app().clone();
+        let app = self.app.clone();
         let wait = app.long_poll_wait;
         let mut changes = app.relay.subscribe();
         let timer = tokio::time::sleep(wait);
@@ -169,7 +200,7 @@ impl Lot {
             q.waiting.drain(..).collect()
         };
         self.answer(everyone, true);
-        let drain = self.server.limits().drain + Duration::from_millis(500);
+        let drain = self.drain + Duration::from_millis(500);
         let mut tasks = std::mem::take(&mut *self.tasks.lock().unwrap_or_else(|p| p.into_inner()));
         let _ =
             tokio::time::timeout(drain, async { while tasks.join_next().await.is_some() {} }).await;
@@ -208,7 +239,7 @@ impl Lot {
 
     /// Writes each entry's answer; returns the connections that go on (the others are closed).
     fn write_answers(&self, entries: Vec<Entry>, stopping: bool) -> Vec<(Entry, Resumed)> {
-        let app = self.server.app();
+        let app = &self.app;
         let mut goes_on = Vec::with_capacity(entries.len());
         let mut out = Vec::new();
         for entry in entries {
@@ -245,7 +276,7 @@ impl Lot {
 
     /// Hands each connection back to a task of its own (it may park here again).
     fn resume(self: &Arc<Self>, goes_on: Vec<(Entry, Resumed)>) {
-        let app = self.server.app();
+        let app = &self.app;
         let mut tasks = self.tasks.lock().unwrap_or_else(|p| p.into_inner());
         for (entry, resumed) in goes_on {
             let Entry {
@@ -259,14 +290,11 @@ impl Lot {
                     continue;
                 }
             };
-            let server = self.server.clone();
-            let (lot, shutdown) = (self.clone(), self.shutdown.clone());
-            tasks.spawn(server.serve_plain(
+            tasks.spawn((self.resume)(
+                self.clone(),
                 stream,
-                Some(Box::new(resumed)),
+                Box::new(resumed),
                 admitted,
-                lot,
-                shutdown,
             ));
         }
     }
@@ -274,10 +302,7 @@ impl Lot {
     /// The connection ends here: it leaves the open-connections gauge (its cap place is freed
     /// with the entry).
     fn closed(&self, entry: Entry) {
-        self.server
-            .app()
-            .metrics
-            .connection_closed(super::Scheme::Http);
+        self.app.metrics.connection_closed(super::Scheme::Http);
         drop(entry);
     }
 }

@@ -34,7 +34,7 @@ use tokio_rustls::TlsAcceptor;
 
 use super::Scheme;
 use super::caps::{Admitted, ConnectionCaps};
-use super::lot::{self, Lot};
+use super::lot::{self, Lot, Parked, Resumed};
 use super::request::{self, HeadError, Method, Parsed};
 use super::response::Reply;
 use super::routes::{self, Answer, AppState};
@@ -104,16 +104,6 @@ enum Event {
     Close,
 }
 
-/// A held `/s?after=V`.
-#[derive(Debug)]
-pub(super) struct Parked {
-    pub(super) after: u64,
-    pub(super) head_only: bool,
-    pub(super) keep_alive: bool,
-    pub(super) http10: bool,
-    pub(super) if_none_match: Option<Box<str>>,
-}
-
 /// Per-connection state: empty (no heap) between requests.
 struct Conn {
     https: bool,
@@ -154,13 +144,6 @@ impl Conn {
             last_progress: now,
         }
     }
-}
-
-/// A connection the lot resumes after its parked answer went out: the part of the answer the
-/// socket did not take yet, and whether the connection closes after it.
-pub(super) struct Resumed {
-    pub(super) unwritten: Vec<u8>,
-    pub(super) close: bool,
 }
 
 /// Keeps the open-connections gauge right however the connection task ends.
@@ -210,9 +193,24 @@ impl Server {
         let label = if tls.is_some() { "https" } else { "http" };
         let mut tasks = tokio::task::JoinSet::new();
         // Plain-HTTP long-polls park in the lot, not in their task (lot.rs).
-        let lot = tls
-            .is_none()
-            .then(|| Lot::start(self.clone(), shutdown.clone()));
+        let lot = tls.is_none().then(|| {
+            let (server, stop) = (self.clone(), shutdown.clone());
+            let resume: lot::ResumeFn = Box::new(move |lot, stream, resumed, admitted| {
+                Box::pin(server.clone().serve_plain(
+                    stream,
+                    Some(resumed),
+                    admitted,
+                    lot,
+                    stop.clone(),
+                ))
+            });
+            Lot::start(
+                self.app.clone(),
+                self.limits.drain,
+                resume,
+                shutdown.clone(),
+            )
+        });
         let mut refused_since_log = 0u64;
         let mut last_log: Option<Instant> = None;
         loop {
@@ -281,14 +279,6 @@ impl Server {
             drop(lot);
             let _ = task.await;
         }
-    }
-
-    pub(super) fn app(&self) -> &Arc<AppState> {
-        &self.app
-    }
-
-    pub(super) fn limits(&self) -> &HttpLimits {
-        &self.limits
     }
 
     /// Serves a plain connection (new, or resumed by the lot) until it closes or parks a
@@ -718,7 +708,13 @@ mod tests {
                 "127.0.0.1".parse().unwrap(),
             )
             .unwrap();
-        let (lot, _) = Lot::start(server.clone(), Shutdown::never());
+        let resume: lot::ResumeFn = Box::new(|_, _, _, _| Box::pin(async {}));
+        let (lot, _) = Lot::start(
+            server.app.clone(),
+            Duration::ZERO,
+            resume,
+            Shutdown::never(),
+        );
         let fut = server
             .clone()
             .serve_plain(stream, None, admitted, lot, Shutdown::never());
