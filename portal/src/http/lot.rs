@@ -48,6 +48,19 @@ pub(super) struct Parked {
     pub(super) if_none_match: Option<Box<str>>,
 }
 
+impl Parked {
+    /// Appends the answer to this parked request to `out` (counted in the metrics); returns
+    /// whether the connection closes after it (`stopping`: shutdown).
+    pub(super) fn encode_answer(&self, app: &AppState, stopping: bool, out: &mut Vec<u8>) -> bool {
+        let inm = self.if_none_match.as_deref().unwrap_or("");
+        let reply = routes::held_reply(app, inm, self.after);
+        app.metrics.count_request("s", reply.status);
+        let close = stopping || !self.keep_alive;
+        reply.encode(out, self.head_only, close, self.http10);
+        close
+    }
+}
+
 /// A connection the lot resumes after its parked answer went out: the part of the answer the
 /// socket did not take yet, and whether the connection closes after it.
 pub(super) struct Resumed {
@@ -244,13 +257,8 @@ impl Lot {
         let mut out = Vec::new();
         for entry in entries {
             app.metrics.listeners.fetch_sub(1, Ordering::Relaxed);
-            let p = &entry.parked;
-            let inm = p.if_none_match.as_deref().unwrap_or("");
-            let reply = routes::held_reply(app, inm, p.after);
-            app.metrics.count_request("s", reply.status);
-            let close = stopping || !p.keep_alive;
             out.clear();
-            reply.encode(&mut out, p.head_only, close, p.http10);
+            let close = entry.parked.encode_answer(app, stopping, &mut out);
             let written = match (&entry.stream).write(&out) {
                 Ok(n) => n,
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => 0,

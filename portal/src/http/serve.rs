@@ -14,8 +14,9 @@
 //! answer (so it also bounds the keep-alive wait); no byte moving either way for
 //! `idle_timeout` closes the connection (slow readers); heads over `max_header_bytes` get 431,
 //! malformed ones 400, bodies 413 — each then closed. A parked `/s?after=V` is bounded by the
-//! long-poll wait instead; over plain HTTP it waits in the lot ([`super::lot`]), not in the task. On shutdown idle connections close at once, parked ones are
-//! answered, and the rest get `drain` to finish.
+//! long-poll wait instead; over plain HTTP it waits in the lot ([`super::lot`]), not in the
+//! task. On shutdown idle connections close at once, parked ones are answered, and the rest get
+//! `drain` to finish.
 
 use std::cell::RefCell;
 use std::future::poll_fn;
@@ -256,7 +257,7 @@ impl Server {
                 None => {
                     let lot = lot
                         .as_ref()
-                        .map(|(tx, _)| tx.clone())
+                        .map(|(lot, _)| lot.clone())
                         .expect("plain listener");
                     tasks.spawn(server.serve_plain(stream, None, admitted, lot, shutdown))
                 }
@@ -486,12 +487,7 @@ impl Server {
     }
 
     fn answer_parked(&self, c: &mut Conn, p: &Parked) {
-        let inm = p.if_none_match.as_deref().unwrap_or("");
-        let reply = routes::held_reply(&self.app, inm, p.after);
-        self.app.metrics.count_request("s", reply.status);
-        let close = !p.keep_alive || c.stopping;
-        reply.encode(&mut c.pending, p.head_only, close, p.http10);
-        c.close = close;
+        c.close = p.encode_answer(&self.app, c.stopping, &mut c.pending);
         let now = Instant::now();
         c.wait_start = now;
         c.last_progress = now;
