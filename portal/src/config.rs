@@ -18,7 +18,7 @@
 //! max-connections-per-address = 16           # one address beyond this is closed at once
 //! exempt-addresses = ["10.0.0.2"]            # no per-address cap (a cache or proxy in front)
 //! max-header-bytes = 16384
-//! long-poll-wait-ms = 25000                  # longest hold of /s?after=V (at most 30000)
+//! long-poll-wait-ms = 29000                  # longest hold of /s?after=V (at most 30000)
 //! venue-info-url = "https://example.org/"    # optional, RFC 8908 `venue-info-url`
 //!
 //! [dns]
@@ -298,7 +298,7 @@ impl Default for HttpConfig {
             max_connections_per_address: 16,
             exempt_addresses: Vec::new(),
             max_header_bytes: 16384,
-            long_poll_wait_ms: 25_000,
+            long_poll_wait_ms: 29_000,
             venue_info_url: None,
         }
     }

@@ -165,6 +165,11 @@ impl<S, C> Counted<S, C> {
     pub fn sink(&self) -> &C {
         &self.sink
     }
+
+    /// The wrapped stream.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
 }
 
 impl<S: AsyncRead + Unpin, C: ByteSink + Unpin> AsyncRead for Counted<S, C> {

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use sim::http::{Conn, Response, Streaming};
 
-use crate::net::{Kind, KindSwitch, connect};
+use crate::net::{Arrival, Kind, KindSwitch, connect};
 
 /// Headers a phone browser sends with every request (Safari on iOS), so that the byte counts are
 /// those of a real page rather than of a bare benchmark client.
@@ -40,6 +40,7 @@ pub enum Failure {
 pub struct Client {
     conn: Conn,
     kind: KindSwitch,
+    arrival: Arrival,
     /// A request failed midway (e.g. timed out): the connection's state is unknown.
     broken: bool,
 }
@@ -55,14 +56,21 @@ impl Client {
             .await
             .map_err(|_| Failure::Connect)?;
         let kind = stream.sink().clone();
+        let arrival = stream.get_ref().arrival().clone();
         let conn = Conn::handshake(stream)
             .await
             .map_err(|_| Failure::Connect)?;
         Ok(Client {
             conn,
             kind,
+            arrival,
             broken: false,
         })
+    }
+
+    /// When the kernel received the last bytes read on this connection (Unix µs).
+    pub fn arrival(&self) -> &Arrival {
+        &self.arrival
     }
 
     /// Whether the connection can carry another request.

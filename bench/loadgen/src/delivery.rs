@@ -79,6 +79,9 @@ pub struct Plan {
 struct Shared {
     plan: Plan,
     seen: Vec<AtomicI64>,
+    /// Per client: when the answer that told it the cue reached its socket (kernel receive
+    /// time, Unix µs; 0 = not yet).
+    arrived: Vec<AtomicI64>,
     connected: AtomicUsize,
     /// connect, io, timeout, status
     errors: [AtomicU64; 4],
@@ -96,7 +99,9 @@ fn count(sh: &Shared, f: Failure) {
     sh.errors[f as usize].fetch_add(1, Ordering::Relaxed);
 }
 
-fn note_cue(sh: &Shared, i: usize, body: &[u8]) {
+/// Notes the first answer that tells client `i` the timed cue: when it was read, and when it
+/// reached the socket (`arrived_us`, the kernel's receive time; 0 if unknown).
+fn note_cue(sh: &Shared, i: usize, body: &[u8], arrived_us: i64) {
     if sh.seen[i].load(Ordering::Relaxed) != 0 {
         return;
     }
@@ -105,6 +110,7 @@ fn note_cue(sh: &Shared, i: usize, body: &[u8]) {
     };
     if v.get("cue").and_then(Value::as_str) == Some(sh.plan.cue.as_str()) {
         sh.seen[i].store(now_us(), Ordering::Relaxed);
+        sh.arrived[i].store(arrived_us, Ordering::Relaxed);
     }
 }
 
@@ -120,6 +126,7 @@ pub async fn run(plan: Plan) -> anyhow::Result<Value> {
     let at = |s: f64| t0 + Duration::from_secs_f64(s.max(0.0));
     let sh = Arc::new(Shared {
         seen: (0..plan.clients).map(|_| AtomicI64::new(0)).collect(),
+        arrived: (0..plan.clients).map(|_| AtomicI64::new(0)).collect(),
         connected: AtomicUsize::new(0),
         errors: Default::default(),
         requests: Default::default(),
@@ -192,6 +199,11 @@ pub async fn run(plan: Plan) -> anyhow::Result<Value> {
         );
     }
     let seen: Vec<i64> = sh.seen.iter().map(|s| s.load(Ordering::Relaxed)).collect();
+    let arrived: Vec<i64> = sh
+        .arrived
+        .iter()
+        .map(|s| s.load(Ordering::Relaxed))
+        .collect();
     let errors = &sh.errors;
     Ok(json!({
         "mode": match plan.mode {
@@ -219,6 +231,7 @@ pub async fn run(plan: Plan) -> anyhow::Result<Value> {
         },
         "server": server,
         "seen_us": seen,
+        "arrived_us": arrived,
     }))
 }
 
@@ -271,6 +284,8 @@ struct StateClient<'a> {
     poll_ms: f64,
     /// Failed requests in a row.
     failures: u32,
+    /// Kernel receive time of the last answer (Unix µs).
+    arrived_us: i64,
 }
 
 impl<'a> StateClient<'a> {
@@ -288,6 +303,7 @@ impl<'a> StateClient<'a> {
             version: None,
             poll_ms: 1000.0,
             failures: 0,
+            arrived_us: 0,
         }
     }
 
@@ -350,6 +366,9 @@ impl<'a> StateClient<'a> {
             result = c.get(kind, &host, path, headers, timeout).await;
         }
         self.sh.requests[kind as usize].fetch_add(1, Ordering::Relaxed);
+        if let Some(c) = &self.conn {
+            self.arrived_us = c.arrival().last_us();
+        }
         let result = match result {
             Ok(r) if r.status == 200 || r.status == 304 => Ok(r),
             Ok(_) => Err(Failure::Status),
@@ -392,7 +411,7 @@ impl<'a> StateClient<'a> {
         if r.status == 304 {
             return Some(false);
         }
-        note_cue(self.sh, self.i, &r.body);
+        note_cue(self.sh, self.i, &r.body, self.arrived_us);
         let new_tag = r.header("etag").map(str::to_string);
         let v = serde_json::from_slice::<Value>(&r.body).ok();
         let new_version = v
@@ -563,6 +582,7 @@ async fn ws_client(sh: &Shared, i: usize, rng: &mut StdRng) {
                 continue;
             }
         };
+        let arrival = stream.get_ref().arrival().clone();
         let config = WebSocketConfig::default().read_buffer_size(4096);
         let mut ws =
             match tokio_tungstenite::client_async_with_config(url.as_str(), stream, Some(config))
@@ -581,7 +601,7 @@ async fn ws_client(sh: &Shared, i: usize, rng: &mut StdRng) {
         failures = 0;
         while let Some(msg) = ws.next().await {
             match msg {
-                Ok(Message::Text(t)) => note_cue(sh, i, t.as_bytes()),
+                Ok(Message::Text(t)) => note_cue(sh, i, t.as_bytes(), arrival.last_us()),
                 Ok(Message::Close(_)) => break,
                 Ok(_) => {}
                 Err(_) => {
@@ -618,7 +638,7 @@ async fn sse_client(sh: &Shared, i: usize, rng: &mut StdRng) {
             },
             Err(f) => Err(f),
         };
-        let (_client, mut events) = match opened {
+        let (client, mut events) = match opened {
             Ok(o) => o,
             Err(f) => {
                 count(sh, f);
@@ -643,7 +663,7 @@ async fn sse_client(sh: &Shared, i: usize, rng: &mut StdRng) {
                 let event: Vec<u8> = text.drain(..end + 2).collect();
                 for line in event.split(|&b| b == b'\n') {
                     if let Some(data) = line.strip_prefix(b"data: ") {
-                        note_cue(sh, i, data);
+                        note_cue(sh, i, data, client.arrival().last_us());
                     }
                 }
             }

@@ -3,13 +3,23 @@
 //! Every byte a client reads or writes is added to a process-wide counter for its kind of
 //! traffic, so the figures include HTTP headers, chunk framing and WebSocket frames exactly as
 //! they cross the socket (TCP/IP headers are not counted here; see `procstat::lo_counters`).
+//!
+//! Every stream also notes when the kernel received the bytes it reads ([`Stamped`]): the time
+//! an answer reached the simulated phone, apart from when the load generator, sharing the
+//! machine's cores with the server, got round to reading it.
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::os::fd::AsRawFd;
+use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU8, AtomicU64, Ordering};
+use std::task::{Context, Poll, ready};
 
+use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg, setsockopt, sockopt};
+use nix::sys::time::TimeSpec;
 use sim::http::ByteSink;
+use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
 use tokio::net::TcpStream;
 
 /// Kinds of traffic counted separately.
@@ -71,7 +81,110 @@ impl ByteSink for KindSwitch {
 }
 
 /// A TCP stream that adds every byte to [`BYTES`] under its current kind.
-pub type Counted = sim::http::Counted<TcpStream, KindSwitch>;
+pub type Counted = sim::http::Counted<Stamped, KindSwitch>;
+
+/// When the kernel received the last bytes read from a [`Stamped`] stream: Unix µs (the
+/// clock the orchestrating script stamps `beacon go` with), 0 before any.
+#[derive(Clone, Debug, Default)]
+pub struct Arrival(Arc<AtomicI64>);
+
+impl Arrival {
+    /// Unix µs of the last read's newest segment (0: none yet).
+    pub fn last_us(&self) -> i64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// A TCP stream read with `recvmsg` and `SO_TIMESTAMPNS`: each read notes the kernel's receive
+/// time of the newest segment it returned ([`Arrival`]). On loopback that is when the server's
+/// `write` reached this socket, so a cue's arrival is measured apart from the load generator's
+/// own scheduling delay.
+#[derive(Debug)]
+pub struct Stamped {
+    tcp: TcpStream,
+    arrival: Arrival,
+    /// Room for one `SCM_TIMESTAMPNS` control message.
+    control: Vec<u8>,
+}
+
+impl Stamped {
+    /// Turns on receive timestamps for `tcp`.
+    pub fn new(tcp: TcpStream) -> io::Result<Self> {
+        setsockopt(&tcp, sockopt::ReceiveTimestampns, &true).map_err(io::Error::from)?;
+        Ok(Stamped {
+            tcp,
+            arrival: Arrival::default(),
+            control: nix::cmsg_space!(TimeSpec),
+        })
+    }
+
+    /// When the bytes read last arrived.
+    pub fn arrival(&self) -> &Arrival {
+        &self.arrival
+    }
+}
+
+impl AsyncRead for Stamped {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let fd = this.tcp.as_raw_fd();
+        loop {
+            ready!(this.tcp.poll_read_ready(cx))?;
+            let dst = buf.initialize_unfilled();
+            let control = &mut this.control;
+            let read = this.tcp.try_io(Interest::READABLE, || {
+                let mut iov = [io::IoSliceMut::new(dst)];
+                let msg = recvmsg::<()>(
+                    fd,
+                    &mut iov,
+                    Some(control.as_mut_slice()),
+                    MsgFlags::empty(),
+                )
+                .map_err(io::Error::from)?;
+                let mut at = None;
+                if let Ok(cmsgs) = msg.cmsgs() {
+                    for c in cmsgs {
+                        if let ControlMessageOwned::ScmTimestampns(ts) = c {
+                            at = Some(ts.tv_sec() * 1_000_000 + ts.tv_nsec() / 1_000);
+                        }
+                    }
+                }
+                Ok((msg.bytes, at))
+            });
+            match read {
+                Ok((n, at)) => {
+                    buf.advance(n);
+                    if let Some(us) = at {
+                        this.arrival.0.store(us, Ordering::Relaxed);
+                    }
+                    return Poll::Ready(Ok(()));
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
+    }
+}
+
+impl AsyncWrite for Stamped {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().tcp).poll_write(cx, buf)
+    }
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().tcp).poll_flush(cx)
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().tcp).poll_shutdown(cx)
+    }
+}
 
 /// Source addresses `base, base+1, ...` (`count` of them), client `i` uses `i % count`.
 #[derive(Clone, Copy, Debug)]
@@ -95,6 +208,6 @@ impl Sources {
 
 /// Connects to `dst` from `src` (port chosen by the kernel), `TCP_NODELAY` on.
 pub async fn connect(dst: SocketAddr, src: Option<IpAddr>, kind: Kind) -> io::Result<Counted> {
-    let stream = sim::http::connect_tcp(dst, src).await?;
+    let stream = Stamped::new(sim::http::connect_tcp(dst, src).await?)?;
     Ok(Counted::new(stream, KindSwitch::new(kind)))
 }

@@ -8,8 +8,9 @@
 //!
 //! Every park waits the same `long_poll_wait`, so the queue, in park order, is also in deadline
 //! order: the front entry is the next to time out. One task watches the front's deadline and the
-//! relay's state; a connection task parks by pushing under the queue's lock, waking the lot's
-//! task only when the queue was empty (its timer needs arming), so a park costs no wake-up.
+//! relay's state, and answers timeouts in batches ([`timeout_batch`]); a connection task parks
+//! by pushing under the queue's lock, waking the lot's task only when the queue was empty (its
+//! timer needs arming), so a park costs no wake-up.
 //! On a state change the waiting answers go out in chunks spread over the runtime's workers:
 //! every answer is written first (one non-blocking `write` each, from the pre-rendered `/s`
 //! bytes), and only when all chunks are written are the connections resumed, so the last phones
@@ -74,6 +75,46 @@ pub(super) type ResumeFn = Box<
         + Send
         + Sync,
 >;
+
+/// How early a timed-out entry may be answered, so that timeouts go out in batches: each batch
+/// answers every entry whose wait ends before the next one, at most `batch` early (a hold
+/// lasts between `wait - batch` and `wait`). A hall's phones park at scattered instants; answered
+/// one by one, each timeout would wake the relay (and, on loopback, the phone) on its own, while
+/// a batch shares the wake-ups (BENCHMARKS.md §2: relay CPU at 10,000 phones).
+fn timeout_batch(wait: Duration) -> Duration {
+    (wait / 16).min(Duration::from_millis(500))
+}
+
+/// The timing of timeout batches, apart from the sockets: when the next batch goes, and which
+/// parks it answers.
+#[derive(Clone, Copy, Debug)]
+struct Batches {
+    wait: Duration,
+    batch: Duration,
+    /// When the last batch went: the next one is not before `batch` later.
+    last: Option<Instant>,
+}
+
+impl Batches {
+    fn new(wait: Duration) -> Self {
+        Batches {
+            wait,
+            batch: timeout_batch(wait),
+            last: None,
+        }
+    }
+
+    /// When the batch for the park made at `front_since` (the oldest waiting) goes.
+    fn next_at(&self, front_since: Instant) -> Instant {
+        let at = front_since + self.wait - self.batch;
+        self.last.map_or(at, |last| at.max(last + self.batch))
+    }
+
+    /// A batch goes at `now`: whether a park made at `since` is in it.
+    fn is_due(&self, since: Instant, now: Instant) -> bool {
+        since + self.wait <= now + self.batch
+    }
+}
 
 /// Answers written by one task before the rest go to another: a state change in a full hall
 /// is spread over the runtime's workers.
@@ -164,11 +205,16 @@ impl Lot {
     async fn run(self: Arc<Self>, mut shutdown: Shutdown) {
         let app = self.app.clone();
         let wait = app.long_poll_wait;
+        let mut batches = Batches::new(wait);
         let mut changes = app.relay.subscribe();
         let timer = tokio::time::sleep(wait);
         tokio::pin!(timer);
         loop {
-            let next_timeout = self.queue().waiting.front().map(|e| e.since + wait);
+            let next_timeout = self
+                .queue()
+                .waiting
+                .front()
+                .map(|e| batches.next_at(e.since));
             if let Some(at) = next_timeout
                 && timer.deadline() != at
             {
@@ -196,9 +242,14 @@ impl Lot {
                 () = self.first.notified() => {}
                 () = timer.as_mut(), if next_timeout.is_some() => {
                     let now = Instant::now();
+                    batches.last = Some(now);
                     let due: Vec<Entry> = {
                         let mut q = self.queue();
-                        let n = q.waiting.iter().take_while(|e| e.since + wait <= now).count();
+                        let n = q
+                            .waiting
+                            .iter()
+                            .take_while(|e| batches.is_due(e.since, now))
+                            .count();
                         q.waiting.drain(..n).collect()
                     };
                     self.answer(due, false);
@@ -312,5 +363,55 @@ impl Lot {
     fn closed(&self, entry: Entry) {
         self.app.metrics.connection_closed(super::Scheme::Http);
         drop(entry);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A hall parking every 3 ms for 10 s, timed on a virtual clock: every hold lasts between
+    /// `wait - batch` and `wait` (never past the contract's longest hold), and the timeouts go
+    /// in one batch per `batch`, not one per park.
+    #[test]
+    fn timeouts_go_in_batches_and_no_hold_outlasts_the_wait() {
+        let wait = Duration::from_secs(29);
+        let mut batches = Batches::new(wait);
+        assert_eq!(batches.batch, Duration::from_millis(500));
+        let t0 = Instant::now();
+        let mut waiting: VecDeque<Instant> = (0..3334)
+            .map(|k| t0 + Duration::from_millis(3 * k))
+            .collect();
+        let (mut fired, mut answered) = (0, 0);
+        while let Some(&front) = waiting.front() {
+            let now = batches.next_at(front);
+            batches.last = Some(now);
+            fired += 1;
+            while let Some(&since) = waiting.front() {
+                if !batches.is_due(since, now) {
+                    break;
+                }
+                let held = now - since;
+                assert!(held <= wait, "held {held:?}");
+                assert!(held >= wait - batches.batch, "held {held:?}");
+                waiting.pop_front();
+                answered += 1;
+            }
+        }
+        assert_eq!(answered, 3334);
+        // 10 s of parks in 0.5 s batches: 20, or 21 with the first one.
+        assert!(fired <= 21, "{fired} batches");
+    }
+
+    #[test]
+    fn a_short_wait_gets_a_short_batch() {
+        assert_eq!(
+            timeout_batch(Duration::from_millis(300)),
+            Duration::from_micros(18_750)
+        );
+        assert_eq!(
+            timeout_batch(Duration::from_secs(30)),
+            Duration::from_millis(500)
+        );
     }
 }

@@ -683,7 +683,7 @@ mod tests {
             webtransport: Default::default(),
             certificates: None,
             venue_info_url: None,
-            long_poll_wait: Duration::from_secs(25),
+            long_poll_wait: Duration::from_secs(29),
         };
         Server::new(Arc::new(app), HttpLimits::default())
     }
