@@ -58,6 +58,7 @@ console.log(
     arrived_p50_ms: pctOf(arrive, 50),
     arrived_p99_ms: pctOf(arrive, 99),
     arrived_within_200ms_pct: within(arrive, 200),
+    arrived_within_1500ms_pct: within(arrive, 1500),
     unseen: know.filter((x) => !Number.isFinite(x)).length,
     window_s: windowS,
   }),

@@ -52,11 +52,11 @@ if (w.length) {
 const d = jsonl('delivery.jsonl');
 if (d.length) {
   p('### 2. Delivery designs\n');
-  p('| clients | design | server processes | connected | errors | server RSS idle → loaded MiB | CPU s/min | `lo` packets/client/min | `lo` B/client/min | state B/client/min | + `/t` B/client/min | connect B/client | know new cue p50 / p99 ms |');
-  p('| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  p('| clients | design | server processes | connected | errors | server RSS idle → loaded MiB | CPU s/min | `lo` packets/client/min | `lo` B/client/min | state B/client/min | + `/t` B/client/min | connect B/client | new cue at the phone socket p50 / p99 ms, within 200 ms | read by the load generator p50 / p99 ms |');
+  p('| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const r of d) {
     const errs = Object.values(r.errors).reduce((a, b) => a + b, 0);
-    p(`| ${f0(r.clients)} | ${r.design} | ${r.server_processes ?? 1} | ${f0(r.connected)} | ${errs} | ${mib(r.idle_rss_kib)} → ${mib(r.rss_kib)} | ${f1(r.cpu_s_per_min)} | ${f1(r.lo_packets_per_client_min)} | ${f0(r.lo_bytes_per_client_min)} | ${f0(r.state_bytes_per_client_min)} | ${f0(r.time_bytes_per_client_min)} | ${f0(r.setup_bytes_per_client)} | ${f0(r.know_p50_ms)} / ${r.know_p99_ms == null ? `> run (${r.unseen} never)` : f0(r.know_p99_ms)} |`);
+    p(`| ${f0(r.clients)} | ${r.design} | ${r.server_processes ?? 1} | ${f0(r.connected)} | ${errs} | ${mib(r.idle_rss_kib)} → ${mib(r.rss_kib)} | ${f1(r.cpu_s_per_min)} | ${f1(r.lo_packets_per_client_min)} | ${f0(r.lo_bytes_per_client_min)} | ${f0(r.state_bytes_per_client_min)} | ${f0(r.time_bytes_per_client_min)} | ${f0(r.setup_bytes_per_client)} | ${f0(r.arrived_p50_ms)} / ${f0(r.arrived_p99_ms)}, ${r.arrived_within_200ms_pct ?? '–'} % | ${f0(r.know_p50_ms)} / ${r.know_p99_ms == null ? `> run (${r.unseen} never)` : f0(r.know_p99_ms)} |`);
   }
   p('');
   p('| clients | Crowdlight design | RSS ÷ ws-node | ÷ ws-rust | ÷ sse-node | CPU ÷ ws-node CPU |');
