@@ -5,7 +5,7 @@ use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::protocol::{self, Request, Response};
+use crate::operator_messages::{self, Request, Response};
 
 /// How long the CLI waits for the daemon.
 pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -57,7 +57,8 @@ pub fn request(socket: &Path, request: &Request) -> Result<Response, ClientError
         .and_then(|()| stream.set_write_timeout(Some(CLIENT_TIMEOUT)))
         .map_err(|e| protocol_err(e.to_string()))?;
     let body = serde_json::to_vec(request).expect("request serialises");
-    protocol::write_frame(&mut stream, &body).map_err(|e| protocol_err(e.to_string()))?;
-    let reply = protocol::read_frame(&mut stream).map_err(|e| protocol_err(e.to_string()))?;
+    operator_messages::write_frame(&mut stream, &body).map_err(|e| protocol_err(e.to_string()))?;
+    let reply =
+        operator_messages::read_frame(&mut stream).map_err(|e| protocol_err(e.to_string()))?;
     serde_json::from_slice(&reply).map_err(|e| protocol_err(format!("bad reply: {e}")))
 }

@@ -1,6 +1,6 @@
 //! `beacon`: the Crowdlight beacon. The packet format, the venue key and the receiver live in
 //! the `crowdlight-proto` crate (shared with the portal and the simulator); [`engine`] is the
-//! sans-IO daemon core, [`daemon`] its IO shell, [`protocol`] and [`client`] the operator
+//! sans-IO daemon core, [`daemon`] its IO shell, [`operator_messages`] and [`client`] the operator
 //! socket, [`osc`] the OSC input, [`console`] the operator web page, [`validate`] the config
 //! check, [`keygen`] the venue key generator.
 
@@ -13,10 +13,10 @@ pub mod console;
 pub mod daemon;
 pub mod engine;
 pub mod keygen;
+pub mod operator_messages;
 pub mod osc;
 pub mod paths;
 pub mod persist;
-pub mod protocol;
 pub use crowdlight_proto::shutdown;
 pub mod timebase;
 pub mod validate;

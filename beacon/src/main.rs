@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use beacon::config::{self, RunOptions, Settings};
-use beacon::protocol::{Request, Response};
+use beacon::operator_messages::{Request, Response};
 use beacon::{client, daemon, paths, shutdown};
 use clap::{Parser, Subcommand};
 

@@ -25,7 +25,7 @@
 
 use rosc::{OscMessage, OscPacket, OscType};
 
-use crate::protocol::Request;
+use crate::operator_messages::Request;
 
 /// The address prefix of every Crowdlight OSC command.
 pub const PREFIX: &str = "/crowdlight/";

@@ -5,7 +5,7 @@ mod common;
 use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant};
 
-use beacon::protocol::Request;
+use beacon::operator_messages::Request;
 use common::Listener;
 use crowdlight_proto::receiver::Receiver;
 use crowdlight_proto::wire::Key;

@@ -213,8 +213,8 @@ fn replies_stay_small_whatever_the_show_or_the_request() {
     assert!(err.contains("cue names are at most 64 bytes"), "{err}");
     let mut s = std::os::unix::net::UnixStream::connect(&d.socket).unwrap();
     let huge = serde_json::json!({"cmd": "standby", "cue": "y".repeat(60_000)}).to_string();
-    beacon::protocol::write_frame(&mut s, huge.as_bytes()).unwrap();
-    let reply = beacon::protocol::read_frame(&mut s).unwrap();
+    beacon::operator_messages::write_frame(&mut s, huge.as_bytes()).unwrap();
+    let reply = beacon::operator_messages::read_frame(&mut s).unwrap();
     assert!(reply.len() < 1024, "{} bytes", reply.len());
 
     // Unknown fields are refused on bare commands too.
@@ -222,9 +222,10 @@ fn replies_stay_small_whatever_the_show_or_the_request() {
         r#"{"cmd":"stop","x":1}"#,
         r#"{"cmd":"blackout","cue":"intro"}"#,
     ] {
-        beacon::protocol::write_frame(&mut s, bad.as_bytes()).unwrap();
-        let reply: beacon::protocol::Response =
-            serde_json::from_slice(&beacon::protocol::read_frame(&mut s).unwrap()).unwrap();
+        beacon::operator_messages::write_frame(&mut s, bad.as_bytes()).unwrap();
+        let reply: beacon::operator_messages::Response =
+            serde_json::from_slice(&beacon::operator_messages::read_frame(&mut s).unwrap())
+                .unwrap();
         assert_eq!(reply.kind.as_deref(), Some("malformed"), "{bad}");
     }
     assert_eq!(d.status()["state"], "stopped");

@@ -6,12 +6,12 @@ use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixStream;
 
-use beacon::protocol::{self, Response};
+use beacon::operator_messages::{self, Response};
 use common::Daemon;
 
 fn exchange(stream: &mut UnixStream, body: &[u8]) -> Response {
-    protocol::write_frame(stream, body).unwrap();
-    serde_json::from_slice(&protocol::read_frame(stream).unwrap()).unwrap()
+    operator_messages::write_frame(stream, body).unwrap();
+    serde_json::from_slice(&operator_messages::read_frame(stream).unwrap()).unwrap()
 }
 
 #[test]
@@ -43,7 +43,8 @@ fn malformed_requests_are_answered_and_counted() {
     // An oversized frame is refused without reading it, and the connection closed.
     let mut s = UnixStream::connect(&d.socket).unwrap();
     s.write_all(&(10_000_000u32).to_be_bytes()).unwrap();
-    let reply: Response = serde_json::from_slice(&protocol::read_frame(&mut s).unwrap()).unwrap();
+    let reply: Response =
+        serde_json::from_slice(&operator_messages::read_frame(&mut s).unwrap()).unwrap();
     assert_eq!(reply.kind.as_deref(), Some("malformed"));
     let mut rest = Vec::new();
     s.read_to_end(&mut rest).unwrap();
@@ -96,15 +97,15 @@ fn connections_beyond_the_cap_are_told_busy() {
         .collect();
     let mut extra = UnixStream::connect(&d.socket).unwrap();
     let reply: Response =
-        serde_json::from_slice(&protocol::read_frame(&mut extra).unwrap()).unwrap();
+        serde_json::from_slice(&operator_messages::read_frame(&mut extra).unwrap()).unwrap();
     assert_eq!(reply.kind.as_deref(), Some("busy"));
     drop(idle);
     // Slots free up once the idle connections close.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
     loop {
         let mut s = UnixStream::connect(&d.socket).unwrap();
-        let _ = protocol::write_frame(&mut s, br#"{"cmd":"status"}"#);
-        let reply: Option<Response> = protocol::read_frame(&mut s)
+        let _ = operator_messages::write_frame(&mut s, br#"{"cmd":"status"}"#);
+        let reply: Option<Response> = operator_messages::read_frame(&mut s)
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok());
         if let Some(reply) = reply.filter(|r| r.ok) {

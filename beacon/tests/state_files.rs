@@ -71,12 +71,14 @@ fn the_default_directory_is_created_0700_and_the_state_file_0600() {
     let dir = xdg.join("crowdlight");
     let socket = dir.join("beacon.sock");
     let deadline = Instant::now() + Duration::from_secs(20);
-    while !beacon::client::request(&socket, &beacon::protocol::Request::Status).is_ok_and(|r| r.ok)
+    while !beacon::client::request(&socket, &beacon::operator_messages::Request::Status)
+        .is_ok_and(|r| r.ok)
     {
         assert!(Instant::now() < deadline, "daemon did not come up");
         std::thread::sleep(Duration::from_millis(20));
     }
-    let reply = beacon::client::request(&socket, &beacon::protocol::Request::Blackout).unwrap();
+    let reply =
+        beacon::client::request(&socket, &beacon::operator_messages::Request::Blackout).unwrap();
     assert!(reply.ok);
     let state = dir.join("beacon-state.json");
     let deadline = Instant::now() + Duration::from_secs(10);

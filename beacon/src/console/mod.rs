@@ -32,7 +32,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
 use crate::client;
-use crate::protocol::{Request, Response as Reply};
+use crate::operator_messages::{Request, Response as Reply};
 use relay::RelayFigures;
 
 /// The default listen address.

@@ -14,8 +14,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::config::{InitialShow, Settings};
 use crate::engine::{Command, CommandError, Engine, Reply, ShowInfo};
+use crate::operator_messages::Stats;
 use crate::persist;
-use crate::protocol::Stats;
 use crate::shutdown::Shutdown;
 use crate::timebase::Clock;
 use crate::wire;
@@ -236,8 +236,12 @@ async fn reload(
         }
     };
     let path = std::path::absolute(&path).unwrap_or(path);
-    let reply =
-        operator::dispatch(crate::protocol::Request::Load { path }, &engine, &counters).await;
+    let reply = operator::dispatch(
+        crate::operator_messages::Request::Load { path },
+        &engine,
+        &counters,
+    )
+    .await;
     match (reply.ok, reply.message, reply.error) {
         (true, Some(message), _) => tracing::info!(%message, "SIGHUP: reloaded"),
         (_, _, error) => tracing::error!(error = ?error, "SIGHUP: reload refused; nothing changed"),

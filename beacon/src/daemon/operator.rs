@@ -1,5 +1,5 @@
 //! The operator socket server: a Unix socket (directory 0700, socket 0660) speaking the
-//! [`crate::protocol`] framing, with a per-connection timeout and a cap on open connections.
+//! [`crate::operator_messages`] framing, with a per-connection timeout and a cap on open connections.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -13,7 +13,7 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use super::{Counters, DaemonError, EngineRequest};
 use crate::engine::{Command, CommandError, ShowInfo};
-use crate::protocol::{self, FrameError, Request, Response};
+use crate::operator_messages::{self, FrameError, Request, Response};
 use crate::shutdown::Shutdown;
 
 /// Most operator connections served at once; more are answered `busy` and closed.
@@ -118,7 +118,7 @@ pub async fn serve(
 
 async fn send(stream: &mut UnixStream, reply: &Response) -> std::io::Result<()> {
     let body = serde_json::to_vec(reply).expect("response serialises");
-    stream.write_all(&protocol::frame(&body)).await?;
+    stream.write_all(&operator_messages::frame(&body)).await?;
     stream.flush().await
 }
 
@@ -136,7 +136,7 @@ async fn connection(
             Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(()),
             Err(e) => return Err(e.into()),
         }
-        let len = match protocol::body_len(header) {
+        let len = match operator_messages::body_len(header) {
             Ok(len) => len,
             Err(e) => {
                 counters.malformed_requests.fetch_add(1, Ordering::Relaxed);
@@ -354,12 +354,12 @@ mod tests {
         assert_eq!(n, 0);
         // Its slot is free again: a request gets a real answer, not `busy`.
         let mut s = UnixStream::connect(&path).await.unwrap();
-        s.write_all(&protocol::frame(br#"{"cmd":"stop"}"#))
+        s.write_all(&operator_messages::frame(br#"{"cmd":"stop"}"#))
             .await
             .unwrap();
         let mut header = [0u8; 4];
         s.read_exact(&mut header).await.unwrap();
-        let mut body = vec![0u8; protocol::body_len(header).unwrap()];
+        let mut body = vec![0u8; operator_messages::body_len(header).unwrap()];
         s.read_exact(&mut body).await.unwrap();
         let reply: Response = serde_json::from_slice(&body).unwrap();
         assert_eq!(reply.kind.as_deref(), Some("no_show"));

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::show::{ShowInfo, ShowSummary};
+use super::text::shorten;
 use crate::wire::MAX_NAME;
 
 /// One operator command, as the engine takes it (the show for `Load` is already compiled).
@@ -134,16 +135,4 @@ pub fn list(names: &[String]) -> String {
         out += &format!(", … and {} more", names.len() - MAX_LISTED);
     }
     out
-}
-
-/// `text` cut to at most `max` bytes (at a char boundary), with `…` when cut.
-pub fn shorten(text: &str, max: usize) -> String {
-    if text.len() <= max {
-        return text.to_owned();
-    }
-    let mut end = max;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &text[..end])
 }

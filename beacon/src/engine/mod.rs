@@ -12,9 +12,11 @@
 
 mod command;
 mod show;
+mod text;
 
-pub use command::{Command, CommandError, Reply, Status, list, shorten};
+pub use command::{Command, CommandError, Reply, Status, list};
 pub use show::{CueInfo, ShowInfo, ShowInfoError, ShowSummary};
+pub use text::shorten;
 
 use std::path::PathBuf;
 

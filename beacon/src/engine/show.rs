@@ -40,7 +40,7 @@ pub enum ShowInfoError {
     /// A cue name does not fit in a packet.
     #[error(
         "cue name {:?} is {len} bytes; the beacon carries at most {MAX_NAME}",
-        super::command::shorten(name, MAX_NAME)
+        super::text::shorten(name, MAX_NAME)
     )]
     NameTooLong {
         /// The name.

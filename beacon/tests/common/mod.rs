@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use beacon::protocol::Request;
+use beacon::operator_messages::Request;
 use crowdlight_proto::receiver::Receiver;
 use crowdlight_proto::wire::{Key, Packet};
 use socket2::{Domain, Protocol, Socket, Type};

@@ -2,17 +2,11 @@
 //! `clock_us` = this machine's wall clock, so the true beacon time is the host clock.
 
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use crowdlight_proto::wire::{self, Key, Packet, State};
 
-/// Host (= beacon) time, µs since the Unix epoch.
-pub fn now_us() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_micros() as u64)
-}
+use crate::host::{now_us, repo};
 
 /// Sends beacon packets for one show.
 pub struct Beacon {
@@ -30,7 +24,7 @@ impl Beacon {
         sock.set_multicast_if_v4(&Ipv4Addr::LOCALHOST)?;
         sock.set_multicast_loop_v4(true)?;
         sock.bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())?;
-        let file = crate::setup::repo().join("shows/examples/intermission.toml");
+        let file = repo().join("shows/examples/intermission.toml");
         let show = shows::compile_file(&file).with_context(|| format!("{}", file.display()))?;
         Ok(Self {
             sock: sock.into(),

@@ -20,7 +20,8 @@ use serde_json::{Value, json};
 use tokio::sync::{oneshot, watch};
 
 use crate::Common;
-use crate::beacon::{Beacon, now_us};
+use crate::beacon::Beacon;
+use crate::host::now_us;
 use crate::setup::{self, Impair, Setup};
 
 /// `latency` options.

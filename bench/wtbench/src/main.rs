@@ -18,6 +18,7 @@
 //!   long-poll for comparison.
 
 mod beacon;
+mod host;
 mod latency;
 mod memory;
 mod setup;

@@ -3,7 +3,7 @@
 //! for HTTP, UDP for WebTransport, same settings). Everything is killed on drop.
 
 use std::net::{Ipv4Addr, SocketAddr};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -13,6 +13,7 @@ use wtransport::endpoint::endpoint_side::Client;
 use wtransport::{ClientConfig, Endpoint};
 
 use crate::Common;
+use crate::host::{now_us, repo};
 
 /// Path impairment (`impair`'s flags), applied to both transports.
 #[derive(clap::Args, Clone, Debug, Default)]
@@ -29,11 +30,6 @@ pub struct Impair {
     /// Loss rate, 0..1.
     #[arg(long, default_value_t = 0.0)]
     pub loss: f64,
-}
-
-/// The repository root.
-pub fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
 /// A running portal (and impair proxies).
@@ -85,7 +81,7 @@ impl Setup {
         let cert = DevCert::generate(9)?;
         let (cert_file, key_file) = cert.write(dir.path())?;
         let (http, https) = (free_port()?, free_port()?);
-        let mport = 20_000 + (crate::beacon::now_us() % 40_000) as u16;
+        let mport = 20_000 + (now_us() % 40_000) as u16;
         let root = repo();
         let portal = Command::new(root.join(&common.portal))
             .current_dir(&root)

@@ -1,4 +1,4 @@
-//! The operator socket protocol: one JSON request, one JSON reply, each framed by a
+//! The operator socket's messages: one JSON request, one JSON reply, each framed by a
 //! big-endian u32 length; at most [`MAX_FRAME`] bytes each. A connection may carry several
 //! request/reply pairs in turn.
 //!
