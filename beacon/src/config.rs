@@ -28,9 +28,9 @@ use crate::paths;
 use crate::wire::{Key, KeyError};
 
 /// Default multicast group.
-pub const DEFAULT_GROUP: Ipv4Addr = Ipv4Addr::new(239, 255, 77, 77);
+pub const DEFAULT_GROUP: Ipv4Addr = crowdlight_proto::DEFAULT_GROUP;
 /// Default multicast port.
-pub const DEFAULT_PORT: u16 = 7777;
+pub const DEFAULT_PORT: u16 = crowdlight_proto::DEFAULT_PORT;
 /// Default sending interface.
 pub const DEFAULT_INTERFACE: Ipv4Addr = Ipv4Addr::LOCALHOST;
 /// The example show `--dev` loads when no show is given.
@@ -43,37 +43,36 @@ pub struct RunOptions {
     /// Venue key file: 64 hex digits or 32 raw bytes, not accessible by group/others.
     #[arg(long)]
     pub key_file: Option<PathBuf>,
-    /// Multicast group [default: 239.255.77.77].
+    /// Multicast group.
     #[arg(long)]
     pub group: Option<Ipv4Addr>,
-    /// Multicast port [default: 7777].
+    /// Multicast port.
     #[arg(long)]
     pub port: Option<u16>,
-    /// IPv4 address of the interface to send on [default: 127.0.0.1].
+    /// IPv4 address of the interface to send on.
     #[arg(long)]
     pub interface: Option<Ipv4Addr>,
-    /// Multicast TTL [default: 1].
+    /// Multicast TTL.
     #[arg(long)]
     pub ttl: Option<u32>,
-    /// Loop multicast back to this host (for a relay on the same box) [default: true].
+    /// Loop multicast back to this host (for a relay on the same box).
     #[arg(long)]
     pub multicast_loop: Option<bool>,
     /// State file: the show, cue and state, saved on every change and resumed at start
-    /// [default: beacon-state.json next to the socket].
+    /// (default: beacon-state.json next to the socket).
     #[arg(long)]
     pub state_file: Option<PathBuf>,
     /// Show to load at start when no persisted state names one (a persisted show wins; use
     /// --fresh to start from this one).
     #[arg(long)]
     pub show: Option<PathBuf>,
-    /// GO lead time in ms [default: 1500].
+    /// GO lead time in ms.
     #[arg(long)]
     pub lead_ms: Option<u64>,
-    /// OSC input: UDP address to listen on (loopback, or any address with --osc-allow)
-    /// [default: off].
+    /// OSC input: UDP address to listen on (loopback, or any address with --osc-allow).
     #[arg(long)]
     pub osc: Option<SocketAddr>,
-    /// Source addresses accepted by the OSC input (comma-separated) [default: loopback only].
+    /// Source addresses accepted by the OSC input (comma-separated; default: loopback only).
     #[arg(long, value_delimiter = ',')]
     pub osc_allow: Option<Vec<IpAddr>>,
     /// Operator socket (the global `--socket`/`CROWDLIGHT_SOCKET` wins).
@@ -354,6 +353,25 @@ impl Settings {
             fresh: false,
         })
     }
+}
+
+/// The `[default: …]` each `beacon run` flag shows in `--help`: what [`Settings::resolve`]
+/// picks when neither the flag nor the config file sets it (argument id → value).
+pub fn flag_defaults() -> Vec<(&'static str, String)> {
+    let s = Settings::resolve(true, RunOptions::default(), None, Some(PathBuf::new()))
+        .expect("the built-in defaults are valid settings");
+    vec![
+        ("group", s.group.to_string()),
+        ("port", s.port.to_string()),
+        ("interface", s.interface.to_string()),
+        ("ttl", s.ttl.to_string()),
+        ("multicast_loop", s.multicast_loop.to_string()),
+        ("lead_ms", (s.engine.lead_us / 1000).to_string()),
+        (
+            "osc",
+            s.osc.map_or("off".to_owned(), |o| o.listen.to_string()),
+        ),
+    ]
 }
 
 #[cfg(test)]

@@ -7,15 +7,15 @@ use anyhow::Context;
 use beacon::config::{self, RunOptions, Settings};
 use beacon::operator_messages::{Request, Response};
 use beacon::{client, daemon, paths, shutdown};
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 /// Crowdlight beacon: multicasts signed time/cue packets; the other subcommands drive a
 /// running beacon over its operator socket.
 #[derive(Parser)]
 #[command(version, about)]
 struct Cli {
-    /// Operator socket [default: $XDG_RUNTIME_DIR/crowdlight/beacon.sock, else
-    /// /tmp/crowdlight-$UID/beacon.sock].
+    /// Operator socket (default: $XDG_RUNTIME_DIR/crowdlight/beacon.sock, else
+    /// /tmp/crowdlight-$UID/beacon.sock).
     #[arg(long, global = true, env = paths::SOCKET_ENV)]
     socket: Option<PathBuf>,
     #[command(subcommand)]
@@ -27,8 +27,8 @@ enum Cmd {
     /// Run the daemon in the foreground (SIGTERM/SIGINT stop it).
     ///
     /// State: the loaded show, the cue and the state (running, hold, ...) are saved to the
-    /// state file on every change ([default: beacon-state.json next to the socket, i.e.
-    /// $XDG_RUNTIME_DIR/crowdlight/ or /tmp/crowdlight-$UID/]; `state-file` in the config)
+    /// state file on every change (default: beacon-state.json next to the socket, i.e. in
+    /// $XDG_RUNTIME_DIR/crowdlight/ or /tmp/crowdlight-$UID/; `state-file` in the config)
     /// and resumed at the next start: a persisted show wins over --show and the config's
     /// show. --fresh discards it and starts stopped with the configured show.
     Run {
@@ -106,7 +106,11 @@ enum Cmd {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let defaults = config::flag_defaults();
+    let command = Cli::command().mut_subcommand("run", |run| {
+        crowdlight_proto::help::with_defaults(run, &defaults)
+    });
+    let cli = Cli::from_arg_matches(&command.get_matches()).unwrap_or_else(|e| e.exit());
     let socket = cli.socket.clone();
     let request = match cli.command {
         Cmd::Run {

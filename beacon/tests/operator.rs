@@ -175,6 +175,25 @@ fn every_subcommand_has_help() {
     }
 }
 
+/// `beacon run --help` shows the defaults the daemon really resolves (one source:
+/// `beacon::config::flag_defaults`, read from `Settings::resolve`), and no other.
+#[test]
+fn run_help_shows_the_real_defaults() {
+    let out = common::beacon().args(["run", "--help"]).output().unwrap();
+    assert!(out.status.success());
+    let shown = crowdlight_proto::help::shown_defaults(&String::from_utf8_lossy(&out.stdout));
+    let expected: Vec<(String, String)> = beacon::config::flag_defaults()
+        .into_iter()
+        .map(|(id, value)| (id.replace('_', "-"), value))
+        .collect();
+    assert_eq!(shown, expected);
+    assert!(shown.contains(&(
+        "lead-ms".into(),
+        (beacon::engine::DEFAULT_LEAD_US / 1000).to_string()
+    )));
+    assert!(shown.contains(&("port".into(), crowdlight_proto::DEFAULT_PORT.to_string())));
+}
+
 #[test]
 fn replies_stay_small_whatever_the_show_or_the_request() {
     let d = Daemon::start();

@@ -18,7 +18,7 @@ use tokio_rustls::TlsAcceptor;
 use crate::catalog::{self, Catalog};
 use crate::config::{Config, TlsConfig};
 use crate::dns::{self, CaptiveDns, DnsPolicy, DnsTcpLimits, DnsUdpLimits};
-use crate::http::{AppState, HttpLimits, Server};
+use crate::http_server::{AppState, HttpLimits, Server};
 use crate::metrics::HttpMetrics;
 use crate::relay::RelayState;
 use crate::relay::listen::{self, MulticastConfig};

@@ -379,8 +379,8 @@ impl Default for DnsConfig {
 impl Default for BeaconConfig {
     fn default() -> Self {
         Self {
-            group: Ipv4Addr::new(239, 255, 77, 77),
-            port: 7777,
+            group: crowdlight_proto::DEFAULT_GROUP,
+            port: crowdlight_proto::DEFAULT_PORT,
             interface: Ipv4Addr::LOCALHOST,
         }
     }
@@ -508,6 +508,49 @@ pub fn url_host(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every `[value]` the shipped config/portal.toml states as the default of the key below it
+    /// is the real default: set alone in a file, it yields exactly `Config::default()`.
+    /// (Bracketed rules such as `[http://<listen ip…>]` are not values and are passed over.)
+    #[test]
+    fn the_example_config_states_the_real_defaults() {
+        let text = include_str!("../../config/portal.toml");
+        let (mut section, mut stated, mut checked) = (String::new(), None::<String>, 0);
+        for line in text.lines().map(str::trim) {
+            if let Some(comment) = line.strip_prefix('#') {
+                let comment = comment.trim_end();
+                if comment.ends_with(']')
+                    && let Some(open) = comment.rfind(" [")
+                {
+                    stated = Some(comment[open + 2..comment.len() - 1].to_owned());
+                }
+                continue;
+            }
+            if line.starts_with('[') {
+                section = format!("{line}\n");
+                stated = None;
+                continue;
+            }
+            let (Some(value), Some((key, _))) = (stated.take(), line.split_once(" = ")) else {
+                continue;
+            };
+            let parse = |v: &str| toml::from_str::<Config>(&format!("{section}{key} = {v}\n"));
+            // Not values: "absent"/"none", and rules with a <placeholder>.
+            if value == "absent" || value == "none" || value.contains('<') {
+                continue;
+            }
+            let Ok(parsed) = parse(&value).or_else(|_| parse(&format!("{value:?}"))) else {
+                continue;
+            };
+            assert_eq!(
+                parsed,
+                Config::default(),
+                "config/portal.toml says {section}{key} defaults to [{value}]"
+            );
+            checked += 1;
+        }
+        assert!(checked >= 12, "only {checked} stated defaults were checked");
+    }
 
     #[test]
     fn empty_file_is_dev_defaults_without_dev_key() {

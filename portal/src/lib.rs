@@ -11,7 +11,7 @@ pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod dns;
-pub mod http;
+pub mod http_server;
 pub mod metrics;
 pub mod relay;
 pub use crowdlight_proto::shutdown;

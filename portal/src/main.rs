@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use portal::cli::RunArgs;
 
 /// Crowdlight portal: captive DNS + HTTP that pulls phones onto the show page, serves the page
@@ -27,7 +27,11 @@ enum Cmd {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let defaults = portal::cli::flag_defaults();
+    let command = Cli::command().mut_subcommand("run", |run| {
+        crowdlight_proto::help::with_defaults(run, &defaults)
+    });
+    let cli = Cli::from_arg_matches(&command.get_matches()).unwrap_or_else(|e| e.exit());
     if let Cmd::Validate { config } = &cli.command {
         return validate(config);
     }

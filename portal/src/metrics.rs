@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 use crate::captive::ProbeOs;
-use crate::http::{AppState, Scheme};
+use crate::http_server::{AppState, Scheme};
 use crate::relay::render::{STATE_LABELS, state_index};
 
 /// HTTP-side counters, both schemes.

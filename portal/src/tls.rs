@@ -3,7 +3,7 @@
 //! connections keep theirs), the rustls configurations for HTTPS (HTTP/1.1) and WebTransport
 //! (HTTP/3, ALPN `h3`, TLS 1.3), and the certificate's validity period (`x509-parser`), which
 //! decides whether browsers may pin it with `serverCertificateHashes` (at most 14 days, the
-//! WebTransport rule). Serving HTTPS is the HTTP server's job (`crate::http::serve`).
+//! WebTransport rule). Serving HTTPS is the HTTP server's job (`crate::http_server::serve`).
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};

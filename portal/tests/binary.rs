@@ -32,6 +32,30 @@ fn help_lists_the_run_flags() {
     }
 }
 
+/// `portal run --help` shows the defaults the daemon really starts with (one source:
+/// `portal::cli::flag_defaults`, read from the configuration itself), and no other.
+#[test]
+fn help_shows_the_real_defaults() {
+    let out = Command::new(BIN).args(["run", "--help"]).output().unwrap();
+    assert!(out.status.success());
+    let shown = crowdlight_proto::help::shown_defaults(&String::from_utf8_lossy(&out.stdout));
+    let expected: Vec<(String, String)> = portal::cli::flag_defaults()
+        .into_iter()
+        .map(|(id, value)| (id.replace('_', "-"), value))
+        .map(|(flag, value)| match flag.as_str() {
+            "portal-ip" => ("ipv4".to_owned(), value),
+            _ => (flag, value),
+        })
+        .collect();
+    assert_eq!(shown, expected);
+    let dev = portal::config::Config::dev();
+    assert!(shown.contains(&(
+        "long-poll-wait-ms".into(),
+        dev.http.long_poll_wait_ms.to_string()
+    )));
+    assert!(shown.contains(&("http".into(), dev.http.listen.to_string())));
+}
+
 #[test]
 fn refuses_the_dev_key_without_dev_and_bad_config_files() {
     let out = Command::new(BIN)

@@ -190,7 +190,7 @@ fn byte_ranges_for_the_video() {
 }
 
 mod ranges {
-    use portal::http::routes::parse_range;
+    use portal::http_server::routes::parse_range;
     use proptest::prelude::*;
 
     proptest! {

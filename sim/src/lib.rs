@@ -5,12 +5,12 @@
 //! - [`sync`]: the page's clock-sync algorithm (min-RTT filter + drift regression), sans-IO,
 //!   and [`poll`]: the page's `/s` long-poll and polling rules (jitter, backoff, relay failover),
 //!   sans-IO.
-//! - [`http`]: the keep-alive HTTP/1.1 client (hyper's, with source-address binding and byte
+//! - [`http_client`]: the keep-alive HTTP/1.1 client (hyper's, with source-address binding and byte
 //!   counts), [`phone`]: one simulated phone, [`piggyback`]: steady-state `/t` riding the
 //!   long-poll connection, [`report`]: percentiles and the JSON report (`phonesim` binary).
 //! - [`vectors`]: the sync test vectors shared with the page (`sim/vectors/sync.json`).
 
-pub mod http;
+pub mod http_client;
 pub mod phone;
 pub mod piggyback;
 pub mod poll;

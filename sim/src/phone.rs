@@ -21,7 +21,7 @@ use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
-use crate::http::{Conn, HttpError, Response};
+use crate::http_client::{Conn, HttpError, Response};
 use crate::piggyback::{Piggyback, spread};
 use crate::poll::{Poller, Rules};
 use crate::sync::{ClockSync, Model, Schedule, make_sample};

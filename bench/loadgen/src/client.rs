@@ -1,11 +1,11 @@
-//! The load generator's HTTP client: `sim::http` (hyper's HTTP/1.1 client) over a [`Counted`]
+//! The load generator's HTTP client: `sim::http_client` (hyper's HTTP/1.1 client) over a [`Counted`]
 //! stream, so that every byte is counted under the traffic kind of the request carrying it;
 //! failures typed by the error counter they go to; and the request headers of a phone browser.
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use sim::http::{Conn, Response, Streaming};
+use sim::http_client::{Conn, Response, Streaming};
 
 use crate::net::{Arrival, Kind, KindSwitch, connect};
 

@@ -14,7 +14,7 @@ use futures_util::StreamExt;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
-use sim::http::Response;
+use sim::http_client::Response;
 use sim::piggyback::{Piggyback, spread};
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;

@@ -18,7 +18,7 @@ use std::task::{Context, Poll, ready};
 
 use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg, setsockopt, sockopt};
 use nix::sys::time::TimeSpec;
-use sim::http::ByteSink;
+use sim::http_client::ByteSink;
 use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
 use tokio::net::TcpStream;
 
@@ -81,7 +81,7 @@ impl ByteSink for KindSwitch {
 }
 
 /// A TCP stream that adds every byte to [`BYTES`] under its current kind.
-pub type Counted = sim::http::Counted<Stamped, KindSwitch>;
+pub type Counted = sim::http_client::Counted<Stamped, KindSwitch>;
 
 /// When the kernel received the last bytes read from a [`Stamped`] stream: Unix µs (the
 /// clock the orchestrating script stamps `beacon go` with), 0 before any.
@@ -208,6 +208,6 @@ impl Sources {
 
 /// Connects to `dst` from `src` (port chosen by the kernel), `TCP_NODELAY` on.
 pub async fn connect(dst: SocketAddr, src: Option<IpAddr>, kind: Kind) -> io::Result<Counted> {
-    let stream = Stamped::new(sim::http::connect_tcp(dst, src).await?)?;
+    let stream = Stamped::new(sim::http_client::connect_tcp(dst, src).await?)?;
     Ok(Counted::new(stream, KindSwitch::new(kind)))
 }

@@ -12,7 +12,7 @@ use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
-use sim::http::Response;
+use sim::http_client::Response;
 use sim::phone::split_http_url as split_url;
 
 use crate::client::{BROWSER_HEADERS, Client, Failure};

@@ -138,7 +138,10 @@ async fn wt_time(c: &wtransport::Connection, pending: &Pending, id: u32) -> Opti
 }
 
 /// One `/t` on `conn` (reconnected if spent); its beacon µs.
-async fn http_time(conn: &mut Option<sim::http::Conn>, addr: std::net::SocketAddr) -> Option<u64> {
+async fn http_time(
+    conn: &mut Option<sim::http_client::Conn>,
+    addr: std::net::SocketAddr,
+) -> Option<u64> {
     if conn.as_ref().is_none_or(|c| !c.is_reusable()) {
         *conn = setup::connect(addr).await;
     }

@@ -126,7 +126,8 @@ impl Clients {
                 u32::from(Ipv4Addr::new(127, 0, 4, 1)) + (i / 100) as u32,
             ));
             self.pollers.spawn(async move {
-                let Ok(mut conn) = sim::http::Conn::connect(s.http, Some(source)).await else {
+                let Ok(mut conn) = sim::http_client::Conn::connect(s.http, Some(source)).await
+                else {
                     return;
                 };
                 let Ok(r) = conn.get("127.0.0.1", "/s", &[]).await else {

@@ -194,25 +194,28 @@ pub async fn http_get(
     addr: SocketAddr,
     path: &str,
     headers: &[(&str, &str)],
-) -> Option<sim::http::Response> {
+) -> Option<sim::http_client::Response> {
     let mut conn = connect(addr).await?;
     get(&mut conn, path, headers).await
 }
 
 /// A keep-alive connection (`None` after 5 s or on failure).
-pub async fn connect(addr: SocketAddr) -> Option<sim::http::Conn> {
-    tokio::time::timeout(Duration::from_secs(5), sim::http::Conn::connect(addr, None))
-        .await
-        .ok()?
-        .ok()
+pub async fn connect(addr: SocketAddr) -> Option<sim::http_client::Conn> {
+    tokio::time::timeout(
+        Duration::from_secs(5),
+        sim::http_client::Conn::connect(addr, None),
+    )
+    .await
+    .ok()?
+    .ok()
 }
 
 /// One GET on `conn` (`None` on failure or after 10 s; then the connection is spent).
 pub async fn get(
-    conn: &mut sim::http::Conn,
+    conn: &mut sim::http_client::Conn,
     path: &str,
     headers: &[(&str, &str)],
-) -> Option<sim::http::Response> {
+) -> Option<sim::http_client::Response> {
     tokio::time::timeout(
         Duration::from_secs(10),
         conn.get("127.0.0.1", path, headers),

@@ -57,7 +57,7 @@ impl Resp {
 }
 
 /// Sends one well-formed GET (`Connection: close`) with extra headers through the tree's HTTP
-/// client ([`sim::http::Conn`]) on a thread and current-thread runtime of its own (so async
+/// client ([`sim::http_client::Conn`]) on a thread and current-thread runtime of its own (so async
 /// tests may call it too); `host` goes in the Host header. Malformed or hand-shaped requests go
 /// through [`request`] or the raw exchanges.
 pub fn get(addr: SocketAddr, host: &str, path: &str, headers: &[(&str, &str)]) -> Resp {
@@ -70,7 +70,7 @@ pub fn get(addr: SocketAddr, host: &str, path: &str, headers: &[(&str, &str)]) -
             .unwrap();
         rt.block_on(async {
             let exchange = async {
-                let mut conn = sim::http::Conn::connect(addr, None).await?;
+                let mut conn = sim::http_client::Conn::connect(addr, None).await?;
                 conn.get(host, path, &all).await
             };
             tokio::time::timeout(Duration::from_secs(20), exchange).await

@@ -10,7 +10,7 @@ use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use sim::http::Conn;
+use sim::http_client::Conn;
 use sim::phone::{PhoneConfig, PhoneStatus, Relay, host_now_us, random_clock};
 use sim::poll::Rules;
 use sim::report::{one_line, rates, rates_line, summarise};
