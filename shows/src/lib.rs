@@ -9,6 +9,7 @@ pub mod compile;
 pub mod error;
 pub mod eval;
 pub mod glyphs;
+pub mod import;
 pub mod model;
 pub mod preview;
 pub mod source;
