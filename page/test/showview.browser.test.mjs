@@ -186,6 +186,9 @@ test('show view: the example hall and timeline; a dragged and stepped playhead s
   // The zone readout agrees with the hall.
   const readout = await page.$$eval('#zones-now li', (lis) => lis.map((l) => l.textContent));
   assert.equal(readout.length, show.zones.length);
+  // The kept screenshot: the playhead inside the chase.
+  const target = map.x(blocks[2].start + 0.43 * blocks[2].len);
+  await page.mouse.click(target, laneY);
   await page.screenshot({ path: join(results, 'console-show-view.png') });
   assert.deepEqual(page.errors, []);
   await page.close();

@@ -72,6 +72,16 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Check a show again on every save, until interrupted: one line per save on stdout
+    /// (`ok: ...`) or its problems on stderr (file:line:col); `-o` also writes the compiled
+    /// JSON of each good save. `beacon console --watch FILE` draws the same file.
+    Watch {
+        /// Show source file (.toml).
+        file: PathBuf,
+        /// Where to write the compiled JSON after each good save.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
     /// Turn a cue list (CSV with a header row: cue, start, duration, colour, zones, fade, end)
     /// into show source; each problem is printed as file:line.
     Import {
@@ -118,6 +128,7 @@ pub fn run(cli: Cli) -> i32 {
         } => run_preview(&file, &cue, &output, width, span),
         Command::Cues { file, long, json } => run_cues(&file, long, json),
         Command::Eval { file, cue, zone, t } => run_eval(&file, &cue, &zone, t),
+        Command::Watch { file, output } => run_watch(&file, output.as_deref()),
         Command::Import {
             file,
             output,
@@ -367,5 +378,55 @@ pub fn run_import(
             eprintln!("shows: cannot write {name}: {e}");
             EXIT_USAGE
         }
+    }
+}
+
+/// `shows watch FILE [-o OUT]`: polls the file's size, mtime and inode every 100 ms (editors
+/// that save by renaming a new file over the old one change the inode) and checks it again on
+/// every change. Runs until killed.
+pub fn run_watch(file: &Path, output: Option<&Path>) -> i32 {
+    use std::os::unix::fs::MetadataExt as _;
+    let stamp = |p: &Path| {
+        std::fs::metadata(p)
+            .ok()
+            .map(|m| (m.len(), m.modified().ok(), m.ino()))
+    };
+    let mut seen = None;
+    let mut first = true;
+    loop {
+        let now = stamp(file);
+        if first || now != seen {
+            first = false;
+            seen = now;
+            match crate::compile_file(file) {
+                Ok(show) => {
+                    let mut line = format!(
+                        "{}: ok: '{}', {} cues, {} zones, id {}",
+                        file.display(),
+                        show.title(),
+                        show.cues.len(),
+                        show.zones.len(),
+                        show.id_hex()
+                    );
+                    if let Some(out) = output {
+                        match std::fs::write(out, show.to_json()) {
+                            Ok(()) => line += &format!(" -> {}", out.display()),
+                            Err(e) => eprintln!("shows: cannot write {}: {e}", out.display()),
+                        }
+                    }
+                    println!("{line}");
+                }
+                Err(e) => {
+                    eprintln!("{e}");
+                    println!(
+                        "{}: {} problem(s)",
+                        file.display(),
+                        e.problems().len().max(1)
+                    );
+                }
+            }
+            let _ = std::io::stdout().flush();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
     }
 }

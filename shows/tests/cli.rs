@@ -353,3 +353,44 @@ fn a_layout_is_no_part_of_the_compiled_show() {
             .is_none()
     );
 }
+
+#[test]
+fn watch_checks_again_on_every_save() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("w.toml");
+    let out = dir.path().join("w.json");
+    let good = std::fs::read_to_string(self::dir().join("examples/minimal.toml")).unwrap();
+    std::fs::write(&file, &good).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_shows"))
+        .args(["watch", file.to_str().unwrap(), "-o", out.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    assert!(first.contains(": ok: 'Minimal'"), "{first}");
+    assert!(out.exists());
+    std::fs::write(
+        &file,
+        good.replace("title = \"Minimal\"", "title = \"Minimal\"\nshade = 1"),
+    )
+    .unwrap();
+    let second = lines.next().unwrap().unwrap();
+    assert!(second.ends_with("1 problem(s)"), "{second}");
+    std::fs::write(
+        &file,
+        good.replace("title = \"Minimal\"", "title = \"Again\""),
+    )
+    .unwrap();
+    let third = lines.next().unwrap().unwrap();
+    assert!(third.contains(": ok: 'Again'"), "{third}");
+    child.kill().unwrap();
+    let output = child.wait_with_output().unwrap();
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("w.toml:3:1: unknown field `shade`"),
+        "{stderr}"
+    );
+}

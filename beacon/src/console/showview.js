@@ -239,9 +239,9 @@ function hallGeometry(width, height) {
   if (!layout) {
     // No plan: a row of blocks in show order.
     const gap = 8;
-    const top = 36;
     const w = (width - 2 * gap - (n - 1) * gap) / n;
-    const h = Math.min(height - top - 16, 160);
+    const h = Math.min(height - 32, 160);
+    const top = (height - h) / 2;
     return show.zones.map((name, z) => {
       const x = gap + z * (w + gap);
       return { z, name, poly: [[x, top], [x + w, top], [x + w, top + h], [x, top + h]], seats: null, probe: [x + w / 2, top + h * 0.75], label: [x + 4, top + 12] };
