@@ -147,6 +147,10 @@ test('show view: the example hall and timeline; a dragged and stepped playhead s
   const page = await openView(loadedUrl);
   const show = await compiled(EXAMPLE);
   assert.equal(await page.textContent('#view-title'), 'Intermission');
+  // The view evaluates with the phones' own file (no third copy of the evaluator).
+  const origin = new URL(loadedUrl).origin;
+  assert.equal(await (await fetch(`${origin}/show.js`)).text(), readFileSync(join(repo, 'page/src/show.js'), 'utf8'));
+  assert.equal((await fetch(`${origin}/api/show`)).status, 401, 'the show view needs the token');
   assert.deepEqual(await page.evaluate(() => window.showView.blocks()), placement(show));
   const blocks = placement(show);
   const map = await timelineMap(page);

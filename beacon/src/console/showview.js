@@ -412,8 +412,12 @@ function render() {
   drawReadout();
 }
 
+// Redraws every frame only while the playhead moves with the show; else on change (a status,
+// a new view, an input), so an idle console costs nothing.
+let dirty = true;
 function frame() {
-  render();
+  if (dirty || (follow && isLive())) render();
+  dirty = false;
   requestAnimationFrame(frame);
 }
 
@@ -519,6 +523,7 @@ function step(ms) {
 $('frame-back').addEventListener('click', () => step(-FRAME_MS));
 $('frame-fwd').addEventListener('click', () => step(FRAME_MS));
 $('live').addEventListener('click', () => { follow = !follow; render(); });
+window.addEventListener('resize', () => { dirty = true; });
 $('zoom-fit').addEventListener('click', () => { span = [0, total]; render(); });
 $('zoom-cue').addEventListener('click', () => {
   if (!view) return;
@@ -534,11 +539,12 @@ document.addEventListener('keydown', (e) => {
     step(dir * (e.shiftKey ? 1000 : FRAME_MS));
   } else if (e.key === 'l' || e.key === 'L') {
     follow = true;
+    dirty = true;
   }
 });
 window.addEventListener('resize', () => { strips = null; timeline.dataset.key = ''; });
 
-onStatus((status, atMs) => { live = { status, at: atMs }; });
+onStatus((status, atMs) => { live = { status, at: atMs }; dirty = true; });
 
 /** Read-only hooks for tests and the save-to-screen measurement. */
 window.showView = {
