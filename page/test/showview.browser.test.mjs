@@ -224,6 +224,11 @@ test('show view: WCAG 2.3.1 findings of shows check are marked where they occur,
     assert.ok(m.r.y >= laneTop - 1 && m.r.y + m.r.height <= laneTop + map.lane + 1, `marker on ${found[2]}'s lane`);
   }
   assert.equal(await page.$$eval('#findings li', (l) => l.length), lines.length);
+  // No [layout]: the hall is a row of blocks in show order, here at \`calm\` (solid #2040ff).
+  const pixels = await hallPixels(page);
+  assert.deepEqual(pixels.map((p) => p.name), zones);
+  assert.ok(pixels[0].x < pixels[1].x);
+  assert.deepEqual(pixels.map((p) => p.rgb), [[0x20, 0x40, 0xff], [0x20, 0x40, 0xff]]);
   await page.screenshot({ path: join(results, 'console-show-view-wcag.png') });
   assert.deepEqual(page.errors, []);
   await page.close();

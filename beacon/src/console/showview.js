@@ -244,7 +244,7 @@ function hallGeometry(width, height) {
     const top = (height - h) / 2;
     return show.zones.map((name, z) => {
       const x = gap + z * (w + gap);
-      return { z, name, poly: [[x, top], [x + w, top], [x + w, top + h], [x, top + h]], seats: null, probe: [x + w / 2, top + h * 0.75], label: [x + 4, top + 12] };
+      return { z, name, poly: [[x, top], [x + w, top], [x + w, top + h], [x, top + h]], seats: null, probe: [x + w / 2, top + h * 0.75], label: [x + w / 2, top + h * 0.25] };
     });
   }
   const margin = 12;
@@ -259,26 +259,29 @@ function hallGeometry(width, height) {
     let probe;
     const xs = poly.map((p) => p[0]);
     const ys = poly.map((p) => p[1]);
-    const label = [Math.min(...xs) + 4, Math.min(...ys) + 11];
+    let label = interiorPoint(poly, [0.25, 0.3, 0.2, 0.35]);
     if (place.seats) {
+      label = [(Math.min(...xs) + Math.max(...xs)) / 2, Math.min(...ys) - 8];
       const s = place.seats;
       seats = { s, P, scale };
       // The middle seat of the back row.
       probe = P([s.x + (Math.floor(s.per_row / 2) + 0.5) * s.pitch, s.y + (s.rows - 0.5) * s.row_pitch]);
     } else {
-      probe = interiorPoint(poly);
+      probe = interiorPoint(poly, [0.75, 0.7, 0.8, 0.65, 0.6]);
     }
     return { z: place.zone, name: show.zones[place.zone], poly, seats, probe, label };
   });
 }
 
-/** A point well inside a polygon, in its lower part (labels sit at the top). */
-function interiorPoint(poly) {
+/** A point well inside a polygon: the middle of its widest span on the first of the heights
+ *  `fractions` (of its height, from the top) where a span is wide enough. Labels sit in the
+ *  upper part, the probe the tests read in the lower part. */
+function interiorPoint(poly, fractions) {
   const ys = poly.map((p) => p[1]);
   const lo = Math.min(...ys);
   const hi = Math.max(...ys);
   let best = null;
-  for (const f of [0.7, 0.6, 0.8, 0.5, 0.4]) {
+  for (const f of fractions) {
     const y = lo + f * (hi - lo);
     const xs = [];
     for (let i = 0; i < poly.length; i++) {
@@ -295,8 +298,6 @@ function interiorPoint(poly) {
   return best ? best.p : poly[0];
 }
 
-/** Black or white text over `rgb`. */
-const ink = (rgb) => (0.2126 * rgb[0] + 0.7152 * rgb[1] + 0.0722 * rgb[2] > 140 ? '#000' : '#fff');
 
 let geometry = [];
 
@@ -348,11 +349,17 @@ function drawHall() {
     g.strokeStyle = '#555';
     g.lineWidth = 1;
     g.stroke(path);
+    // The name on a dark tag, so it reads over any colour.
     g.font = '600 11px system-ui, sans-serif';
     g.textBaseline = 'middle';
-    g.fillStyle = zone.seats ? '#ddd' : ink(rgb);
-    const [lx, ly] = zone.seats ? [zone.label[0] - 4, zone.label[1] - 19] : zone.label;
+    g.textAlign = 'center';
+    const [lx, ly] = zone.label;
+    const tw = g.measureText(zone.name).width + 8;
+    g.fillStyle = 'rgba(0,0,0,0.65)';
+    g.fillRect(lx - tw / 2, ly - 8, tw, 16);
+    g.fillStyle = '#eee';
     g.fillText(zone.name, lx, ly);
+    g.textAlign = 'left';
   }
   if (black) {
     g.fillStyle = '#f55';
