@@ -117,6 +117,8 @@ impl Found<'_> {
 struct Row {
     line: u64,
     name: String,
+    /// The desk's cue number, when a name was given beside it (kept as a comment).
+    number: Option<String>,
     start: Option<u64>,
     duration: Option<u64>,
     /// A duration was written (if `duration` is `None`, it was reported as wrong).
@@ -224,10 +226,10 @@ pub fn import_csv(
         // A desk's cue number names the cue unless the list also gives a name (QLab: Number
         // is often empty, Name rarely).
         let label = field(NAME);
-        let (name, column) = if label.is_empty() {
-            (field(CUE), CUE)
+        let (name, column, number) = if label.is_empty() {
+            (field(CUE), CUE, None)
         } else {
-            (label, NAME)
+            (label, NAME, Some(field(CUE)).filter(|n| !n.is_empty()))
         };
         if !valid_name(&name) {
             bad(
@@ -292,6 +294,7 @@ pub fn import_csv(
         rows.push(Row {
             line,
             name,
+            number,
             start,
             duration,
             duration_given,
@@ -463,8 +466,11 @@ fn write_show(title: &str, zones: &[String], rows: &[Row], durations: &[u64]) ->
     );
     let mut previous = Rgb::BLACK;
     for (row, &dur) in rows.iter().zip(durations) {
+        let number = row.number.as_ref().map_or(String::new(), |n| {
+            format!(", cue {}", n.replace(['\n', '\r'], " "))
+        });
         out += &format!(
-            "\n[[cue]]  # line {}\nname = {}\nend = \"{}\"\n",
+            "\n[[cue]]  # line {}{number}\nname = {}\nend = \"{}\"\n",
             row.line,
             q(&row.name),
             row.end

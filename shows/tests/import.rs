@@ -100,6 +100,11 @@ fn the_example_cue_list_imports_into_a_valid_twenty_cue_show() {
     let check = shows(&["check", toml.to_str().unwrap()]);
     assert_eq!(check.status.code(), Some(0), "{}", text(&check.stderr));
 
+    let written = std::fs::read_to_string(&toml).unwrap();
+    assert!(
+        written.contains("[[cue]]  # line 2, cue 1\nname = \"house\""),
+        "the desk's cue number is kept beside the name:\n{written}"
+    );
     let show = shows::compile_file(&toml).unwrap();
     assert_eq!(show.cues.len(), 20);
     // Spot checks against the CSV text itself.

@@ -329,8 +329,11 @@ function drawHall() {
     const path = new Path2D();
     zone.poly.forEach(([x, y], i) => (i ? path.lineTo(x, y) : path.moveTo(x, y)));
     path.closePath();
-    if (zone.seats) {
-      const { s, P, scale } = zone.seats;
+    const seats = zone.seats;
+    // Seats drawn one by one while they are at least 2 px and not too many to redraw each frame.
+    const seatPx = seats ? Math.min(seats.s.pitch, seats.s.row_pitch) * seats.scale : 0;
+    if (seats && seatPx >= 2.5 && seats.s.rows * seats.s.per_row <= 5000) {
+      const { s, P, scale } = seats;
       g.fillStyle = '#151515';
       g.fill(path);
       g.fillStyle = css;
