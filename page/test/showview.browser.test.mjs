@@ -23,6 +23,7 @@ let watchUrl; // console with --watch on `flashy`
 let flashy;
 let example; // a copy of the example show, watched by a third console
 let exampleUrl;
+let relayPort;
 
 const waitFor = (what, fn, timeoutMs = 15000) =>
   waitUntil(what, () => fn().catch(() => false), timeoutMs, () => `\n${harness.logs()}`);
@@ -74,6 +75,7 @@ before(async () => {
   socket = join(harness.tmp, 'run', 'beacon.sock');
   const mport = multicastPort();
   const http = await freePort();
+  relayPort = http;
   harness.start('beacon', ['run', '--dev', '--socket', socket, '--port', mport, '--lead-ms', '1500']);
   harness.start('portal', ['run', '--dev', '--http', `127.0.0.1:${http}`, '--no-dns', '--port', mport, '--canonical-url', `http://127.0.0.1:${http}/`]);
   await waitFor('the beacon socket', async () => JSON.parse(await beaconCtl(socket, 'status', '--json')).state);
@@ -302,7 +304,13 @@ test('show view: live, the playhead follows the beacon clock; GO lead counts dow
   }
   console.log(`# live playhead vs beacon clock: worst ${worst.toFixed(1)} ms over 20 frames (a frame: 16.7 ms)`);
   assert.ok(worst < 250, `the playhead follows the show (${worst} ms off)`);
+  // The live audience per relay: three phones parked on the relay's long-poll.
+  const relay = `http://127.0.0.1:${relayPort}`;
+  const { v } = await (await fetch(`${relay}/s`)).json();
+  const parked = Array.from({ length: 3 }, () => fetch(`${relay}/s?after=${v}`).then((r) => r.text()).catch(() => ''));
+  await page.waitForFunction((host) => document.getElementById('ph-audience').textContent === `3 phones (${host}: 3)`, `127.0.0.1:${relayPort}`, { timeout: 10000 });
   await beaconCtl(socket, 'hold');
+  await Promise.all(parked);
   const held = JSON.parse(await beaconCtl(socket, 'status', '--json'));
   await page.waitForFunction((t) => Math.abs(window.showView.playhead().t - t) < 1e-6, held.offset_us / 1000);
   await page.screenshot({ path: join(results, 'console-show-view-live.png') });

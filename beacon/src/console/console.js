@@ -11,6 +11,9 @@ const statusListeners = [];
 /** Calls `fn(status, at)` with every status; `at`: the `performance.now()` that matches the
  *  status's `now_us` (the middle of its request's round trip). */
 export function onStatus(fn) { statusListeners.push(fn); }
+const relayListeners = [];
+/** Calls `fn(relays)` with every scrape of the relays' figures (`/api/relays`). */
+export function onRelays(fn) { relayListeners.push(fn); }
 let last = null; // { status, at: performance.now() when received }
 let cuesKey = '';
 
@@ -114,6 +117,7 @@ async function pollStatus() {
 async function pollRelays() {
   try {
     const relays = await (await api('/api/relays')).json();
+    for (const fn of relayListeners) fn(relays);
     if (!relays.length) { $('relays-heard').textContent = 'no --relay given'; return; }
     const heard = relays.filter((r) => r.healthy).length;
     $('relays-heard').textContent = `${heard}/${relays.length}`;

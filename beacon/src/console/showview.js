@@ -3,7 +3,7 @@
 // computed by the phones' own evaluator (/show.js is page/src/show.js). The playhead is
 // dragged or stepped frame by frame, or follows the live show on the beacon clock.
 import { colourAt, hex } from '/show.js';
-import { api, onStatus } from '/console.js';
+import { api, onRelays, onStatus } from '/console.js';
 
 const $ = (id) => document.getElementById(id);
 /** One frame of a 60 Hz phone screen, ms. */
@@ -555,6 +555,14 @@ document.addEventListener('keydown', (e) => {
 window.addEventListener('resize', () => { strips = null; timeline.dataset.key = ''; });
 
 onStatus((status, atMs) => { live = { status, at: atMs }; dirty = true; });
+// The live audience per relay: phones with a long-poll parked right now (`portal_listeners`).
+onRelays((relays) => {
+  const counted = relays.filter((r) => r.listeners != null);
+  const total = counted.reduce((a, r) => a + r.listeners, 0);
+  $('ph-audience').textContent = counted.length
+    ? `${total} phones (${counted.map((r) => `${new URL(r.url).host}: ${r.listeners}`).join(', ')})`
+    : '–';
+});
 
 /** Read-only hooks for tests and the save-to-screen measurement. */
 window.showView = {
