@@ -358,6 +358,8 @@ function drawHall() {
     g.textAlign = 'center';
     const [lx, ly] = zone.label;
     const tw = g.measureText(zone.name).width + 8;
+    const xs = zone.poly.map((p) => p[0]);
+    if (tw > Math.max(...xs) - Math.min(...xs) + 16) continue; // no room: the readout names it
     g.fillStyle = 'rgba(0,0,0,0.65)';
     g.fillRect(lx - tw / 2, ly - 8, tw, 16);
     g.fillStyle = '#eee';
@@ -505,15 +507,23 @@ timeline.addEventListener('pointerdown', (e) => {
 });
 timeline.addEventListener('pointermove', (e) => { if (dragging) scrub(e); });
 timeline.addEventListener('pointerup', () => { dragging = false; });
-// Zoom around the pointer; double click shows the whole show.
+// Ctrl + wheel (or a pinch) zooms around the pointer, Shift + wheel or a sideways wheel pans;
+// a plain wheel scrolls the page. Double click shows the whole show.
 timeline.addEventListener('wheel', (e) => {
   if (!view) return;
+  const sideways = e.shiftKey || Math.abs(e.deltaX) > Math.abs(e.deltaY);
+  if (!e.ctrlKey && !e.metaKey && !sideways) return;
   e.preventDefault();
   const r = timeline.getBoundingClientRect();
-  const pivot = msAtX(e.clientX - r.left);
-  const k = Math.exp(e.deltaY * 0.002);
-  const width = Math.min(total, Math.max(200, (span[1] - span[0]) * k));
-  let t0 = pivot - ((pivot - span[0]) / (span[1] - span[0])) * width;
+  let width = span[1] - span[0];
+  let t0 = span[0];
+  if (sideways) {
+    t0 += ((e.shiftKey ? e.deltaY : e.deltaX) / timelineWidth()) * width;
+  } else {
+    const pivot = msAtX(e.clientX - r.left);
+    width = Math.min(total, Math.max(200, width * Math.exp(e.deltaY * 0.002)));
+    t0 = pivot - ((pivot - span[0]) / (span[1] - span[0])) * width;
+  }
   t0 = Math.min(Math.max(0, t0), total - width);
   span = [t0, t0 + width];
   render();
