@@ -100,6 +100,8 @@ async function openView(url) {
   page.errors = errors;
   await page.goto(url);
   await page.waitForFunction(() => window.showView?.version() != null && document.getElementById('view-title').textContent !== '–');
+  // Two frames: a redraw after any size change the first drawing caused (a scrollbar, a list).
+  await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
   return page;
 }
 

@@ -543,7 +543,6 @@ function step(ms) {
 $('frame-back').addEventListener('click', () => step(-FRAME_MS));
 $('frame-fwd').addEventListener('click', () => step(FRAME_MS));
 $('live').addEventListener('click', () => { follow = !follow; render(); });
-window.addEventListener('resize', () => { dirty = true; });
 $('zoom-fit').addEventListener('click', () => { span = [0, total]; render(); });
 $('zoom-cue').addEventListener('click', () => {
   if (!view) return;
@@ -562,7 +561,10 @@ document.addEventListener('keydown', (e) => {
     dirty = true;
   }
 });
-window.addEventListener('resize', () => { strips = null; timeline.dataset.key = ''; });
+// Any change of the canvases' size (the window, a scrollbar coming, the error list growing)
+// redraws at the new size, markers included.
+new ResizeObserver(() => { strips = null; timeline.dataset.key = ''; dirty = true; }).observe(timeline);
+new ResizeObserver(() => { dirty = true; }).observe($('hall'));
 
 onStatus((status, atMs) => { live = { status, at: atMs }; dirty = true; });
 // The live audience per relay: phones with a long-poll parked right now (`portal_listeners`).
