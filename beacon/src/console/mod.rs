@@ -101,6 +101,8 @@ struct ConsoleState {
     port: u16,
     token: String,
     relays: Mutex<Vec<RelayFigures>>,
+    /// `--watch`: read without the view's lock, which a compile holds (off the runtime).
+    watch: Option<PathBuf>,
     view: Arc<Mutex<view::ShowWatch>>,
 }
 
@@ -162,6 +164,7 @@ pub async fn serve(
                 .map(RelayFigures::new)
                 .collect(),
         ),
+        watch: options.watch.clone(),
         view: Arc::new(Mutex::new(view::ShowWatch::new(options.watch.clone()))),
     });
     if !options.relays.is_empty() {
@@ -329,12 +332,7 @@ async fn show_view(
     State(state): State<Arc<ConsoleState>>,
     axum::extract::Query(query): axum::extract::Query<ViewQuery>,
 ) -> Response {
-    let watched = state
-        .view
-        .lock()
-        .ok()
-        .and_then(|v| v.watched().map(PathBuf::from));
-    let file = match watched {
+    let file = match state.watch.clone() {
         Some(path) => Some(path),
         None => ask(&state, Request::Status)
             .await

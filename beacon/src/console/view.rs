@@ -53,11 +53,6 @@ impl ShowWatch {
         }
     }
 
-    /// The file given with `--watch`, if any.
-    pub fn watched(&self) -> Option<&Path> {
-        self.watch.as_deref()
-    }
-
     /// Brings the view up to date with `file` (the watched or loaded show's source; `None`:
     /// nothing to show). Compiles (blocking) only when the file changed.
     pub fn refresh(&mut self, file: Option<&Path>) {
