@@ -102,6 +102,10 @@ enum Cmd {
         /// (repeat for several relays).
         #[arg(long)]
         relay: Vec<String>,
+        /// Show this show file in the show view and redraw it on every save (default: the
+        /// loaded show's file). It is only previewed: load it with `beacon load FILE`.
+        #[arg(long, value_name = "FILE")]
+        watch: Option<PathBuf>,
     },
 }
 
@@ -130,8 +134,12 @@ fn main() -> ExitCode {
         Cmd::Status { json } => return status(socket, json),
         Cmd::Validate { config, dev } => return validate(&config, dev),
         Cmd::Keygen { file, force, owner } => return keygen(&file, force, owner.as_deref()),
-        Cmd::Console { listen, relay } => {
-            return match console(listen, relay, socket) {
+        Cmd::Console {
+            listen,
+            relay,
+            watch,
+        } => {
+            return match console(listen, relay, watch, socket) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("beacon console: {e:#}");
@@ -192,6 +200,7 @@ fn keygen(file: &std::path::Path, force: bool, owner: Option<&str>) -> ExitCode 
 fn console(
     listen: std::net::SocketAddr,
     relays: Vec<String>,
+    watch: Option<PathBuf>,
     socket: Option<PathBuf>,
 ) -> anyhow::Result<()> {
     crowdlight_proto::logging::init_logging();
@@ -200,6 +209,7 @@ fn console(
         socket: socket.unwrap_or_else(paths::default_socket_path),
         relays,
         token: String::new(),
+        watch: watch.map(|w| std::path::absolute(&w).unwrap_or(w)),
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -72,6 +72,32 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Check a show again on every save, until interrupted: one line per save on stdout
+    /// (`ok: ...`) or its problems on stderr (file:line:col); `-o` also writes the compiled
+    /// JSON of each good save. `beacon console --watch FILE` draws the same file.
+    Watch {
+        /// Show source file (.toml).
+        file: PathBuf,
+        /// Where to write the compiled JSON after each good save.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+    /// Turn a cue list (CSV with a header row: cue, start, duration, colour, zones, fade, end)
+    /// into show source; each problem is printed as file:line.
+    Import {
+        /// The cue list (.csv).
+        file: PathBuf,
+        /// The show source to write (.toml); "-" writes to stdout.
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Show title (default: the CSV file's name without extension).
+        #[arg(long)]
+        title: Option<String>,
+        /// Zones in sweep order, separated by commas (default: the zones the list names, in
+        /// order of first use; "hall" when it names none).
+        #[arg(long, value_delimiter = ',')]
+        zones: Option<Vec<String>>,
+    },
     /// Print the colour of a zone at a time into a cue as #rrggbb.
     Eval {
         /// Show source (.toml) or compiled show (.json).
@@ -102,6 +128,13 @@ pub fn run(cli: Cli) -> i32 {
         } => run_preview(&file, &cue, &output, width, span),
         Command::Cues { file, long, json } => run_cues(&file, long, json),
         Command::Eval { file, cue, zone, t } => run_eval(&file, &cue, &zone, t),
+        Command::Watch { file, output } => run_watch(&file, output.as_deref()),
+        Command::Import {
+            file,
+            output,
+            title,
+            zones,
+        } => run_import(&file, &output, title, zones),
     }
 }
 
@@ -283,5 +316,117 @@ pub fn run_cues(file: &Path, long: bool, json: bool) -> i32 {
             eprintln!("shows: cannot write to stdout: {e}");
             EXIT_USAGE
         }
+    }
+}
+
+/// `shows import FILE.csv -o SHOW.toml`: converts, then compiles the result (a cue list that
+/// imports is a show that `shows check` accepts; anything else is a bug reported as such).
+pub fn run_import(
+    file: &Path,
+    output: &Path,
+    title: Option<String>,
+    zones: Option<Vec<String>>,
+) -> i32 {
+    let text = match std::fs::read(file) {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        Err(e) => {
+            eprintln!("shows: {}: {e}", file.display());
+            return EXIT_USAGE;
+        }
+    };
+    let title = title.unwrap_or_else(|| {
+        file.file_stem()
+            .map_or("Imported".into(), |s| s.to_string_lossy().into_owned())
+    });
+    let options = crate::import::ImportOptions {
+        title,
+        zones: zones.map(|z| z.into_iter().map(|s| s.trim().to_string()).collect()),
+    };
+    let imported = match crate::import::import_csv(&text, &file.display().to_string(), &options) {
+        Ok(i) => i,
+        Err(problems) => {
+            for p in problems {
+                eprintln!("{p}");
+            }
+            return EXIT_INVALID;
+        }
+    };
+    if !imported.ignored_columns.is_empty() {
+        eprintln!(
+            "shows: {}: ignored columns: {}",
+            file.display(),
+            imported.ignored_columns.join(", ")
+        );
+    }
+    let name = output.display().to_string();
+    if let Err(e) = crate::compile_str(&imported.toml, &name) {
+        // The title or zone list came from the command line, or a rule the importer does not
+        // pre-check: the show's own located problems say what.
+        eprintln!("{e}");
+        return report(&e);
+    }
+    if output == Path::new("-") {
+        print!("{}", imported.toml);
+        return EXIT_OK;
+    }
+    match std::fs::write(output, &imported.toml) {
+        Ok(()) => {
+            println!("{name}: {} cues from {}", imported.cues, file.display());
+            EXIT_OK
+        }
+        Err(e) => {
+            eprintln!("shows: cannot write {name}: {e}");
+            EXIT_USAGE
+        }
+    }
+}
+
+/// `shows watch FILE [-o OUT]`: polls the file's size, mtime and inode every 100 ms (editors
+/// that save by renaming a new file over the old one change the inode) and checks it again on
+/// every change. Runs until killed.
+pub fn run_watch(file: &Path, output: Option<&Path>) -> i32 {
+    use std::os::unix::fs::MetadataExt as _;
+    let stamp = |p: &Path| {
+        std::fs::metadata(p)
+            .ok()
+            .map(|m| (m.len(), m.modified().ok(), m.ino()))
+    };
+    let mut seen = None;
+    let mut first = true;
+    loop {
+        let now = stamp(file);
+        if first || now != seen {
+            first = false;
+            seen = now;
+            match crate::compile_file(file) {
+                Ok(show) => {
+                    let mut line = format!(
+                        "{}: ok: '{}', {} cues, {} zones, id {}",
+                        file.display(),
+                        show.title(),
+                        show.cues.len(),
+                        show.zones.len(),
+                        show.id_hex()
+                    );
+                    if let Some(out) = output {
+                        match std::fs::write(out, show.to_json()) {
+                            Ok(()) => line += &format!(" -> {}", out.display()),
+                            Err(e) => eprintln!("shows: cannot write {}: {e}", out.display()),
+                        }
+                    }
+                    println!("{line}");
+                }
+                Err(e) => {
+                    eprintln!("{e}");
+                    println!(
+                        "{}: {} problem(s)",
+                        file.display(),
+                        e.problems().len().max(1)
+                    );
+                }
+            }
+            let _ = std::io::stdout().flush();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
     }
 }

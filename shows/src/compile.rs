@@ -8,6 +8,7 @@ use serde::Deserialize;
 use toml::{Spanned, Value};
 
 use crate::error::{Locator, Problem, ProblemKind, ShowError};
+use crate::layout::{self, Layout};
 use crate::model::{
     CompiledShow, Cue, CueEnd, FORMAT_VERSION, MAX_DURATION_MS, Rgb, Segment, Shape,
 };
@@ -47,6 +48,32 @@ pub fn compile_str_within(
     file_name: &str,
     deadline: Option<std::time::Instant>,
 ) -> Result<CompiledShow, ShowError> {
+    let authoring = compile_for_authoring(source, file_name, deadline)?;
+    if authoring.flashes.is_empty() {
+        Ok(authoring.show)
+    } else {
+        Err(ShowError::Invalid(authoring.flashes))
+    }
+}
+
+/// What an authoring view draws: the show, its hall plan, and its WCAG 2.3.1 flashes.
+#[derive(Debug, Clone)]
+pub struct Authoring {
+    /// The compiled show (as [`compile_str`] would give it were there no flashes).
+    pub show: CompiledShow,
+    /// The hall plan, when the source has a `[layout]`.
+    pub layout: Option<Layout>,
+    /// The flash problems, located like every problem (kind [`ProblemKind::Flash`]).
+    pub flashes: Vec<Problem>,
+}
+
+/// Compiles a show that is valid but for its WCAG 2.3.1 flashes, and returns those flashes
+/// beside it, with its layout. Any other problem is an error, as in [`compile_str`].
+pub fn compile_for_authoring(
+    source: &str,
+    file_name: &str,
+    deadline: Option<std::time::Instant>,
+) -> Result<Authoring, ShowError> {
     if source.len() > MAX_SOURCE_BYTES {
         return Err(ShowError::Invalid(vec![Problem {
             kind: ProblemKind::Invalid,
@@ -77,6 +104,7 @@ pub fn compile_str_within(
         file: file_name,
         problems: Vec::new(),
         bpm: None,
+        layout: None,
     };
     let built = cx.build(&raw);
     if !cx.problems.is_empty() {
@@ -114,11 +142,11 @@ pub fn compile_str_within(
             message: v.message(),
         });
     }
-    if problems.is_empty() {
-        Ok(show)
-    } else {
-        Err(ShowError::Invalid(problems))
-    }
+    Ok(Authoring {
+        show,
+        layout: cx.layout,
+        flashes: problems,
+    })
 }
 
 /// Reads and compiles a show file.
@@ -222,6 +250,7 @@ struct Ctx<'a> {
     file: &'a str,
     problems: Vec<Problem>,
     bpm: Option<u32>,
+    layout: Option<Layout>,
 }
 
 impl Ctx<'_> {
@@ -273,6 +302,15 @@ impl Ctx<'_> {
             }
         }
         let zones = self.build_zones(raw);
+        if let Some(plan) = &raw.layout {
+            let mut found = Vec::new();
+            self.layout = layout::check(plan.get_ref(), &zones, plan.span(), &mut |span, m| {
+                found.push((span, m));
+            });
+            for (span, message) in found {
+                self.problem(span, TOP, message);
+            }
+        }
         let palette = self.build_palette(raw);
         if raw.cues.is_empty() {
             self.problem(0..0, TOP, "the show has no cues (add a [[cue]] table)");

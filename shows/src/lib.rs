@@ -9,6 +9,8 @@ pub mod compile;
 pub mod error;
 pub mod eval;
 pub mod glyphs;
+pub mod import;
+pub mod layout;
 pub mod model;
 pub mod preview;
 pub mod source;
@@ -17,6 +19,9 @@ pub mod testing;
 pub mod vectors;
 pub mod wcag;
 
-pub use compile::{compile_file, compile_file_within, compile_str, compile_str_within};
+pub use compile::{
+    Authoring, compile_file, compile_file_within, compile_for_authoring, compile_str,
+    compile_str_within,
+};
 pub use error::{Problem, ProblemKind, ShowError};
 pub use model::{CompiledShow, Cue, CueEnd, FORMAT_VERSION, Rgb, Segment, Shape, ShowId};

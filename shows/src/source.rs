@@ -24,6 +24,9 @@ pub struct RawShow {
     /// Cues in show order (`[[cue]]`).
     #[serde(default, rename = "cue")]
     pub cues: Vec<Spanned<RawCue>>,
+    /// The hall plan (optional; authoring only, not compiled).
+    #[serde(default)]
+    pub layout: Option<Spanned<crate::layout::RawLayout>>,
 }
 
 /// One `[[cue]]` table.

@@ -316,3 +316,81 @@ fn cues_refuses_an_invalid_show() {
     let missing = shows(&["cues", "no/such/show.toml"]);
     assert_eq!(missing.status.code(), Some(2));
 }
+
+#[test]
+fn check_locates_layout_problems() {
+    let out = shows(&["check", "tests/bad/layout.toml"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    for want in [
+        "tests/bad/layout.toml:11:1: zone 'back' has no place in the layout",
+        "tests/bad/layout.toml:21:11: zones 'left' and 'right' overlap in the layout",
+        "tests/bad/layout.toml:25:9: zone 'upper' is empty: its block has no seats",
+        "tests/bad/layout.toml:28:8: unknown zone 'gallery' in the layout",
+        "tests/bad/layout.toml:32:8: zone 'left' is placed twice in the layout",
+        "tests/bad/layout.toml:37:11: zone 'aisle' is empty: its polygon has no area",
+    ] {
+        assert!(stderr.contains(want), "missing «{want}» in:\n{stderr}");
+    }
+    assert_eq!(stderr.lines().count(), 6, "{stderr}");
+}
+
+#[test]
+fn a_layout_is_no_part_of_the_compiled_show() {
+    // The example carries a layout; without it, the compiled bytes (and so the id) are the same.
+    let source = std::fs::read_to_string(dir().join("examples/intermission.toml")).unwrap();
+    let without = &source[..source.find("\n[layout]").expect("the example has a layout")];
+    let with = shows::compile_str(&source, "a.toml").unwrap();
+    let bare = shows::compile_str(without, "b.toml").unwrap();
+    assert_eq!(with.to_json(), bare.to_json());
+    let authoring = shows::compile_for_authoring(&source, "a.toml", None).unwrap();
+    let layout = authoring.layout.expect("layout");
+    assert_eq!(layout.zones.len(), with.zones.len());
+    assert!(
+        shows::compile_for_authoring(without, "b.toml", None)
+            .unwrap()
+            .layout
+            .is_none()
+    );
+}
+
+#[test]
+fn watch_checks_again_on_every_save() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("w.toml");
+    let out = dir.path().join("w.json");
+    let good = std::fs::read_to_string(self::dir().join("examples/minimal.toml")).unwrap();
+    std::fs::write(&file, &good).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_shows"))
+        .args(["watch", file.to_str().unwrap(), "-o", out.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    assert!(first.contains(": ok: 'Minimal'"), "{first}");
+    assert!(out.exists());
+    std::fs::write(
+        &file,
+        good.replace("title = \"Minimal\"", "title = \"Minimal\"\nshade = 1"),
+    )
+    .unwrap();
+    let second = lines.next().unwrap().unwrap();
+    assert!(second.ends_with("1 problem(s)"), "{second}");
+    std::fs::write(
+        &file,
+        good.replace("title = \"Minimal\"", "title = \"Again\""),
+    )
+    .unwrap();
+    let third = lines.next().unwrap().unwrap();
+    assert!(third.contains(": ok: 'Again'"), "{third}");
+    child.kill().unwrap();
+    let output = child.wait_with_output().unwrap();
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("w.toml:3:1: unknown field `shade`"),
+        "{stderr}"
+    );
+}

@@ -1,12 +1,19 @@
 // Crowdlight operator console: polls /api/status (4 Hz) and /api/relays (1 Hz), sends commands
-// to /api/command (the beacon's operator socket requests as JSON).
-'use strict';
+// to /api/command (the beacon's operator socket requests as JSON). An ES module: the show view
+// (showview.js) shares its `api` and hears every status through `onStatus`.
 const $ = (id) => document.getElementById(id);
 // The console token `beacon console` printed in the URL fragment (never sent by the browser
 // itself); every /api/ request carries it.
 const token = new URLSearchParams(location.hash.slice(1)).get('token') || '';
-const api = (path, init = {}) =>
+export const api = (path, init = {}) =>
   fetch(path, { ...init, cache: 'no-store', headers: { ...(init.headers || {}), 'X-Console-Token': token } });
+const statusListeners = [];
+/** Calls `fn(status, at)` with every status; `at`: the `performance.now()` that matches the
+ *  status's `now_us` (the middle of its request's round trip). */
+export function onStatus(fn) { statusListeners.push(fn); }
+const relayListeners = [];
+/** Calls `fn(relays)` with every scrape of the relays' figures (`/api/relays`). */
+export function onRelays(fn) { relayListeners.push(fn); }
 let last = null; // { status, at: performance.now() when received }
 let cuesKey = '';
 
@@ -31,8 +38,9 @@ function say(text, error) {
 
 function seconds(us) { return (us / 1e6).toFixed(1); }
 
-function show(status) {
-  last = { status, at: performance.now() };
+function show(status, at = performance.now()) {
+  last = { status, at };
+  for (const fn of statusListeners) fn(status, at);
   const st = $('state');
   st.textContent = status.state;
   st.dataset.state = status.state;
@@ -96,9 +104,10 @@ function tickCountdown() {
 
 async function pollStatus() {
   try {
+    const sent = performance.now();
     const r = await api('/api/status');
     const reply = await r.json();
-    if (reply.ok) show(reply.status);
+    if (reply.ok) show(reply.status, (sent + performance.now()) / 2);
     else { $('state').textContent = 'no beacon'; $('state').dataset.state = 'unknown'; say(reply.error, true); }
   } catch (e) {
     say(`console unreachable: ${e}`, true);
@@ -108,6 +117,7 @@ async function pollStatus() {
 async function pollRelays() {
   try {
     const relays = await (await api('/api/relays')).json();
+    for (const fn of relayListeners) fn(relays);
     if (!relays.length) { $('relays-heard').textContent = 'no --relay given'; return; }
     const heard = relays.filter((r) => r.healthy).length;
     $('relays-heard').textContent = `${heard}/${relays.length}`;

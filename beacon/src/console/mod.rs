@@ -2,9 +2,11 @@
 //! through the operator socket client ([`crate::client`]) — the same requests as the CLI, no
 //! second command path — and shows the relays' live figures scraped from their `/metrics`.
 //!
-//! Routes: `GET /` (page), `GET /console.js`, `GET /api/status` (the status reply),
+//! Routes: `GET /` (page), `GET /console.js`, `GET /showview.js` (the show view: hall plan and
+//! timeline), `GET /show.js` (the page's own evaluator, `page/src/show.js`: the view draws every
+//! colour with the code the phones run), `GET /api/status` (the status reply),
 //! `POST /api/command` (a [`Request`] as JSON; `load` is refused: load shows with the CLI),
-//! `GET /api/relays`. One middleware layer refuses any `Host` but this loopback console
+//! `GET /api/relays`, `GET /api/show?v=N` (the show view's source: [`view`]). One middleware layer refuses any `Host` but this loopback console
 //! (against DNS rebinding); commands need `Content-Type: application/json` and a same-origin
 //! `Origin` if any (against CSRF).
 //!
@@ -17,6 +19,7 @@
 //! a server or put in a `Referer`); without it: 401.
 
 pub mod relay;
+pub mod view;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -44,6 +47,9 @@ pub const SCRAPE_INTERVAL: Duration = Duration::from_secs(1);
 
 const PAGE: &str = include_str!("page.html");
 const SCRIPT: &str = include_str!("console.js");
+const VIEW_SCRIPT: &str = include_str!("showview.js");
+/// The phones' evaluator, served as is (one evaluator per language).
+const EVALUATOR: &str = include_str!("../../../page/src/show.js");
 
 /// Why the console cannot start.
 #[derive(Debug, thiserror::Error)]
@@ -86,6 +92,8 @@ pub struct ConsoleOptions {
     pub relays: Vec<String>,
     /// The daemon's console token ([`fetch_token`]).
     pub token: String,
+    /// The show file the show view follows (`--watch`); `None`: the loaded show's file.
+    pub watch: Option<PathBuf>,
 }
 
 struct ConsoleState {
@@ -93,6 +101,9 @@ struct ConsoleState {
     port: u16,
     token: String,
     relays: Mutex<Vec<RelayFigures>>,
+    /// `--watch`: read without the view's lock, which a compile holds (off the runtime).
+    watch: Option<PathBuf>,
+    view: Arc<Mutex<view::ShowWatch>>,
 }
 
 /// Asks the daemon for its console token over the operator socket (blocking).
@@ -153,6 +164,8 @@ pub async fn serve(
                 .map(RelayFigures::new)
                 .collect(),
         ),
+        watch: options.watch.clone(),
+        view: Arc::new(Mutex::new(view::ShowWatch::new(options.watch.clone()))),
     });
     if !options.relays.is_empty() {
         tokio::spawn(scrape_relays(state.clone()));
@@ -167,10 +180,13 @@ pub async fn serve(
         .route("/api/status", get(status))
         .route("/api/command", post(command))
         .route("/api/relays", get(relays))
+        .route("/api/show", get(show_view))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     let app = Router::new()
         .route("/", get(page))
         .route("/console.js", get(script))
+        .route("/showview.js", get(view_script))
+        .route("/show.js", get(evaluator))
         .merge(api)
         .layer(middleware::from_fn_with_state(state.clone(), require_host))
         .with_state(state);
@@ -295,6 +311,50 @@ async fn page() -> Response {
 
 async fn script() -> Response {
     uncached("text/javascript; charset=utf-8", SCRIPT)
+}
+
+async fn view_script() -> Response {
+    uncached("text/javascript; charset=utf-8", VIEW_SCRIPT)
+}
+
+async fn evaluator() -> Response {
+    uncached("text/javascript; charset=utf-8", EVALUATOR)
+}
+
+/// `?v=N`: the version of the view the page holds.
+#[derive(serde::Deserialize)]
+struct ViewQuery {
+    v: Option<u64>,
+}
+
+/// `GET /api/show`: the show view's source, recompiled when its file changed.
+async fn show_view(
+    State(state): State<Arc<ConsoleState>>,
+    axum::extract::Query(query): axum::extract::Query<ViewQuery>,
+) -> Response {
+    let file = match state.watch.clone() {
+        Some(path) => Some(path),
+        None => ask(&state, Request::Status)
+            .await
+            .status
+            .and_then(|s| s.show_info)
+            .map(|i| i.path),
+    };
+    let view = state.view.clone();
+    let answer = tokio::task::spawn_blocking(move || {
+        let mut view = view
+            .lock()
+            .map_err(|_| "show view lock poisoned".to_string())?;
+        view.refresh(file.as_deref());
+        Ok::<_, String>(view.answer(query.v))
+    })
+    .await
+    .map_err(|e| e.to_string())
+    .and_then(|r| r);
+    match answer {
+        Ok(value) => json_body(&value),
+        Err(e) => reply_error(StatusCode::INTERNAL_SERVER_ERROR, "internal", &e),
+    }
 }
 
 /// Sends one request over the operator socket (blocking client, off the runtime).
