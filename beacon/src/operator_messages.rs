@@ -7,7 +7,7 @@
 //! `{"cmd":"go"}` or `{"cmd":"go","cue":"x"}`, `{"cmd":"hold"}`, `{"cmd":"resume"}`,
 //! `{"cmd":"blackout"}`, `{"cmd":"stop"}`,
 //! `{"cmd":"live","zones":{"stage-left":"#ff0000"}}` (the lighting desk's whole set of held
-//! zones; `{}` releases them all), `{"cmd":"console-token"}` (socket only: the secret
+//! zones; `{}` releases them all; `"lost":true`: every desk source is gone, release at once), `{"cmd":"console-token"}` (socket only: the secret
 //! `beacon console` requires on every web command, so the console is no wider than the socket).
 //!
 //! Replies: `{"ok":true,"message":"go wave: starts at … µs (in 1500 ms)","status":{…}}` or
@@ -64,6 +64,10 @@ pub enum Request {
     Live {
         /// Zone name → `#rrggbb`; empty releases every zone.
         zones: std::collections::BTreeMap<String, String>,
+        /// Every desk source is gone: publish the release at once instead of at the next
+        /// coalescing boundary.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        lost: bool,
     },
     /// The console token (answered in [`Response::token`]); the operator socket only.
     #[serde(rename = "console-token")]
@@ -93,6 +97,8 @@ enum StrictRequest {
     Stop {},
     Live {
         zones: std::collections::BTreeMap<String, String>,
+        #[serde(default)]
+        lost: bool,
     },
     #[serde(rename = "console-token")]
     ConsoleToken {},
@@ -109,7 +115,7 @@ impl From<StrictRequest> for Request {
             StrictRequest::Resume {} => Request::Resume,
             StrictRequest::Blackout {} => Request::Blackout,
             StrictRequest::Stop {} => Request::Stop,
-            StrictRequest::Live { zones } => Request::Live { zones },
+            StrictRequest::Live { zones, lost } => Request::Live { zones, lost },
             StrictRequest::ConsoleToken {} => Request::ConsoleToken,
         }
     }
@@ -277,6 +283,7 @@ mod tests {
                 r##"{"cmd":"live","zones":{"a":"#ff0000"}}"##,
                 Request::Live {
                     zones: [("a".to_owned(), "#ff0000".to_owned())].into(),
+                    lost: false,
                 },
             ),
         ];

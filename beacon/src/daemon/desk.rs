@@ -133,7 +133,8 @@ pub async fn serve(
                 .map(|(z, c)| (z.clone(), hex_colour(*c)))
                 .collect();
             let n = zones.len();
-            let reply = operator::dispatch(Request::Live { zones }, &engine, &counters).await;
+            let lost = desk.lost();
+            let reply = operator::dispatch(Request::Live { zones, lost }, &engine, &counters).await;
             if !reply.ok {
                 tracing::warn!(error = ?reply.error, zones = n, "desk live layer refused");
             }

@@ -190,7 +190,7 @@ pub(crate) async fn dispatch(
         Request::Resume => Command::Resume,
         Request::Blackout => Command::Blackout,
         Request::Stop => Command::Stop,
-        Request::Live { zones } => {
+        Request::Live { zones, lost } => {
             let mut colours = std::collections::BTreeMap::new();
             for (zone, text) in zones {
                 let Some(rgb) = operator_messages::parse_colour(&text) else {
@@ -202,7 +202,10 @@ pub(crate) async fn dispatch(
                 };
                 colours.insert(zone, rgb);
             }
-            Command::Live(colours)
+            Command::Live {
+                zones: colours,
+                lost,
+            }
         }
         Request::ConsoleToken => {
             return Response::error(

@@ -255,6 +255,12 @@ impl Desk {
         std::mem::take(&mut self.held_changed).then(|| self.held.clone())
     }
 
+    /// True when no source is live (every desk timed out or terminated its stream): the
+    /// release that follows is published at once, not coalesced.
+    pub fn lost(&self) -> bool {
+        self.merge.merged().is_none()
+    }
+
     /// When [`Desk::handle_timeout`] is next due.
     pub fn poll_timeout(&self) -> Option<u64> {
         self.merge.poll_timeout()

@@ -27,7 +27,13 @@ pub enum Command {
     /// Stop playing.
     Stop,
     /// The lighting desk's whole current set of held zones (name → RGB); empty releases.
-    Live(std::collections::BTreeMap<String, [u8; 3]>),
+    Live {
+        /// Held zones.
+        zones: std::collections::BTreeMap<String, [u8; 3]>,
+        /// Every desk source is gone: an empty set is published at once (not coalesced), so
+        /// phones return to the show within the source timeout + the live lead (< 3 s).
+        lost: bool,
+    },
 }
 
 /// What the engine reports after a command.

@@ -3,9 +3,14 @@
 //!
 //! A change is published at once when nothing was published for [`LIVE_INTERVAL_US`] (a cut:
 //! `fade_us` 0); otherwise it waits for the next interval boundary and is published then with
-//! the newest colours and `fade_us` = the interval, so a desk fading continuously becomes a
-//! piecewise-linear fade on the phones, one layer per interval. Every layer is reached at
-//! `at_us` = publish time + [`LIVE_LEAD_US`], long enough for every poller to have it.
+//! the newest colours and `fade_us` = the interval. Every layer starts at `at_us` = publish
+//! time + [`LIVE_LEAD_US`] (long enough for every poller to have it) and phones fade from the
+//! previous layer over `fade_us`, so each fade ends exactly when the next one starts: a desk
+//! fading continuously becomes a continuous piecewise-linear fade on the phones, one segment
+//! per interval, behind the desk by the interval + the lead (≈ 4.4 s). A single move after a
+//! quiet spell reaches phones after the lead only (400 ms). When every desk source is lost
+//! the release is published at once (phones return to the show < 3 s after the desk went
+//! silent: 2.5 s source timeout + the lead).
 //!
 //! Cost: a layer change costs each phone one long-poll answer (≈ 3-4 packets with the new
 //! request and ACKs); at one change per 4 s that is ≤ 60 per minute on top of the steady
@@ -68,16 +73,23 @@ fn indices(
 }
 
 impl Live {
-    /// The desk's whole current set at `now_us`; true when a layer was published now.
+    /// The desk's whole current set at `now_us`; true when a layer was published now. `lost`
+    /// (every desk source gone) publishes an empty set at once.
     pub fn handle_set(
         &mut self,
         now_us: u64,
         show: Option<&ShowInfo>,
         zones: BTreeMap<String, [u8; 3]>,
+        lost: bool,
     ) -> Result<bool, CommandError> {
         let wanted_zones = indices(show, &zones)?;
         self.wanted = zones;
         self.wanted_zones = wanted_zones;
+        let held = self.published.as_ref().is_some_and(|l| !l.zones.is_empty());
+        if lost && self.wanted_zones.is_empty() && held {
+            self.publish(now_us, 0);
+            return Ok(true);
+        }
         Ok(self.schedule(now_us))
     }
 

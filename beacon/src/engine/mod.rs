@@ -229,9 +229,11 @@ impl Engine {
                 self.changed(now_us);
                 "stopped".to_owned()
             }
-            Command::Live(zones) => {
+            Command::Live { zones, lost } => {
                 let n = zones.len();
-                let published = self.live.handle_set(now_us, self.show.as_ref(), zones)?;
+                let published = self
+                    .live
+                    .handle_set(now_us, self.show.as_ref(), zones, lost)?;
                 if published {
                     self.announce(now_us);
                 }

@@ -324,7 +324,10 @@ fn zoned_engine() -> Engine {
 }
 
 fn live(pairs: &[(&str, [u8; 3])]) -> Command {
-    Command::Live(pairs.iter().map(|(z, c)| ((*z).to_owned(), *c)).collect())
+    Command::Live {
+        zones: pairs.iter().map(|(z, c)| ((*z).to_owned(), *c)).collect(),
+        lost: false,
+    }
 }
 
 #[test]
@@ -408,13 +411,31 @@ fn live_release_unknown_zones_and_show_changes() {
     let layer = e.packet(T0 + 5_000 * MS).live.unwrap();
     assert!(layer.zones.is_empty());
     assert_eq!(layer.at_us, T0 + 5_000 * MS + LIVE_LEAD_US);
+    // Held, changed 1 s later (deferred), then the desk is lost: released at once.
+    e.handle_command(T0 + 10_000 * MS, live(&[("left", [1, 1, 1])]))
+        .unwrap();
+    e.handle_command(T0 + 11_000 * MS, live(&[("left", [2, 2, 2])]))
+        .unwrap();
+    assert_eq!(
+        e.packet(T0 + 11_000 * MS).live.unwrap().zones[0].rgb,
+        [1, 1, 1],
+        "deferred"
+    );
+    let lost = Command::Live {
+        zones: Default::default(),
+        lost: true,
+    };
+    e.handle_command(T0 + 12_000 * MS, lost).unwrap();
+    let layer = e.packet(T0 + 12_000 * MS).live.unwrap();
+    assert!(layer.zones.is_empty());
+    assert_eq!(layer.at_us, T0 + 12_000 * MS + LIVE_LEAD_US);
     // Held again, then a show without zones: the layer is emptied at once.
-    e.handle_command(T0 + 10_000 * MS, live(&[("right", [1, 1, 1])]))
+    e.handle_command(T0 + 20_000 * MS, live(&[("right", [1, 1, 1])]))
         .unwrap();
     let mut other = show();
     other.id = [2; 16];
-    e.handle_command(T0 + 10_100 * MS, Command::Load(other))
+    e.handle_command(T0 + 20_100 * MS, Command::Load(other))
         .unwrap();
-    assert!(e.packet(T0 + 10_100 * MS).live.unwrap().zones.is_empty());
+    assert!(e.packet(T0 + 20_100 * MS).live.unwrap().zones.is_empty());
     assert!(e.status(T0).live.is_empty());
 }
