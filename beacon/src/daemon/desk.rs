@@ -20,7 +20,8 @@ use crate::operator_messages::Request;
 use crate::shutdown::Shutdown;
 use crate::timebase::Clock;
 
-/// How often the status snapshot (`beacon status --json` → `desk`) is refreshed, µs.
+/// How often the status snapshot (`beacon status --json` → `desk`) is refreshed while no
+/// datagram arrives (each datagram refreshes it), µs.
 const STATUS_EVERY_US: u64 = 250_000;
 
 /// The bound sockets.
@@ -96,6 +97,10 @@ pub async fn serve(
             r = recv(sockets.artnet.as_ref(), &mut artnet_buf) => Some((false, r)),
         };
         let now = clock.now_us();
+        if received.is_some() {
+            // Status answers what the desk just did (a few small clones per datagram).
+            next_status_us = 0;
+        }
         match received {
             None => {}
             Some((_, Err(e))) => {

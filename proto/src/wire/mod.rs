@@ -13,8 +13,9 @@
 //! ```
 //!
 //! `live` is the lighting desk's layer: the zones the desk holds (by index into the show's
-//! `zones`) and their colours, reached at `at_us` after a linear fade of `fade_us` from the
-//! previous layer; an empty list releases every zone (at `at_us`). The beacon sends it only
+//! `zones`) and their colours; from `at_us` phones fade linearly from the previous layer's
+//! colours to these over `fade_us` (0: a cut at `at_us`); an empty list releases every zone
+//! (at `at_us`). The beacon sends it only
 //! once the desk held something since it started.
 //!
 //! The tag is HMAC-SHA256 with the venue [`Key`] over every byte before it, truncated to its
@@ -152,9 +153,9 @@ pub struct Packet {
 /// The zones a lighting desk holds, and when phones show them.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct LiveLayer {
-    /// Beacon time the colours are reached, µs (the fade ends here).
+    /// Beacon time the change starts, µs (every phone knows the layer by then).
     pub at_us: u64,
-    /// Length of the linear fade from the previous layer, µs (0: a cut at `at_us`).
+    /// Length of the linear fade from the previous layer, µs, starting at `at_us` (0: a cut).
     pub fade_us: u64,
     /// Held zones, ascending by index; at most [`MAX_LIVE_ZONES`].
     pub zones: Vec<LiveZone>,
