@@ -40,12 +40,14 @@ function packet(slots) {
 }
 
 let last = [1, 0, 0];
+/** When the first step frame was sent (µs since the epoch): the benchmark's t0 for the desk. */
+let stepSentUs = null;
 const timer = setInterval(() => {
   const t = Date.now();
   if (t >= end) {
     clearInterval(timer);
     udp.close();
-    console.log(JSON.stringify({ frames }));
+    console.log(JSON.stringify({ frames, step_sent_us: stepSentUs }));
     return;
   }
   if (t < fadeUntil) {
@@ -55,8 +57,10 @@ const timer = setInterval(() => {
   } else if (t >= stepAt) {
     last = [0, 255, 0];
   }
+  const step = t >= stepAt && stepSentUs === null;
   const slots = new Array(12).fill(0);
   slots.splice(9, 3, ...last);
   udp.send(packet(slots), port, '127.0.0.1');
+  if (step) stepSentUs = Math.round((performance.timeOrigin + performance.now()) * 1000);
   frames++;
 }, 1000 / 44);

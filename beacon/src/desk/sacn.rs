@@ -7,6 +7,8 @@
 //! first address 0, increment 1, count ≤ 513). What it leaves to receivers is checked here:
 //! priority ≤ 200, universe 1–63999, start code 0 (other start codes, e.g. ETC's 0xDD
 //! per-address priority, are ignored, not refused), preview data ignored (E1.31 §6.2.6).
+//! Universe synchronization is not used: each data packet applies when it arrives (the live
+//! layer is coalesced and scheduled ahead anyway, so a sync packet would change nothing).
 //!
 //! The crate's parser panics on some hostile inputs (sacn 0.11.1: a framing-layer PDU length
 //! shorter than its header slices `buf[77..length]`; found by `corrupted_bytes` below), so

@@ -7,14 +7,15 @@
 //! time + [`LIVE_LEAD_US`] (long enough for every poller to have it) and phones fade from the
 //! previous layer over `fade_us`, so each fade ends exactly when the next one starts: a desk
 //! fading continuously becomes a continuous piecewise-linear fade on the phones, one segment
-//! per interval, behind the desk by the interval + the lead (≈ 4.4 s). A single move after a
+//! per interval, behind the desk by the interval + the lead (≈ 5.4 s). A single move after a
 //! quiet spell reaches phones after the lead only (400 ms). When every desk source is lost
 //! the release is published at once (phones return to the show < 3 s after the desk went
 //! silent: 2.5 s source timeout + the lead).
 //!
-//! Cost: a layer change costs each phone one long-poll answer (≈ 3-4 packets with the new
-//! request and ACKs); at one change per 4 s that is ≤ 60 per minute on top of the steady
-//! ≈ 10 (BENCHMARKS.md measures it).
+//! Cost: a layer change costs each phone one long-poll answer (≈ 4.4 packets on the wire with
+//! the new request and the ACKs, measured). With a 4 s interval a desk fading without pause
+//! cost 67 packets per phone per minute (over the 60 budget); at 5 s it is 12 answers a
+//! minute, ≈ 54 packets (BENCHMARKS.md, "Lighting desk").
 
 use std::collections::BTreeMap;
 
@@ -24,7 +25,7 @@ use super::command::CommandError;
 use super::show::ShowInfo;
 
 /// Shortest time between two published live layers, µs.
-pub const LIVE_INTERVAL_US: u64 = 4_000_000;
+pub const LIVE_INTERVAL_US: u64 = 5_000_000;
 /// How far ahead of its publication a layer takes effect, µs.
 pub const LIVE_LEAD_US: u64 = 400_000;
 

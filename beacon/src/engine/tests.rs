@@ -377,7 +377,7 @@ fn a_continuous_desk_fade_is_coalesced_to_one_layer_per_interval() {
             layers.push(l);
         }
     }
-    // One cut, then one layer per interval: 20 s / 4 s (+ the last one).
+    // One cut, then one layer per interval (+ the last one).
     assert!(
         layers.len() <= 1 + 20_000_000 / LIVE_INTERVAL_US as usize + 1,
         "{}",
