@@ -112,7 +112,10 @@ fn note_cue(sh: &Shared, i: usize, body: &[u8], arrived_us: i64) {
     };
     let seen = match &sh.plan.live {
         Some((zone, colour)) => {
-            v.get("live").and_then(|l| l.get(zone)).and_then(Value::as_str) == Some(colour.as_str())
+            v.get("live")
+                .and_then(|l| l.get(zone))
+                .and_then(Value::as_str)
+                == Some(colour.as_str())
         }
         None => v.get("cue").and_then(Value::as_str) == Some(sh.plan.cue.as_str()),
     };
