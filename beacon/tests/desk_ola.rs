@@ -1,12 +1,15 @@
-//! The beacon driven by a real lighting-desk stack: Debian's OLA (`olad` with its E1.31
-//! plugin, `ola_patch`, `ola_set_dmx`, `ola_streaming_client`) sends sACN to the real daemon.
+//! The beacon driven by a real lighting-desk stack: Debian's OLA (`olad` with its E1.31 and
+//! Art-Net plugins, `ola_patch`, `ola_set_dmx`, `ola_streaming_client`) sends sACN and Art-Net
+//! to the real daemon (OLA universe 1 → sACN universe 1 and Art-Net port-address 1).
 //!
 //! OLA's E1.31 plugin will not use a loopback interface, so the test builds a network
 //! namespace of its own (root only: `unshare -n`), with a veth pair 10.99.0.1 ↔ 10.99.0.2;
 //! nothing leaves it. olad refuses to run as root and runs as `nobody`. Without root, `olad`
 //! or `unshare` the test says why and passes (CI runs as root with `ola` installed).
 //!
-//! Checks: a trigger value from `ola_set_dmx` fires the cue; a zone's RGB held from
+//! Checks: a trigger value from `ola_set_dmx` fires the cue once, though it arrives over both
+//! protocols (OLA broadcasts its ArtDmx; it reaches the beacon from 127.0.0.1, the broadcast
+//! looped back); a zone's RGB held from
 //! `ola_streaming_client` is live; a second sACN source at a higher priority (a scripted
 //! sender inside the namespace) wins and hands back; killing `olad` releases the zone after
 //! the 2.5 s source timeout.
@@ -165,6 +168,15 @@ fn write_ola_config(dir: &Path) {
         ),
     )
     .unwrap();
+    std::fs::write(
+        dir.join("ola-artnet.conf"),
+        format!(
+            "enabled = true\nip = {DESK_IP}\nnet = 0\nsubnet = 0\noutput_ports = 1\n\
+             short_name = desk test\nlong_name = desk test\nalways_broadcast = true\n\
+             use_limited_broadcast = false\nuse_loopback = false\n"
+        ),
+    )
+    .unwrap();
     // olad runs as nobody: it must read and write its config.
     let chown = |p: &Path| {
         let ok = Command::new("chown")
@@ -256,18 +268,24 @@ fn ola_drives_the_beacon() {
         .spawn()
         .unwrap();
     ns.children.push(olad);
-    // olad is up when its E1.31 device is listed.
+    // olad is up when its E1.31 and Art-Net devices are listed.
     let deadline = Instant::now() + Duration::from_secs(20);
-    let device = loop {
+    let device = |text: &str, name: &str| {
+        let line = text
+            .lines()
+            .find(|l| l.starts_with("Device ") && l.contains(name))?;
+        Some(
+            line.trim_start_matches("Device ")
+                .split(':')
+                .next()?
+                .to_owned(),
+        )
+    };
+    let (e131, artnet) = loop {
         let out = ns.cmd("ola_dev_info").output().unwrap();
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        if let Some(line) = text.lines().find(|l| l.contains("E1.31")) {
-            break line
-                .trim_start_matches("Device ")
-                .split(':')
-                .next()
-                .unwrap()
-                .to_owned();
+        if let (Some(a), Some(b)) = (device(&text, "E1.31"), device(&text, "ArtNet")) {
+            break (a, b);
         }
         assert!(
             Instant::now() < deadline,
@@ -276,13 +294,15 @@ fn ola_drives_the_beacon() {
         );
         std::thread::sleep(Duration::from_millis(200));
     };
-    let ok = ns
-        .cmd("ola_patch")
-        .args(["-d", &device, "-p", "0", "-u", "1"])
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "ola_patch failed: {}", logs());
+    for dev in [&e131, &artnet] {
+        let ok = ns
+            .cmd("ola_patch")
+            .args(["-d", dev, "-p", "0", "-u", "1"])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "ola_patch -d {dev} failed: {}", logs());
+    }
 
     let socket = dir.path().join("run/beacon.sock");
     let child = ns
@@ -299,10 +319,12 @@ fn ola_drives_the_beacon() {
             "--interface",
             "10.99.0.1",
             "--desk-allow",
-            "10.99.0.1,10.99.0.2",
+            "10.99.0.1,10.99.0.2,127.0.0.1",
         ])
         .args([
             "--sacn",
+            "1",
+            "--artnet",
             "1",
             "--trigger-address",
             "1",
@@ -328,13 +350,27 @@ fn ola_drives_the_beacon() {
         .unwrap()
         .success();
     assert!(ok);
-    let s = wait_status(&socket, "GO flash", Duration::from_secs(10), &logs, |s| {
+    wait_status(&socket, "GO flash", Duration::from_secs(10), &logs, |s| {
         s["cue"] == "flash" && s["state"] == "running"
     });
-    let source = &s["desk"]["sources"][0];
-    assert_eq!(source["cid"], OLA_CID, "{s}");
-    assert_eq!(source["priority"], 100);
-    assert_eq!(source["address"], "10.99.0.1");
+    let s = wait_status(
+        &socket,
+        "both protocols",
+        Duration::from_secs(10),
+        &logs,
+        |s| {
+            let sources = s["desk"]["sources"].as_array().cloned().unwrap_or_default();
+            ["sacn", "artnet"]
+                .iter()
+                .all(|p| sources.iter().any(|x| x["protocol"] == *p))
+        },
+    );
+    let sources = s["desk"]["sources"].as_array().unwrap();
+    let sacn_source = sources.iter().find(|x| x["protocol"] == "sacn").unwrap();
+    assert_eq!(sacn_source["cid"], OLA_CID, "{s}");
+    assert_eq!(sacn_source["priority"], 100);
+    assert_eq!(sacn_source["address"], "10.99.0.1");
+    assert_eq!(s["desk"]["actions"], 1, "one GO for both protocols: {s}");
 
     // ola_streaming_client holds "left" red (OLA sends on change only: a line every 200 ms).
     let mut streamer = ns
@@ -417,7 +453,14 @@ fn ola_drives_the_beacon() {
         "desk_ola: released {:?} after olad was killed",
         killed.elapsed()
     );
-    assert_eq!(s["desk"]["sources"][0]["live"], false, "{s}");
+    assert!(
+        s["desk"]["sources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|x| x["live"] == false),
+        "{s}"
+    );
     assert!(s["show"].is_string(), "the show carries on: {s}");
     let _ = feeder.join();
 }
