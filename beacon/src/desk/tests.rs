@@ -179,3 +179,30 @@ fn artnet_feeds_the_same_merge_and_answers_polls() {
     );
     assert_eq!(st.sources[0].priority, ARTNET_PRIORITY);
 }
+
+proptest::proptest! {
+    /// Whatever arrives, the desk core never panics and counts every datagram once.
+    #[test]
+    fn any_datagram_is_applied_ignored_or_refused(
+        datagrams in proptest::collection::vec(
+            (proptest::bool::ANY, proptest::collection::vec(proptest::num::u8::ANY, 0..700)),
+            1..20,
+        )
+    ) {
+        let mut d = desk();
+        for (i, (sacn_port, bytes)) in datagrams.iter().enumerate() {
+            let now = i as u64 * 10_000;
+            if *sacn_port {
+                let _ = d.handle_sacn(now, LO, bytes);
+            } else {
+                let _ = d.handle_artnet(now, LO, bytes);
+            }
+            d.handle_timeout(now);
+            while d.poll_action().is_some() {}
+            let _ = d.poll_live();
+        }
+        let st = d.status(0);
+        let refused: u64 = st.refused.values().sum();
+        proptest::prop_assert_eq!(st.accepted + refused + st.ignored + st.poll_replies, datagrams.len() as u64);
+    }
+}

@@ -9,6 +9,10 @@
 //! (start + duration); the cue after it becomes the bare-`go` target. `Hold` and `Loop` cues
 //! keep running until the operator changes the state. `resume` continues a held cue
 //! immediately from where it froze (no lead time: a lead would replay earlier frames).
+//!
+//! Live layer: the lighting desk's held zones (`Command::Live`) are coalesced here (`engine/live.rs`),
+//! so every relay and phone sees the same few layers; they ride every packet and are not
+//! persisted (a restarted beacon waits for the desk to send again).
 
 mod command;
 mod live;
