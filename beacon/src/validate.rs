@@ -113,8 +113,27 @@ fn check_show(options: &RunOptions, settings: Option<&Settings>, report: &mut Re
                 show.cue_names().join(", "),
                 show.id_hex()
             ));
-            if let Some(desk) = settings.and_then(|s| s.desk.as_ref()) {
-                check_patch(&desk.desk, &show, report);
+            match settings.and_then(|s| s.desk.as_ref()) {
+                Some(desk) => check_patch(&desk.desk.patch, &show, report),
+                // The settings were refused (perhaps for the patch's ranges): still name the
+                // zones the show lacks, so that one run lists every patch problem.
+                None => {
+                    let zones = options
+                        .patch
+                        .iter()
+                        .flatten()
+                        .filter_map(|p| p.parse::<crate::desk::ZonePatch>().ok())
+                        .collect();
+                    let patch = crate::desk::Patch {
+                        zones,
+                        ..Default::default()
+                    };
+                    for problem in patch.check(Some(&show.zones)) {
+                        if matches!(problem, crate::desk::PatchError::UnknownZone { .. }) {
+                            report.problems.push(format!("patch: {problem}"));
+                        }
+                    }
+                }
             }
         }
         Err(e) => report.problems.push(format!("show: {e}")),
@@ -122,15 +141,11 @@ fn check_show(options: &RunOptions, settings: Option<&Settings>, report: &mut Re
 }
 
 /// The patch against the show: unknown zones are problems; the trigger's reach is a note.
-fn check_patch(
-    desk: &crate::desk::DeskConfig,
-    show: &crate::engine::ShowInfo,
-    report: &mut Report,
-) {
-    for problem in desk.patch.check(Some(&show.zones)) {
+fn check_patch(patch: &crate::desk::Patch, show: &crate::engine::ShowInfo, report: &mut Report) {
+    for problem in patch.check(Some(&show.zones)) {
         report.problems.push(format!("patch: {problem}"));
     }
-    if let Some(a) = desk.patch.trigger {
+    if let Some(a) = patch.trigger {
         report.notes.push(format!(
             "desk: trigger channel {a}: values 1-{} fire cues {}; higher values fire nothing",
             show.cues.len().min(255),
@@ -143,7 +158,7 @@ fn check_patch(
                 .join(", ")
         ));
     }
-    for z in &desk.patch.zones {
+    for z in &patch.zones {
         report.notes.push(format!(
             "desk: zone {:?} at {}-{}",
             z.zone,
