@@ -78,9 +78,9 @@ rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; 
 now_us() { date +%s%6N; }
 
 # start_beacon: the bench's beacon (dev key, bench group/port, own socket and state file).
-start_beacon() {
+start_beacon() {   # [extra beacon run flags]
   spawn beacon "$BIN/beacon" run --dev --group "$B_GROUP" --port "$B_MPORT" \
-    --state-file "$B_TMP/beacon-state.json" --show "$B_SHOW"
+    --state-file "$B_TMP/beacon-state.json" --show "$B_SHOW" "$@"
   BEACON_PID=$LAST_PID
   for _ in $(seq 1 50); do "$BIN/beacon" status >/dev/null 2>&1 && return 0; sleep 0.1; done
   log "beacon did not come up"; cat "$B_TMP/beacon.log" >&2; return 1

@@ -14,6 +14,12 @@
 //! lead-ms = 1500
 //! osc = "127.0.0.1:9000"                   # OSC input (off when absent)
 //! osc-allow = ["10.0.0.20"]                # senders accepted when osc is not loopback
+//! sacn = 1                                 # sACN universe to listen to (off when absent)
+//! artnet = 0                               # Art-Net port-address to listen to (off when absent)
+//! trigger-address = 1                      # value N fires the show's N-th cue
+//! control-address = 2                      # 64-127 hold, 128-191 resume, 192-255 blackout
+//! patch = ["stage-left=10", "stage-right=13:rgbd"]
+//! desk-allow = ["10.0.0.21"]               # desks accepted when interface is not loopback
 //! ```
 //!
 //! `config/beacon.toml` documents every option.
@@ -23,6 +29,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::desk::{DeskConfig, Patch, ZonePatch};
 use crate::engine::{DEFAULT_LEAD_US, DEFAULT_REPEAT_US, EngineConfig};
 use crate::paths;
 use crate::wire::{Key, KeyError};
@@ -75,6 +82,35 @@ pub struct RunOptions {
     /// Source addresses accepted by the OSC input (comma-separated; default: loopback only).
     #[arg(long, value_delimiter = ',')]
     pub osc_allow: Option<Vec<IpAddr>>,
+    /// Lighting desk: listen for sACN (E1.31) on this universe (1-63999), multicast
+    /// 239.255.{hi}.{lo} on the beacon's interface and unicast, UDP 5568. Off when absent.
+    #[arg(long, value_name = "UNIVERSE")]
+    pub sacn: Option<u16>,
+    /// Lighting desk: listen for Art-Net ArtDmx on this 15-bit port-address (0-32767), UDP
+    /// 6454; answers ArtPoll. Off when absent.
+    #[arg(long, value_name = "UNIVERSE")]
+    pub artnet: Option<u16>,
+    /// DMX address (1-512) of the cue-trigger channel: value N (1-255) fires the show's N-th
+    /// cue, 0 nothing; a change of value is one GO.
+    #[arg(long, value_name = "A")]
+    pub trigger_address: Option<u16>,
+    /// DMX address (1-512) of the control channel: a change into 64-127 holds, 128-191
+    /// resumes, 192-255 blacks out (0-63: nothing).
+    #[arg(long, value_name = "A")]
+    pub control_address: Option<u16>,
+    /// Patch a zone as an RGB fixture at DMX address A (A, A+1, A+2); `ZONE=A:rgbd` adds a
+    /// master dimmer at A+3. Repeat for each zone.
+    #[arg(long, value_name = "ZONE=A")]
+    pub patch: Option<Vec<String>>,
+    /// Desk addresses accepted (comma-separated); without it only loopback senders are.
+    #[arg(long, value_delimiter = ',')]
+    pub desk_allow: Option<Vec<IpAddr>>,
+    /// UDP port of the sACN input (E1.31 fixes 5568; other values for tests only).
+    #[arg(long, hide = true)]
+    pub sacn_port: Option<u16>,
+    /// UDP port of the Art-Net input (Art-Net fixes 6454; other values for tests only).
+    #[arg(long, hide = true)]
+    pub artnet_port: Option<u16>,
     /// Operator socket (the global `--socket`/`CROWDLIGHT_SOCKET` wins).
     #[arg(skip)]
     pub socket: Option<PathBuf>,
@@ -95,6 +131,14 @@ impl RunOptions {
             lead_ms: self.lead_ms.or(other.lead_ms),
             osc: self.osc.or(other.osc),
             osc_allow: self.osc_allow.or(other.osc_allow),
+            sacn: self.sacn.or(other.sacn),
+            artnet: self.artnet.or(other.artnet),
+            trigger_address: self.trigger_address.or(other.trigger_address),
+            control_address: self.control_address.or(other.control_address),
+            patch: self.patch.or(other.patch),
+            desk_allow: self.desk_allow.or(other.desk_allow),
+            sacn_port: self.sacn_port.or(other.sacn_port),
+            artnet_port: self.artnet_port.or(other.artnet_port),
             socket: self.socket.or(other.socket),
         }
     }
@@ -135,6 +179,17 @@ impl OscSettings {
     }
 }
 
+/// The desk input's settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeskSettings {
+    /// Universes, patch, allowed senders (the core's config).
+    pub desk: DeskConfig,
+    /// sACN UDP port.
+    pub sacn_port: u16,
+    /// Art-Net UDP port.
+    pub artnet_port: u16,
+}
+
 /// Validated daemon settings.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -162,6 +217,8 @@ pub struct Settings {
     pub engine: EngineConfig,
     /// OSC input, if enabled.
     pub osc: Option<OscSettings>,
+    /// Lighting desk input (sACN / Art-Net), if enabled.
+    pub desk: Option<DeskSettings>,
     /// What SIGHUP re-reads: the config file and whether `--show` pinned the show.
     pub reload: ReloadSource,
     /// `beacon run --fresh`: discard the persisted state instead of resuming it.
@@ -319,6 +376,8 @@ impl Settings {
                 reason: "given without osc (the OSC input is off)".into(),
             });
         }
+        let interface = o.interface.unwrap_or(DEFAULT_INTERFACE);
+        let desk = desk_settings(&o, interface)?;
         let socket = socket
             .or(o.socket)
             .unwrap_or_else(paths::default_socket_path);
@@ -335,7 +394,7 @@ impl Settings {
             key,
             group,
             port,
-            interface: o.interface.unwrap_or(DEFAULT_INTERFACE),
+            interface,
             ttl,
             multicast_loop: o.multicast_loop.unwrap_or(true),
             socket,
@@ -346,6 +405,7 @@ impl Settings {
                 repeat_us: DEFAULT_REPEAT_US,
             },
             osc,
+            desk,
             reload: ReloadSource {
                 config_file: None,
                 flag_show,
@@ -372,6 +432,90 @@ pub fn flag_defaults() -> Vec<(&'static str, String)> {
             s.osc.map_or("off".to_owned(), |o| o.listen.to_string()),
         ),
     ]
+}
+
+fn invalid(option: &'static str, reason: String) -> ConfigError {
+    ConfigError::Invalid { option, reason }
+}
+
+/// The desk settings: `None` when neither `sacn` nor `artnet` is set (then the patch keys
+/// must be absent too). The patch is checked for range and overlaps here; zones against the
+/// show by `beacon validate` and at start.
+fn desk_settings(o: &RunOptions, interface: Ipv4Addr) -> Result<Option<DeskSettings>, ConfigError> {
+    if o.sacn.is_none() && o.artnet.is_none() {
+        let stray = [
+            ("trigger-address", o.trigger_address.is_some()),
+            ("control-address", o.control_address.is_some()),
+            ("patch", o.patch.is_some()),
+            ("desk-allow", o.desk_allow.is_some()),
+        ];
+        if let Some((option, _)) = stray.iter().find(|(_, set)| *set) {
+            return Err(invalid(
+                option,
+                "given without sacn or artnet (the desk input is off)".into(),
+            ));
+        }
+        return Ok(None);
+    }
+    if let Some(u) = o.sacn
+        && !(1..=crate::desk::sacn::MAX_UNIVERSE).contains(&u)
+    {
+        return Err(invalid("sacn", format!("universe {u} is not in 1..=63999")));
+    }
+    if let Some(u) = o.artnet
+        && u > crate::desk::artnet::MAX_PORT_ADDRESS
+    {
+        return Err(invalid(
+            "artnet",
+            format!("port-address {u} is not in 0..=32767"),
+        ));
+    }
+    let zones = o
+        .patch
+        .iter()
+        .flatten()
+        .map(|p| p.parse::<ZonePatch>().map_err(|e| invalid("patch", e)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let patch = Patch {
+        trigger: o.trigger_address,
+        control: o.control_address,
+        zones,
+    };
+    if patch.trigger.is_none() && patch.control.is_none() && patch.zones.is_empty() {
+        return Err(invalid(
+            "patch",
+            "the desk input has nothing patched: give trigger-address and/or patch".into(),
+        ));
+    }
+    let problems = patch.check(None);
+    if !problems.is_empty() {
+        let text: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        return Err(invalid("patch", text.join("; ")));
+    }
+    let allow = o.desk_allow.clone().unwrap_or_default();
+    if !interface.is_loopback() && allow.is_empty() {
+        return Err(invalid(
+            "desk-allow",
+            format!(
+                "the interface {interface} is not loopback: list the desks allowed to send in desk-allow"
+            ),
+        ));
+    }
+    let port = |option: &'static str, p: Option<u16>, default: u16| match p {
+        Some(0) => Err(invalid(option, "must not be 0".into())),
+        p => Ok(p.unwrap_or(default)),
+    };
+    Ok(Some(DeskSettings {
+        desk: DeskConfig {
+            sacn: o.sacn,
+            artnet: o.artnet,
+            patch,
+            allow,
+            interface,
+        },
+        sacn_port: port("sacn-port", o.sacn_port, crate::desk::sacn::PORT)?,
+        artnet_port: port("artnet-port", o.artnet_port, crate::desk::artnet::PORT)?,
+    }))
 }
 
 #[cfg(test)]
@@ -428,5 +572,44 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn desk_keys() {
+        let file: RunOptions =
+            toml::from_str("sacn = 7\ntrigger-address = 1\npatch = [\"a=2\", \"b=5:rgbd\"]\n")
+                .unwrap();
+        let s = Settings::resolve(true, RunOptions::default(), Some(file), None).unwrap();
+        let desk = s.desk.unwrap();
+        assert_eq!((desk.desk.sacn, desk.sacn_port), (Some(7), 5568));
+        assert_eq!(desk.desk.patch.zones.len(), 2);
+        assert!(
+            Settings::resolve(true, RunOptions::default(), None, None)
+                .unwrap()
+                .desk
+                .is_none()
+        );
+        for (toml, option) in [
+            ("sacn = 0\ntrigger-address = 1\n", "sacn"),
+            ("artnet = 40000\ntrigger-address = 1\n", "artnet"),
+            ("sacn = 1\n", "patch"),
+            ("sacn = 1\npatch = [\"a=511\"]\n", "patch"),
+            (
+                "sacn = 1\ntrigger-address = 3\npatch = [\"a=2\"]\n",
+                "patch",
+            ),
+            ("trigger-address = 3\n", "trigger-address"),
+            (
+                "sacn = 1\ntrigger-address = 1\ninterface = \"10.0.0.1\"\n",
+                "desk-allow",
+            ),
+        ] {
+            let file: RunOptions = toml::from_str(toml).unwrap();
+            match Settings::resolve(true, RunOptions::default(), Some(file), None) {
+                Err(ConfigError::Invalid { option: o, .. }) => assert_eq!(o, option, "{toml}"),
+                other => panic!("{toml}: {other:?}"),
+            }
+        }
+        assert!(toml::from_str::<RunOptions>("sacn-universe = 1\n").is_err());
     }
 }

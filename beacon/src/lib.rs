@@ -11,6 +11,7 @@ pub mod client;
 pub mod config;
 pub mod console;
 pub mod daemon;
+pub mod desk;
 pub mod engine;
 pub mod keygen;
 pub mod operator_messages;

@@ -22,6 +22,8 @@ struct Cli {
     command: Cmd,
 }
 
+// Parsed once per process: the size of `Run` costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Cmd {
     /// Run the daemon in the foreground (SIGTERM/SIGINT stop it).
@@ -242,15 +244,75 @@ fn status(socket: Option<PathBuf>, json: bool) -> ExitCode {
                     serde_json::to_value(stats).unwrap_or_default(),
                 );
             }
+            if let (Some(map), Some(desk)) = (value.as_object_mut(), reply.desk) {
+                map.insert(
+                    "desk".into(),
+                    serde_json::to_value(desk).unwrap_or_default(),
+                );
+            }
             println!("{value}");
             ExitCode::SUCCESS
         }
         Ok(reply) => {
             println!("{}", reply.message.unwrap_or_default());
+            if let Some(desk) = reply.desk {
+                println!("{}", describe_desk(&desk));
+            }
             ExitCode::SUCCESS
         }
         Err(code) => code,
     }
+}
+
+/// The desk input in a few lines for `beacon status`.
+fn describe_desk(desk: &beacon::desk::DeskStatus) -> String {
+    let inputs: Vec<String> = [
+        ("sACN universe", desk.sacn),
+        ("Art-Net port-address", desk.artnet),
+    ]
+    .iter()
+    .filter_map(|(what, u)| u.map(|u| format!("{what} {u}")))
+    .collect();
+    let refused: u64 = desk.refused.values().sum();
+    let mut out = format!(
+        "desk: {}; {} packets applied, {refused} refused",
+        inputs.join(", "),
+        desk.accepted
+    );
+    out += &if desk.held.is_empty() {
+        "; holds no zone".to_owned()
+    } else {
+        format!(
+            "; holds {}",
+            desk.held
+                .iter()
+                .map(|(z, c)| format!("{z} {c}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    for s in &desk.sources {
+        out += &format!(
+            "\n  {} {} ({}, {}) universe {} priority {}: {} accepted, {} refused, last seen {} ms ago{}",
+            s.protocol.name(),
+            s.name,
+            s.address,
+            s.cid.as_deref().unwrap_or("no CID"),
+            s.universe,
+            s.priority,
+            s.accepted,
+            s.refused,
+            s.last_seen_ms,
+            if s.winning {
+                ", winning"
+            } else if s.live {
+                ""
+            } else {
+                ", gone"
+            }
+        );
+    }
+    out
 }
 
 /// One request; errors are printed as one line and turned into the exit code

@@ -5,7 +5,9 @@
 //! Requests (`cmd` selects; unknown fields are refused):
 //! `{"cmd":"status"}`, `{"cmd":"load","path":"/abs/show.toml"}`, `{"cmd":"standby","cue":"x"}`,
 //! `{"cmd":"go"}` or `{"cmd":"go","cue":"x"}`, `{"cmd":"hold"}`, `{"cmd":"resume"}`,
-//! `{"cmd":"blackout"}`, `{"cmd":"stop"}`, `{"cmd":"console-token"}` (socket only: the secret
+//! `{"cmd":"blackout"}`, `{"cmd":"stop"}`,
+//! `{"cmd":"live","zones":{"stage-left":"#ff0000"}}` (the lighting desk's whole set of held
+//! zones; `{}` releases them all; `"lost":true`: every desk source is gone, release at once), `{"cmd":"console-token"}` (socket only: the secret
 //! `beacon console` requires on every web command, so the console is no wider than the socket).
 //!
 //! Replies: `{"ok":true,"message":"go wave: starts at … µs (in 1500 ms)","status":{…}}` or
@@ -58,6 +60,15 @@ pub enum Request {
     Blackout,
     /// Stop playing.
     Stop,
+    /// The lighting desk's live layer: every zone it holds and its colour (`#rrggbb`).
+    Live {
+        /// Zone name → `#rrggbb`; empty releases every zone.
+        zones: std::collections::BTreeMap<String, String>,
+        /// Every desk source is gone: publish the release at once instead of at the next
+        /// coalescing boundary.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        lost: bool,
+    },
     /// The console token (answered in [`Response::token`]); the operator socket only.
     #[serde(rename = "console-token")]
     ConsoleToken,
@@ -84,6 +95,11 @@ enum StrictRequest {
     Resume {},
     Blackout {},
     Stop {},
+    Live {
+        zones: std::collections::BTreeMap<String, String>,
+        #[serde(default)]
+        lost: bool,
+    },
     #[serde(rename = "console-token")]
     ConsoleToken {},
 }
@@ -99,6 +115,7 @@ impl From<StrictRequest> for Request {
             StrictRequest::Resume {} => Request::Resume,
             StrictRequest::Blackout {} => Request::Blackout,
             StrictRequest::Stop {} => Request::Stop,
+            StrictRequest::Live { zones, lost } => Request::Live { zones, lost },
             StrictRequest::ConsoleToken {} => Request::ConsoleToken,
         }
     }
@@ -128,6 +145,16 @@ pub struct Stats {
     pub osc_denied: u64,
 }
 
+/// A `#rrggbb` colour.
+pub fn parse_colour(text: &str) -> Option<[u8; 3]> {
+    let hex = text.strip_prefix('#')?;
+    if hex.len() != 6 || !hex.is_ascii() {
+        return None;
+    }
+    let byte = |i: usize| u8::from_str_radix(&hex[i..i + 2], 16).ok();
+    Some([byte(0)?, byte(2)?, byte(4)?])
+}
+
 /// One reply.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Response {
@@ -151,6 +178,9 @@ pub struct Response {
     /// The console token (reply to `console-token` only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,
+    /// The lighting desk input (on status replies, when it is on).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub desk: Option<crate::desk::DeskStatus>,
 }
 
 impl Response {
@@ -164,6 +194,7 @@ impl Response {
             kind: None,
             error: None,
             token: Some(token.to_owned()),
+            desk: None,
         }
     }
 
@@ -177,6 +208,7 @@ impl Response {
             kind: Some(kind.to_owned()),
             error: Some(error.into()),
             token: None,
+            desk: None,
         }
     }
 }
@@ -247,6 +279,13 @@ mod tests {
                     path: "/x.toml".into(),
                 },
             ),
+            (
+                r##"{"cmd":"live","zones":{"a":"#ff0000"}}"##,
+                Request::Live {
+                    zones: [("a".to_owned(), "#ff0000".to_owned())].into(),
+                    lost: false,
+                },
+            ),
         ];
         for (json, req) in cases {
             assert_eq!(serde_json::from_str::<Request>(json).unwrap(), req);
@@ -259,6 +298,8 @@ mod tests {
             r#"{"cmd":"blackout","cue":"a"}"#,
             r#"{"cmd":"console-token","token":"t"}"#,
             r#"{"cmd":"standby"}"#,
+            r#"{"cmd":"live"}"#,
+            r#"{"cmd":"live","zones":{},"x":1}"#,
             "[]",
             "",
         ] {
@@ -278,5 +319,13 @@ mod tests {
             Err(FrameError::TooLarge(_))
         ));
         assert!(matches!(read_frame(&mut &buf[..6]), Err(FrameError::Io(_))));
+    }
+
+    #[test]
+    fn colours() {
+        assert_eq!(parse_colour("#ff8000"), Some([255, 128, 0]));
+        for bad in ["ff8000", "#ff80", "#gg0000", "#ff80000", "#ééé"] {
+            assert_eq!(parse_colour(bad), None, "{bad}");
+        }
     }
 }

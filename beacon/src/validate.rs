@@ -105,14 +105,66 @@ fn check_show(options: &RunOptions, settings: Option<&Settings>, report: &mut Re
         return;
     }
     match operator::compile_blocking(&path) {
-        Ok(show) => report.notes.push(format!(
-            "show: {:?} ({} cues: {}), id {}",
-            show.title,
-            show.cues.len(),
-            show.cue_names().join(", "),
-            show.id_hex()
-        )),
+        Ok(show) => {
+            report.notes.push(format!(
+                "show: {:?} ({} cues: {}), id {}",
+                show.title,
+                show.cues.len(),
+                show.cue_names().join(", "),
+                show.id_hex()
+            ));
+            match settings.and_then(|s| s.desk.as_ref()) {
+                Some(desk) => check_patch(&desk.desk.patch, &show, report),
+                // The settings were refused (perhaps for the patch's ranges): still name the
+                // zones the show lacks, so that one run lists every patch problem.
+                None => {
+                    let zones = options
+                        .patch
+                        .iter()
+                        .flatten()
+                        .filter_map(|p| p.parse::<crate::desk::ZonePatch>().ok())
+                        .collect();
+                    let patch = crate::desk::Patch {
+                        zones,
+                        ..Default::default()
+                    };
+                    for problem in patch.check(Some(&show.zones)) {
+                        if matches!(problem, crate::desk::PatchError::UnknownZone { .. }) {
+                            report.problems.push(format!("patch: {problem}"));
+                        }
+                    }
+                }
+            }
+        }
         Err(e) => report.problems.push(format!("show: {e}")),
+    }
+}
+
+/// The patch against the show: unknown zones are problems; the trigger's reach is a note.
+fn check_patch(patch: &crate::desk::Patch, show: &crate::engine::ShowInfo, report: &mut Report) {
+    for problem in patch.check(Some(&show.zones)) {
+        report.problems.push(format!("patch: {problem}"));
+    }
+    if let Some(a) = patch.trigger {
+        report.notes.push(format!(
+            "desk: trigger channel {a}: values 1-{} fire cues {}; higher values fire nothing",
+            show.cues.len().min(255),
+            show.cue_names()
+                .iter()
+                .take(255)
+                .enumerate()
+                .map(|(i, c)| format!("{}={c}", i + 1))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    for z in &patch.zones {
+        report.notes.push(format!(
+            "desk: zone {:?} at {}-{}",
+            z.zone,
+            z.address,
+            z.address + z.mode.footprint() - 1
+        ));
     }
 }
 
@@ -186,6 +238,46 @@ mod tests {
         let r = check_options(options(dir.path()), false);
         assert!(r.is_valid(), "{r:?}");
         assert!(r.notes.iter().any(|n| n.contains("intro")), "{r:?}");
+    }
+
+    #[test]
+    fn the_patch_is_checked_against_the_show() {
+        let dir = tempfile::tempdir().unwrap();
+        let show_zone = crate::daemon::operator::compile_blocking(&show())
+            .unwrap()
+            .zones[0]
+            .clone();
+        let o = RunOptions {
+            sacn: Some(1),
+            trigger_address: Some(1),
+            patch: Some(vec![format!("{show_zone}=2"), "nowhere=5".into()]),
+            ..options(dir.path())
+        };
+        let r = check_options(o, false);
+        assert_eq!(r.problems.len(), 1, "{r:?}");
+        assert!(
+            r.problems[0].starts_with("patch: zone \"nowhere\" is not in the show"),
+            "{r:?}"
+        );
+        assert!(
+            r.notes
+                .iter()
+                .any(|n| n.starts_with("desk: trigger channel 1: values 1-")),
+            "{r:?}"
+        );
+        let overlap = RunOptions {
+            sacn: Some(1),
+            trigger_address: Some(3),
+            patch: Some(vec![format!("{show_zone}=2")]),
+            ..options(dir.path())
+        };
+        let r = check_options(overlap, false);
+        assert!(
+            r.problems
+                .iter()
+                .any(|p| p.contains("overlap at address 3")),
+            "{r:?}"
+        );
     }
 
     #[test]

@@ -4,6 +4,7 @@ import { ClockSync, Schedule, makeSample, burstGapMs, burstSettled, burstMin, re
 import { Poller, POLL_TIMEOUT_MS, LONG_POLL_TIMEOUT_MS, rideDelayMs } from './poll.js';
 import { colourAt, validateShow, cueIndex } from './show.js';
 import { FlashLimiter } from './safety.js';
+import { LiveLayers, parseLive } from './live.js';
 
 const $ = (id) => document.getElementById(id);
 const now = () => performance.now();
@@ -33,6 +34,8 @@ let lastFrameTs = NaN;
 let frameMs = 16.7;
 const frames = [];
 const stats = { syncs: 0, polls: 0, longPolls: 0, parked: false, pollErrors: 0, showLoads: 0, transport: 'poll', wtPushes: 0, wtFailures: 0 };
+/** The lighting desk's live layers (live.js), fed from every /s answer. */
+const live = new LiveLayers();
 /** The open WebTransport session (wt.js), or null: then state and time come over HTTP. */
 let wt = null;
 
@@ -136,7 +139,10 @@ async function pollLoop() {
       // Our own ETag handling: the browser cache stays out of it.
       const res = await get(poller.url(plain), { headers: poller.headers(), cache: 'no-store' }, poller.timeoutMs(plain));
       if (res.status === 304) poller.handleNotModified(now());
-      else if (res.ok) poller.handleOk(now(), await res.json(), res.headers.get('ETag'));
+      else if (res.ok) {
+        const body = await res.json();
+        if (poller.handleOk(now(), body, res.headers.get('ETag'))) live.handleLayer(parseLive(body));
+      }
       else poller.handleError(now());
       stats.polls++;
       if (long) stats.longPolls++;
@@ -172,7 +178,10 @@ function pollSleep(ms) {
 
 function handlePush(body) {
   stats.wtPushes++;
-  if (poller.handleOk(now(), body, null)) takeShow();
+  if (poller.handleOk(now(), body, null)) {
+    live.handleLayer(parseLive(body));
+    takeShow();
+  }
 }
 
 async function wtLoop() {
@@ -296,8 +305,17 @@ document.addEventListener('visibilitychange', () => {
 
 // ---- rendering ----------------------------------------------------------------------------
 
-/** What the screen should show at beacon time `us`: {rgb, scene, live}. */
+/** What the screen should show at beacon time `us`: the cue's target with the lighting desk's
+ *  live colour over it where the desk holds this zone (never over a blackout). */
 function target(us) {
+  const t = cueTarget(us);
+  if (!joined || !sync.synced || !show || poller.state?.state === 'blackout') return t;
+  const rgb = live.colourAt(show.zones[zone], us, t.rgb);
+  return rgb ? { rgb, scene: t.scene, live: true, desk: true } : t;
+}
+
+/** What the show's cue gives at beacon time `us`: {rgb, scene, live}. */
+function cueTarget(us) {
   const s = poller.state;
   if (!joined || !s || !sync.synced) return { rgb: IDLE, scene: 'idle', live: false };
   if (s.state === 'blackout') return { rgb: BLACK, scene: 'blackout', live: true };
@@ -338,7 +356,7 @@ function frame(ts) {
   shown = out;
   const mode = joined ? (t.live ? 'live' : t.scene) : 'join';
   if (document.body.dataset.mode !== mode) document.body.dataset.mode = mode;
-  frames.push({ us, rgb: out, want: t.rgb, scene: t.scene, fading: !!fading, zone });
+  frames.push({ us, rgb: out, want: t.rgb, scene: t.scene, fading: !!fading, zone, desk: !!t.desk });
   if (frames.length > 600) frames.splice(0, frames.length - 600);
 }
 

@@ -3,6 +3,7 @@ import{ClockSync,Schedule,makeSample,burstGapMs,burstSettled,burstMin,resyncBurs
 import{Poller,POLL_TIMEOUT_MS,LONG_POLL_TIMEOUT_MS,rideDelayMs}from"./poll.js"
 import{colourAt,validateShow,cueIndex}from"./show.js"
 import{FlashLimiter}from"./safety.js"
+import{LiveLayers,parseLive}from"./live.js"
 const $=id=>document.getElementById(id)
 const now=()=>performance.now()
 const rand=Math.random
@@ -26,6 +27,7 @@ let lastFrameTs=NaN
 let frameMs=16.7
 const frames=[]
 const stats={syncs:0,polls:0,longPolls:0,parked:false,pollErrors:0,showLoads:0,transport:"poll",wtPushes:0,wtFailures:0}
+const live=new LiveLayers
 let wt=null
 function reducedMotion(){return!!(window.matchMedia&&matchMedia("(prefers-reduced-motion: reduce)").matches)}async function get(url,init={},timeoutMs=POLL_TIMEOUT_MS){const ctl=typeof AbortController==="function"?new AbortController:null
 const timer=ctl&&setTimeout(()=>ctl.abort(),timeoutMs)
@@ -58,8 +60,8 @@ stats.parked=long
 try{poller.handleSent(now())
 const res=await get(poller.url(plain),{headers:poller.headers(),cache:"no-store"},poller.timeoutMs(plain))
 if(res.status===304)poller.handleNotModified(now())
-else if(res.ok)poller.handleOk(now(),await res.json(),res.headers.get("ETag"))
-else poller.handleError(now())
+else if(res.ok){const body=await res.json()
+if(poller.handleOk(now(),body,res.headers.get("ETag")))live.handleLayer(parseLive(body))}else poller.handleError(now())
 stats.polls++
 if(long)stats.longPolls++}catch{poller.handleError(now())
 stats.pollErrors++}stats.parked=false
@@ -72,7 +74,8 @@ let wakePoll=()=>{}
 function pollSleep(ms){return new Promise(r=>{const t=setTimeout(r,ms)
 wakePoll=()=>{clearTimeout(t)
 r()}})}function handlePush(body){stats.wtPushes++
-if(poller.handleOk(now(),body,null))takeShow()}async function wtLoop(){if(location.protocol!=="https:"||!window.isSecureContext||typeof WebTransport!=="function")return
+if(poller.handleOk(now(),body,null)){live.handleLayer(parseLive(body))
+takeShow()}}async function wtLoop(){if(location.protocol!=="https:"||!window.isSecureContext||typeof WebTransport!=="function")return
 if(q.get("transport")==="poll")return
 let mod
 try{mod=await(import("./wt.js"))}catch{return}for(let failures=0;;failures++){try{wt=await mod.openSession(handlePush)
@@ -126,7 +129,10 @@ v.muted=true
 const p=v.play()
 if(p&&p.catch)p.catch(()=>{})}document.addEventListener("visibilitychange",()=>{if(joined&&document.visibilityState==="visible"){keepAwake()
 burst(resyncBurst(1),1e3+stats.syncs)}})
-function target(us){const s=poller.state
+function target(us){const t=cueTarget(us)
+if(!joined||!sync.synced||!show||poller.state?.state==="blackout")return t
+const rgb=live.colourAt(show.zones[zone],us,t.rgb)
+return rgb?{rgb,scene:t.scene,live:true,desk:true}:t}function cueTarget(us){const s=poller.state
 if(!joined||!s||!sync.synced)return{rgb:IDLE,scene:"idle",live:false}
 if(s.state==="blackout")return{rgb:BLACK,scene:"blackout",live:true}
 const c=show&&s.cue?cueIndex(show,s.cue):-1
@@ -146,7 +152,7 @@ const out=limiter.handleFrame(ts,rgb)
 if(!shown||out[0]!==shown[0]||out[1]!==shown[1]||out[2]!==shown[2]){$("stage").style.backgroundColor=`rgb(${out[0]},${out[1]},${out[2]})`}shown=out
 const mode=joined?t.live?"live":t.scene:"join"
 if(document.body.dataset.mode!==mode)document.body.dataset.mode=mode
-frames.push({us,rgb:out,want:t.rgb,scene:t.scene,fading:!!fading,zone})
+frames.push({us,rgb:out,want:t.rgb,scene:t.scene,fading:!!fading,zone,desk:!!t.desk})
 if(frames.length>600)frames.splice(0,frames.length-600)}if(window.matchMedia){const mq=matchMedia("(prefers-reduced-motion: reduce)")
 mq.addEventListener?.("change",()=>{limiter=new FlashLimiter({reducedMotion:mq.matches})})}$("join").addEventListener("click",join)
 syncLoop()

@@ -288,7 +288,7 @@ impl Portal {
                 sock,
                 key,
                 relay.clone(),
-                move |hex| known.contains(hex),
+                move |hex| known.zones(hex),
                 unknown_tx,
                 shutdown.clone(),
             ));

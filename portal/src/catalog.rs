@@ -49,6 +49,8 @@ pub struct ShowEntry {
     pub gzip_etag: HeaderValue,
     /// Source file.
     pub source: PathBuf,
+    /// Zone names in show order (the beacon's live layer names zones by index).
+    pub zones: Arc<[String]>,
 }
 
 /// The catalog: id_hex → show.
@@ -97,6 +99,11 @@ impl Catalog {
     /// Looks up a show by id hex.
     pub fn get(&self, id_hex: &str) -> Option<ShowEntry> {
         self.shows.read().ok()?.get(id_hex).cloned()
+    }
+
+    /// The zone names of show `id_hex`, if known.
+    pub fn zones(&self, id_hex: &str) -> Option<Arc<[String]>> {
+        self.shows.read().ok()?.get(id_hex).map(|e| e.zones.clone())
     }
 
     /// True if `id_hex` is known.
@@ -162,6 +169,7 @@ impl Catalog {
                         gzip,
                         gzip_etag,
                         source: path,
+                        zones: show.zones.clone().into(),
                     };
                     if let Ok(mut g) = self.shows.write() {
                         let mut now = HashMap::clone(&g);

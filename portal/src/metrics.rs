@@ -309,6 +309,40 @@ pub fn render(app: &AppState) -> String {
             u8::from(i == current)
         );
     }
+    let live = snapshot.input.live.as_ref();
+    family(
+        &mut o,
+        "portal_desk_live_zones",
+        "gauge",
+        "Zones the lighting desk holds now (the live layer relayed in /s `live`).",
+    );
+    let _ = writeln!(
+        o,
+        "portal_desk_live_zones {}",
+        live.map_or(0, |l| l.zones.len())
+    );
+    family(
+        &mut o,
+        "portal_desk_live_zone",
+        "gauge",
+        "1 for each zone the lighting desk holds, labelled with its zone and colour.",
+    );
+    for (zone, colour) in live.map(|l| l.zones.as_slice()).unwrap_or_default() {
+        let zone: String = zone
+            .chars()
+            .map(|c| {
+                if c == '"' || c == '\\' || c == '\n' {
+                    '_'
+                } else {
+                    c
+                }
+            })
+            .collect();
+        let _ = writeln!(
+            o,
+            "portal_desk_live_zone{{zone=\"{zone}\",colour=\"{colour}\"}} 1"
+        );
+    }
     family(
         &mut o,
         "portal_beacon_healthy",

@@ -38,6 +38,7 @@ impl Beacon {
             clock_us: now_us(),
             state,
             next: None,
+            live: None,
         };
         self.tx.send(&wire::emit(&p, &Key::dev()));
     }

@@ -37,6 +37,7 @@ impl Beacon {
             clock_us: now_us(),
             state,
             next: next.map(str::to_string),
+            live: None,
         };
         let bytes = wire::emit(&p, &self.key);
         self.tx.send(&bytes);
@@ -199,6 +200,7 @@ fn s_follows_the_beacon_with_etags_and_ignores_forged_and_replayed_packets() {
             start_us: now_us(),
         },
         next: None,
+        live: None,
     };
     b.tx.send(&wire::emit(&forged, &Key::from_bytes([7; 32])));
     // Tampered: a genuine packet with one flipped byte.

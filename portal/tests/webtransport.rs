@@ -32,6 +32,7 @@ fn send_state(port: u16, seq: u64, state: State) {
         clock_us: now_us(),
         state,
         next: None,
+        live: None,
     };
     McastSender::new(port).send(&wire::emit(&p, &Key::dev()));
 }

@@ -107,10 +107,33 @@ async function pollStatus() {
     const sent = performance.now();
     const r = await api('/api/status');
     const reply = await r.json();
-    if (reply.ok) show(reply.status, (sent + performance.now()) / 2);
+    if (reply.ok) { show(reply.status, (sent + performance.now()) / 2); showDesk(reply.desk); }
     else { $('state').textContent = 'no beacon'; $('state').dataset.state = 'unknown'; say(reply.error, true); }
   } catch (e) {
     say(`console unreachable: ${e}`, true);
+  }
+}
+
+/** The lighting desk input (sACN / Art-Net): its sources and the zones it holds. */
+function showDesk(desk) {
+  $('desk-panel').hidden = !desk;
+  if (!desk) return;
+  const inputs = [desk.sacn != null ? `sACN universe ${desk.sacn}` : null, desk.artnet != null ? `Art-Net ${desk.artnet}` : null];
+  $('desk-inputs').textContent = inputs.filter(Boolean).join(', ');
+  const held = Object.entries(desk.held);
+  $('desk-held').textContent = held.length ? held.map(([z, c]) => `${z} ${c}`).join(', ') : 'no zone';
+  $('desk-refused').textContent = Object.entries(desk.refused).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`).join(', ') || '0';
+  const body = $('desk-sources');
+  body.replaceChildren();
+  for (const src of desk.sources) {
+    const tr = document.createElement('tr');
+    const state = src.winning ? 'winning' : src.live ? 'live' : 'gone';
+    for (const text of [`${src.protocol} ${src.name} (${src.address})`, src.cid ?? '–', src.universe, src.priority, src.accepted, src.refused, `${(src.last_seen_ms / 1000).toFixed(1)} s ago`, state]) {
+      const td = document.createElement('td');
+      td.textContent = String(text);
+      tr.append(td);
+    }
+    body.append(tr);
   }
 }
 

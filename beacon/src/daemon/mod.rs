@@ -2,6 +2,7 @@
 //! sleeps until `poll_timeout`, sends due packets on the multicast socket, persists snapshots
 //! and applies operator commands arriving from the socket server.
 
+pub mod desk;
 pub mod operator;
 pub mod osc;
 pub mod sender;
@@ -42,9 +43,19 @@ pub struct Counters {
     pub osc_malformed: AtomicU64,
     /// OSC packets from senders not allowed.
     pub osc_denied: AtomicU64,
+    /// The desk input's latest status (written by its task; `None` when it is off).
+    pub desk: std::sync::Mutex<Option<crate::desk::DeskStatus>>,
 }
 
 impl Counters {
+    /// The desk input's status, if it is on.
+    pub fn desk_status(&self) -> Option<crate::desk::DeskStatus> {
+        match self.desk.lock() {
+            Ok(g) => g.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
     /// A copy of the counters.
     pub fn snapshot(&self) -> Stats {
         Stats {
@@ -93,6 +104,9 @@ pub enum DaemonError {
         /// Why binding failed (often: the port is taken).
         source: std::io::Error,
     },
+    /// The desk input's sockets could not be opened.
+    #[error("desk input (sACN/Art-Net): {0}")]
+    Desk(std::io::Error),
     /// The socket or state directory is unsafe or unusable.
     #[error(transparent)]
     Dir(#[from] crate::paths::DirError),
@@ -125,6 +139,15 @@ pub async fn run(settings: Settings, mut shutdown: Shutdown) -> Result<(), Daemo
         })?),
         None => None,
     };
+    let desk_sockets = match &settings.desk {
+        Some(desk) => Some(self::desk::bind(desk).map_err(DaemonError::Desk)?),
+        None => None,
+    };
+    if let (Some(desk), Some(show)) = (&settings.desk, engine.show()) {
+        for problem in desk.desk.patch.check(Some(&show.zones)) {
+            tracing::warn!(%problem, "desk patch does not fit the show");
+        }
+    }
     let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
         .map_err(|source| DaemonError::Socket {
             path: settings.socket.clone(),
@@ -140,6 +163,8 @@ pub async fn run(settings: Settings, mut shutdown: Shutdown) -> Result<(), Daemo
         state_file = %settings.state_file.display(),
         dev = settings.dev,
         osc = %settings.osc.as_ref().map_or("off".to_owned(), |o| o.listen.to_string()),
+        sacn = ?settings.desk.as_ref().and_then(|d| d.desk.sacn),
+        artnet = ?settings.desk.as_ref().and_then(|d| d.desk.artnet),
         state = engine.state().name(),
         show = engine.show().map_or("(none)".to_owned(), |s| format!("{:?} {}", s.title, s.path.display())),
         "beacon running"
@@ -160,6 +185,17 @@ pub async fn run(settings: Settings, mut shutdown: Shutdown) -> Result<(), Daemo
         (Some(socket), Some(osc)) => Some(tokio::spawn(osc::serve(
             socket,
             osc.clone(),
+            tx.clone(),
+            counters.clone(),
+            shutdown.clone(),
+        ))),
+        _ => None,
+    };
+    let desk_server = match (desk_sockets, &settings.desk) {
+        (Some(sockets), Some(desk)) => Some(tokio::spawn(self::desk::serve(
+            sockets,
+            desk.clone(),
+            clock,
             tx.clone(),
             counters.clone(),
             shutdown.clone(),
@@ -209,6 +245,9 @@ pub async fn run(settings: Settings, mut shutdown: Shutdown) -> Result<(), Daemo
     let _ = server.await;
     if let Some(osc) = osc_server {
         let _ = osc.await;
+    }
+    if let Some(desk) = desk_server {
+        let _ = desk.await;
     }
     let _ = std::fs::remove_file(&settings.socket);
     tracing::info!("beacon stopped");

@@ -170,9 +170,11 @@ pub(crate) async fn dispatch(
     engine: &mpsc::Sender<EngineRequest>,
     counters: &Counters,
 ) -> Response {
+    // Status and the desk's live layer (up to 44 a second) are not worth a line each.
     let is_status = request == Request::Status;
-    if is_status {
-        tracing::debug!("operator request: status");
+    let quiet = is_status || matches!(request, Request::Live { .. });
+    if quiet {
+        tracing::debug!(?request, "operator request");
     } else {
         tracing::info!(?request, "operator request");
     }
@@ -188,6 +190,23 @@ pub(crate) async fn dispatch(
         Request::Resume => Command::Resume,
         Request::Blackout => Command::Blackout,
         Request::Stop => Command::Stop,
+        Request::Live { zones, lost } => {
+            let mut colours = std::collections::BTreeMap::new();
+            for (zone, text) in zones {
+                let Some(rgb) = operator_messages::parse_colour(&text) else {
+                    counters.malformed_requests.fetch_add(1, Ordering::Relaxed);
+                    return Response::error(
+                        "malformed",
+                        format!("zone {zone:?}: colour {text:?} is not #rrggbb"),
+                    );
+                };
+                colours.insert(zone, rgb);
+            }
+            Command::Live {
+                zones: colours,
+                lost,
+            }
+        }
         Request::ConsoleToken => {
             return Response::error(
                 "forbidden",
@@ -201,7 +220,7 @@ pub(crate) async fn dispatch(
     }
     match rx.await {
         Ok(Ok(reply)) => {
-            if !is_status {
+            if !quiet {
                 tracing::info!(message = %reply.message, "command applied");
             }
             Response {
@@ -212,6 +231,7 @@ pub(crate) async fn dispatch(
                 kind: None,
                 error: None,
                 token: None,
+                desk: is_status.then(|| counters.desk_status()).flatten(),
             }
         }
         Ok(Err(e)) => refused(e, counters),

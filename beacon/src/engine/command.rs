@@ -26,6 +26,14 @@ pub enum Command {
     Blackout,
     /// Stop playing.
     Stop,
+    /// The lighting desk's whole current set of held zones (name → RGB); empty releases.
+    Live {
+        /// Held zones.
+        zones: std::collections::BTreeMap<String, [u8; 3]>,
+        /// Every desk source is gone: an empty set is published at once (not coalesced), so
+        /// phones return to the show within the source timeout + the live lead (< 3 s).
+        lost: bool,
+    },
 }
 
 /// What the engine reports after a command.
@@ -62,6 +70,9 @@ pub struct Status {
     pub now_us: u64,
     /// GO lead time, ms.
     pub lead_ms: u64,
+    /// Zones the lighting desk holds, name → `#rrggbb` (empty when none).
+    #[serde(default)]
+    pub live: std::collections::BTreeMap<String, String>,
 }
 
 /// Why a command was refused (the running show is untouched).
@@ -103,6 +114,21 @@ pub enum CommandError {
     /// The show file does not compile or cannot be driven.
     #[error("invalid show: {0}")]
     InvalidShow(String),
+    /// A live zone the show does not have.
+    #[error(
+        "unknown zone {:?}; valid zones: {}",
+        shorten(zone, MAX_NAME),
+        list(valid)
+    )]
+    UnknownZone {
+        /// The name given.
+        zone: String,
+        /// The show's zones.
+        valid: Vec<String>,
+    },
+    /// More live zones than a packet carries.
+    #[error("{0} live zones: at most {max} at once", max = crate::wire::MAX_LIVE_ZONES)]
+    TooManyLiveZones(usize),
 }
 
 impl CommandError {
@@ -115,6 +141,8 @@ impl CommandError {
             CommandError::NotRunning(_) => "not_running",
             CommandError::NotHeld(_) => "not_held",
             CommandError::InvalidShow(_) => "invalid_show",
+            CommandError::UnknownZone { .. } => "unknown_zone",
+            CommandError::TooManyLiveZones(_) => "too_many_zones",
         }
     }
 }

@@ -9,12 +9,18 @@
 //! (start + duration); the cue after it becomes the bare-`go` target. `Hold` and `Loop` cues
 //! keep running until the operator changes the state. `resume` continues a held cue
 //! immediately from where it froze (no lead time: a lead would replay earlier frames).
+//!
+//! Live layer: the lighting desk's held zones (`Command::Live`) are coalesced here (`engine/live.rs`),
+//! so every relay and phone sees the same few layers; they ride every packet and are not
+//! persisted (a restarted beacon waits for the desk to send again).
 
 mod command;
+mod live;
 mod show;
 mod text;
 
 pub use command::{Command, CommandError, Reply, Status, list};
+pub use live::{LIVE_INTERVAL_US, LIVE_LEAD_US};
 pub use show::{CueInfo, ShowInfo, ShowInfoError, ShowSummary};
 pub use text::shorten;
 
@@ -80,6 +86,7 @@ pub struct Engine {
     burst: Vec<u64>,
     next_repeat_us: u64,
     persist_due: bool,
+    live: live::Live,
 }
 
 impl Engine {
@@ -96,6 +103,7 @@ impl Engine {
             burst: Vec::new(),
             next_repeat_us: now_us,
             persist_due: false,
+            live: live::Live::default(),
         };
         engine.changed(now_us);
         engine
@@ -225,6 +233,23 @@ impl Engine {
                 self.changed(now_us);
                 "stopped".to_owned()
             }
+            Command::Live { zones, lost } => {
+                let n = zones.len();
+                let published = self
+                    .live
+                    .handle_set(now_us, self.show.as_ref(), zones, lost)?;
+                if published {
+                    self.announce(now_us);
+                }
+                match (published, self.live.poll_timeout()) {
+                    (true, _) => format!("live: {n} zones held, published now"),
+                    (false, Some(due)) => format!(
+                        "live: {n} zones held, published in {} ms",
+                        due.saturating_sub(now_us) / 1000
+                    ),
+                    (false, None) => format!("live: {n} zones held, unchanged"),
+                }
+            }
         };
         Ok(Reply {
             message,
@@ -246,6 +271,7 @@ impl Engine {
             return format!("{msg}; same show as before, state unchanged");
         }
         self.show = Some(show);
+        self.live.handle_show(now_us, self.show.as_ref());
         self.state = State::Stopped;
         self.armed = None;
         self.last_cue = None;
@@ -253,8 +279,11 @@ impl Engine {
         format!("{msg}; state: stopped")
     }
 
-    /// Applies timers due at `now_us` (a cue with end `End` finishing).
+    /// Applies timers due at `now_us` (a cue with end `End` finishing, a deferred live layer).
     pub fn handle_timeout(&mut self, now_us: u64) {
+        if self.live.handle_timeout(now_us) {
+            self.announce(now_us);
+        }
         if let Some(end_us) = self.cue_end_us()
             && now_us >= end_us
         {
@@ -289,6 +318,9 @@ impl Engine {
         if let Some(end) = self.cue_end_us() {
             t = t.min(end);
         }
+        if let Some(live) = self.live.poll_timeout() {
+            t = t.min(live);
+        }
         t
     }
 
@@ -320,7 +352,13 @@ impl Engine {
             clock_us: now_us,
             state: self.state.clone(),
             next: self.next(),
+            live: self.live.published().cloned(),
         }
+    }
+
+    /// The published live layer (what packets carry).
+    pub fn live(&self) -> Option<&crate::wire::LiveLayer> {
+        self.live.published()
     }
 
     /// The current state.
@@ -368,9 +406,16 @@ impl Engine {
                 path: s.path.clone(),
                 cues: s.cue_names(),
                 durations_ms: s.cues.iter().map(|c| c.duration_ms).collect(),
+                zones: s.zones.clone(),
             }),
             now_us,
             lead_ms: self.config.lead_us / 1000,
+            live: self
+                .live
+                .wanted()
+                .iter()
+                .map(|(z, c)| (z.clone(), crate::desk::hex_colour(*c)))
+                .collect(),
         }
     }
 
@@ -410,8 +455,14 @@ impl Engine {
 
     /// Schedules the change burst and a persist.
     fn changed(&mut self, now_us: u64) {
-        self.burst = BURST_US.iter().map(|d| now_us.saturating_add(*d)).collect();
+        self.announce(now_us);
         self.persist_due = true;
+    }
+
+    /// Schedules the change burst (the live layer is not persisted: a restarted beacon waits
+    /// for the desk to send again).
+    fn announce(&mut self, now_us: u64) {
+        self.burst = BURST_US.iter().map(|d| now_us.saturating_add(*d)).collect();
     }
 }
 

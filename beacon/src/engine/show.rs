@@ -29,6 +29,8 @@ pub struct ShowInfo {
     pub path: PathBuf,
     /// Cues in show order.
     pub cues: Vec<CueInfo>,
+    /// Zone names in show order (the live layer names zones by their index here).
+    pub zones: Vec<String>,
 }
 
 /// Why a compiled show cannot be driven by the beacon.
@@ -63,7 +65,9 @@ impl ShowInfo {
                 end: show.cue_end(i),
             })
             .collect();
-        ShowInfo::new(show.id(), show.title().to_owned(), path, cues)
+        let mut info = ShowInfo::new(show.id(), show.title().to_owned(), path, cues)?;
+        info.zones = show.zones.clone();
+        Ok(info)
     }
 
     /// Builds and validates a show description (cues non-empty, names ≤ [`MAX_NAME`] bytes).
@@ -87,6 +91,7 @@ impl ShowInfo {
             title,
             path,
             cues,
+            zones: Vec::new(),
         })
     }
 
@@ -126,4 +131,7 @@ pub struct ShowSummary {
     /// Length of one pass of each cue, ms (same order as `cues`).
     #[serde(default)]
     pub durations_ms: Vec<u64>,
+    /// Zone names in show order.
+    #[serde(default)]
+    pub zones: Vec<String>,
 }

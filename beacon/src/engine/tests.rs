@@ -316,3 +316,126 @@ fn clock_text_is_utc_time_of_day() {
     // 2025-11-25 17:00:00.250 UTC
     assert_eq!(clock_text(1_764_090_000_250_000), "17:00:00.250 UTC");
 }
+
+fn zoned_engine() -> Engine {
+    let mut s = show();
+    s.zones = vec!["left".into(), "right".into()];
+    Engine::new(EngineConfig::default(), 42, T0, Some(s))
+}
+
+fn live(pairs: &[(&str, [u8; 3])]) -> Command {
+    Command::Live {
+        zones: pairs.iter().map(|(z, c)| ((*z).to_owned(), *c)).collect(),
+        lost: false,
+    }
+}
+
+#[test]
+fn live_first_change_is_a_cut_ahead_by_the_lead() {
+    let mut e = zoned_engine();
+    let now = T0 + 1000 * MS;
+    e.handle_command(now, live(&[("right", [255, 0, 0])]))
+        .unwrap();
+    let p = e.poll_transmit(now).unwrap();
+    let layer = p.live.unwrap();
+    assert_eq!((layer.at_us, layer.fade_us), (now + LIVE_LEAD_US, 0));
+    assert_eq!(
+        layer.zones,
+        vec![crate::wire::LiveZone {
+            zone: 1,
+            rgb: [255, 0, 0]
+        }]
+    );
+    // The change burst follows, like any state change.
+    assert!(e.poll_timeout() <= now + 20 * MS);
+}
+
+#[test]
+fn a_continuous_desk_fade_is_coalesced_to_one_layer_per_interval() {
+    let mut e = zoned_engine();
+    let mut layers = Vec::new();
+    // A desk fading "left" from black to white at 44 Hz for 20 s.
+    let start = T0 + 1000 * MS;
+    let frames = 20 * 44;
+    let mut now = start;
+    for i in 0..frames {
+        now = start + i * 1_000_000 / 44;
+        let v = (i * 255 / frames) as u8 + 1;
+        for (_, p) in run(&mut e, now.saturating_sub(1_000_000 / 44) + 1, now) {
+            if let Some(l) = p.live
+                && layers.last() != Some(&l)
+            {
+                layers.push(l);
+            }
+        }
+        e.handle_command(now, live(&[("left", [v, v, v])])).unwrap();
+    }
+    for (_, p) in run(&mut e, now + 1, now + 2 * LIVE_INTERVAL_US) {
+        if let Some(l) = p.live
+            && layers.last() != Some(&l)
+        {
+            layers.push(l);
+        }
+    }
+    // One cut, then one layer per interval (+ the last one).
+    assert!(
+        layers.len() <= 1 + 20_000_000 / LIVE_INTERVAL_US as usize + 1,
+        "{}",
+        layers.len()
+    );
+    assert_eq!(layers[0].fade_us, 0);
+    for pair in layers.windows(2) {
+        assert!(pair[1].at_us - pair[0].at_us >= LIVE_INTERVAL_US);
+        assert_eq!(pair[1].fade_us, LIVE_INTERVAL_US);
+    }
+    // The last layer carries the desk's last value.
+    let last = frames - 1;
+    let v = (last * 255 / frames) as u8 + 1;
+    assert_eq!(layers.last().unwrap().zones[0].rgb, [v, v, v]);
+}
+
+#[test]
+fn live_release_unknown_zones_and_show_changes() {
+    let mut e = zoned_engine();
+    let err = e
+        .handle_command(T0, live(&[("balcony", [1, 2, 3])]))
+        .unwrap_err();
+    assert_eq!(err.kind(), "unknown_zone");
+    assert!(
+        e.packet(T0).live.is_none(),
+        "nothing held yet: no layer at all"
+    );
+    e.handle_command(T0, live(&[("left", [9, 9, 9])])).unwrap();
+    // Released 5 s later (after the interval): published at once, empty.
+    e.handle_command(T0 + 5_000 * MS, live(&[])).unwrap();
+    let layer = e.packet(T0 + 5_000 * MS).live.unwrap();
+    assert!(layer.zones.is_empty());
+    assert_eq!(layer.at_us, T0 + 5_000 * MS + LIVE_LEAD_US);
+    // Held, changed 1 s later (deferred), then the desk is lost: released at once.
+    e.handle_command(T0 + 10_000 * MS, live(&[("left", [1, 1, 1])]))
+        .unwrap();
+    e.handle_command(T0 + 11_000 * MS, live(&[("left", [2, 2, 2])]))
+        .unwrap();
+    assert_eq!(
+        e.packet(T0 + 11_000 * MS).live.unwrap().zones[0].rgb,
+        [1, 1, 1],
+        "deferred"
+    );
+    let lost = Command::Live {
+        zones: Default::default(),
+        lost: true,
+    };
+    e.handle_command(T0 + 12_000 * MS, lost).unwrap();
+    let layer = e.packet(T0 + 12_000 * MS).live.unwrap();
+    assert!(layer.zones.is_empty());
+    assert_eq!(layer.at_us, T0 + 12_000 * MS + LIVE_LEAD_US);
+    // Held again, then a show without zones: the layer is emptied at once.
+    e.handle_command(T0 + 20_000 * MS, live(&[("right", [1, 1, 1])]))
+        .unwrap();
+    let mut other = show();
+    other.id = [2; 16];
+    e.handle_command(T0 + 20_100 * MS, Command::Load(other))
+        .unwrap();
+    assert!(e.packet(T0 + 20_100 * MS).live.unwrap().zones.is_empty());
+    assert!(e.status(T0).live.is_empty());
+}

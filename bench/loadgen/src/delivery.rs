@@ -66,6 +66,8 @@ pub struct Plan {
     pub end_s: f64,
     /// Cue name to watch for.
     pub cue: String,
+    /// Instead of the cue: a lighting-desk colour to watch for in `/s` `live`, (zone, "#rrggbb").
+    pub live: Option<(String, String)>,
     /// Source addresses.
     pub sources: Sources,
     /// Server processes to watch.
@@ -108,7 +110,16 @@ fn note_cue(sh: &Shared, i: usize, body: &[u8], arrived_us: i64) {
     let Ok(v) = serde_json::from_slice::<Value>(body) else {
         return;
     };
-    if v.get("cue").and_then(Value::as_str) == Some(sh.plan.cue.as_str()) {
+    let seen = match &sh.plan.live {
+        Some((zone, colour)) => {
+            v.get("live")
+                .and_then(|l| l.get(zone))
+                .and_then(Value::as_str)
+                == Some(colour.as_str())
+        }
+        None => v.get("cue").and_then(Value::as_str) == Some(sh.plan.cue.as_str()),
+    };
+    if seen {
         sh.seen[i].store(now_us(), Ordering::Relaxed);
         sh.arrived[i].store(arrived_us, Ordering::Relaxed);
     }

@@ -85,6 +85,9 @@ struct DeliveryArgs {
     /// The cue whose arrival is timed.
     #[arg(long)]
     cue: String,
+    /// Time a lighting-desk colour instead of the cue: ZONE=#rrggbb as `/s` `live` shows it.
+    #[arg(long, value_name = "ZONE=#RRGGBB")]
+    live: Option<String>,
     /// Server process to watch (repeat).
     #[arg(long = "server-pid")]
     server_pids: Vec<u32>,
@@ -270,6 +273,11 @@ async fn delivery_run(mode: delivery::Mode, a: DeliveryArgs) -> anyhow::Result<s
         window: (a.window_start_s, a.window_end_s),
         end_s: a.end_s,
         cue: a.cue.clone(),
+        live: a
+            .live
+            .as_deref()
+            .and_then(|l| l.split_once('='))
+            .map(|(z, c)| (z.to_owned(), c.to_owned())),
         sources: sources(&a.common),
         server_pids: a.server_pids.clone(),
         t_per_min: a.t_per_min,

@@ -44,6 +44,7 @@ impl Beacon {
             clock_us: now_us(),
             state,
             next: None,
+            live: None,
         };
         let _ = self.sock.send_to(&wire::emit(&p, &Key::dev()), self.dest);
     }

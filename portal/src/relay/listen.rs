@@ -41,13 +41,14 @@ pub fn open_multicast(cfg: &MulticastConfig) -> io::Result<UdpSocket> {
 }
 
 /// Receives, verifies and applies beacon packets until `shutdown`, each stamped with the
-/// relay's own clock ([`RelayState::local_us`]). Unknown show ids are sent on `unknown_show`
-/// (the catalog rescans, rate-limited).
+/// relay's own clock ([`RelayState::local_us`]). `show_zones` gives a known show's zone names
+/// (`None`: unknown); unknown show ids are sent on `unknown_show` (the catalog rescans,
+/// rate-limited).
 pub async fn listen(
     socket: UdpSocket,
     key: Key,
     relay: Arc<RelayState>,
-    known_show: impl Fn(&str) -> bool + Send + 'static,
+    show_zones: impl Fn(&str) -> Option<std::sync::Arc<[String]>> + Send + 'static,
     unknown_show: mpsc::Sender<String>,
     mut shutdown: Shutdown,
 ) {
@@ -69,9 +70,10 @@ pub async fn listen(
         let local_us = relay.local_us();
         match receiver.handle_datagram(local_us, &buf[..len]) {
             Ok(packet) => {
-                let accepted = relay.handle_packet(packet, local_us);
+                let zones = crate::relay::show_hex(&packet.show).and_then(|h| show_zones(&h));
+                let accepted = relay.handle_packet(packet, local_us, zones.as_deref());
                 if let Some(hex) = accepted.show_hex
-                    && !known_show(&hex)
+                    && zones.is_none()
                 {
                     let _ = unknown_show.try_send(hex);
                 }

@@ -16,7 +16,7 @@ use crowdlight_proto::receiver::Rejection;
 use crowdlight_proto::wire::{NO_SHOW, Packet};
 
 pub use clock::ClockEstimator;
-pub use render::{Rendered, SnapshotInput};
+pub use render::{LiveInput, Rendered, SnapshotInput};
 
 /// `/healthz` is healthy while the last valid packet is younger than this, µs.
 pub const HEALTHY_WITHIN_US: u64 = 3_000_000;
@@ -146,8 +146,14 @@ impl RelayState {
         }
     }
 
-    /// Feeds one packet accepted by the receiver, received at our `local_us`.
-    pub fn handle_packet(&self, packet: &Packet, local_us: u64) -> Accepted {
+    /// Feeds one packet accepted by the receiver, received at our `local_us`; `zones` are the
+    /// announced show's zone names (from the catalog), which name the live layer's zones.
+    pub fn handle_packet(
+        &self,
+        packet: &Packet,
+        local_us: u64,
+        zones: Option<&[String]>,
+    ) -> Accepted {
         self.counters.accepted.fetch_add(1, Ordering::Relaxed);
         self.last_valid_us
             .store(local_us.saturating_add(1), Ordering::Relaxed);
@@ -158,6 +164,10 @@ impl RelayState {
             state: packet.state.clone(),
             next: packet.next.clone(),
             show_hex: show_hex(&packet.show),
+            live: match (&packet.live, zones) {
+                (Some(layer), Some(zones)) => Some(render::LiveInput::from_layer(layer, zones)),
+                _ => None,
+            },
         };
         let show_hex = input.show_hex.clone();
         let changed = self.snapshot().input != input;

@@ -5,7 +5,7 @@ use bytes::Bytes;
 use http::HeaderValue;
 use sha2::{Digest, Sha256};
 
-use crowdlight_proto::wire::State;
+use crowdlight_proto::wire::{LiveLayer, State};
 
 /// Server-directed poll interval for `state`, ms.
 ///
@@ -39,6 +39,39 @@ pub struct SnapshotInput {
     pub next: Option<String>,
     /// Compiled show id as 32 hex chars; `None` when no show is announced.
     pub show_hex: Option<String>,
+    /// The lighting desk's live layer with zone names (indices the show does not have are
+    /// left out); `None` when the beacon sends none or the show is not in the catalog.
+    pub live: Option<LiveInput>,
+}
+
+/// The live layer as `/s` shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LiveInput {
+    /// When the change starts, µs (beacon timebase).
+    pub at_us: u64,
+    /// Length of the linear fade from the previous layer, starting at `at_us`, µs.
+    pub fade_us: u64,
+    /// Zone name → `#rrggbb`, in show order.
+    pub zones: Vec<(String, String)>,
+}
+
+impl LiveInput {
+    /// Names the layer's zones with the show's `zones`.
+    pub fn from_layer(layer: &LiveLayer, zones: &[String]) -> LiveInput {
+        LiveInput {
+            at_us: layer.at_us,
+            fade_us: layer.fade_us,
+            zones: layer
+                .zones
+                .iter()
+                .filter_map(|z| {
+                    let name = zones.get(usize::from(z.zone))?;
+                    let [r, g, b] = z.rgb;
+                    Some((name.clone(), format!("#{r:02x}{g:02x}{b:02x}")))
+                })
+                .collect(),
+        }
+    }
 }
 
 impl Default for SnapshotInput {
@@ -47,6 +80,7 @@ impl Default for SnapshotInput {
             state: State::Stopped,
             next: None,
             show_hex: None,
+            live: None,
         }
     }
 }
@@ -55,12 +89,12 @@ impl Default for SnapshotInput {
 pub const VERSION_LIMIT: u64 = 1 << 53;
 
 /// The version `v` of what `/s` shows: the first bytes of SHA-256 over the fields that define
-/// what plays (state, cue, start, hold offset, armed cue, show id) — nothing a relay adds (no
-/// poll interval, boot id, sequence or counter). Every relay hearing the same beacon computes
+/// what plays (state, cue, start, hold offset, armed cue, show id, the desk's live layer) —
+/// nothing a relay adds (no poll interval, boot id, sequence or counter). Every relay hearing the same beacon computes
 /// the same `v`, and a beacon restart resuming the same cue keeps it.
 pub fn version(input: &SnapshotInput) -> u64 {
     let (cue, at, held) = fields(&input.state);
-    let canonical = serde_json::json!([
+    let mut canonical = serde_json::json!([
         input.state.name(),
         cue,
         at,
@@ -68,6 +102,10 @@ pub fn version(input: &SnapshotInput) -> u64 {
         input.next,
         input.show_hex
     ]);
+    // Without a live layer the version is what it was before the desk existed.
+    if let (Some(live), Some(list)) = (&input.live, canonical.as_array_mut()) {
+        list.push(serde_json::json!([live.at_us, live.fade_us, live.zones]));
+    }
     let digest = Sha256::digest(canonical.to_string().as_bytes());
     let mut first = [0u8; 8];
     first.copy_from_slice(&digest[..8]);
@@ -112,7 +150,7 @@ pub fn render(input: &SnapshotInput) -> Rendered {
     let (cue, at, held) = fields(&input.state);
     let v = version(input);
     let show = input.show_hex.as_ref().map(|h| format!("/show/{h}.json"));
-    let value = serde_json::json!({
+    let mut value = serde_json::json!({
         "state": input.state.name(),
         "cue": cue,
         "at": at,
@@ -122,6 +160,16 @@ pub fn render(input: &SnapshotInput) -> Rendered {
         "show": show,
         "v": v,
     });
+    if let (Some(live), Some(map)) = (&input.live, value.as_object_mut()) {
+        let zones: serde_json::Map<String, serde_json::Value> = live
+            .zones
+            .iter()
+            .map(|(z, c)| (z.clone(), serde_json::Value::from(c.as_str())))
+            .collect();
+        map.insert("live".into(), zones.into());
+        map.insert("live_at".into(), live.at_us.into());
+        map.insert("live_fade".into(), live.fade_us.into());
+    }
     let body = Bytes::from(value.to_string());
     let etag = HeaderValue::from_str(&format!("\"s-{:016x}\"", fnv1a(&body)))
         .unwrap_or_else(|_| HeaderValue::from_static("\"s\""));
@@ -156,6 +204,7 @@ mod tests {
             },
             next: None,
             show_hex: Some("ab".repeat(16)),
+            live: None,
         });
         let b = render(&a.input.clone());
         assert_eq!(a.etag, b.etag);
@@ -170,5 +219,53 @@ mod tests {
         let v: serde_json::Value = serde_json::from_slice(&a.body).unwrap();
         assert_eq!(v["at"], 5);
         assert_eq!(v["show"], format!("/show/{}.json", "ab".repeat(16)));
+    }
+
+    #[test]
+    fn live_layer_is_named_and_versioned() {
+        use crowdlight_proto::wire::LiveZone;
+        let zones = vec!["left".to_owned(), "right".to_owned()];
+        let layer = LiveLayer {
+            at_us: 7,
+            fade_us: 4,
+            zones: vec![
+                LiveZone {
+                    zone: 1,
+                    rgb: [255, 0, 16],
+                },
+                LiveZone {
+                    zone: 9,
+                    rgb: [1, 1, 1],
+                },
+            ],
+        };
+        let plain = SnapshotInput::default();
+        let with = SnapshotInput {
+            live: Some(LiveInput::from_layer(&layer, &zones)),
+            ..plain.clone()
+        };
+        let r = render(&with);
+        let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+        assert_eq!(v["live"], serde_json::json!({"right": "#ff0010"}));
+        assert_eq!(
+            (v["live_at"].as_u64(), v["live_fade"].as_u64()),
+            (Some(7), Some(4))
+        );
+        assert_ne!(r.version, render(&plain).version);
+        let released = SnapshotInput {
+            live: Some(LiveInput::from_layer(
+                &LiveLayer {
+                    zones: vec![],
+                    ..layer
+                },
+                &zones,
+            )),
+            ..plain.clone()
+        };
+        let rel: serde_json::Value = serde_json::from_slice(&render(&released).body).unwrap();
+        assert_eq!(rel["live"], serde_json::json!({}));
+        assert_ne!(render(&released).version, r.version);
+        let none: serde_json::Value = serde_json::from_slice(&render(&plain).body).unwrap();
+        assert!(none.get("live").is_none());
     }
 }

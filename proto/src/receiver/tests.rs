@@ -13,6 +13,7 @@ fn with_state(boot: u64, seq: u64, clock_us: u64, state: State) -> Vec<u8> {
             clock_us,
             state,
             next: None,
+            live: None,
         },
         &Key::dev(),
     )
@@ -62,6 +63,7 @@ fn refuses_forged_truncated_and_wrong_version() {
             clock_us: 0,
             state: State::Blackout,
             next: None,
+            live: None,
         },
         &Key::from_bytes([9; 32]),
     );
@@ -75,8 +77,8 @@ fn refuses_forged_truncated_and_wrong_version() {
         assert!(rx.handle_datagram(0, &good[..len]).is_err(), "len {len}");
     }
     let mut v2 = good.clone();
-    v2[2] = 2;
-    assert_eq!(rx.handle_datagram(0, &v2), Err(Rejection::Version(2)));
+    v2[2] = 3;
+    assert_eq!(rx.handle_datagram(0, &v2), Err(Rejection::Version(3)));
     assert!(matches!(
         rx.handle_datagram(0, b"hello"),
         Err(Rejection::Garbled(WireError::TooShort(5)))

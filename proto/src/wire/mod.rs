@@ -6,9 +6,17 @@
 //! ```text
 //! +-------+---------+---------------------------------------------+-----------------+
 //! | "CL"  | version | postcard(Packet)                            | tag (16 bytes)  |
-//! | 2 B   | 1 B     | show[16] boot seq clock_us state next       | HMAC-SHA256/128 |
+//! | 2 B   | 1 B     | show[16] boot seq clock_us state next live  | HMAC-SHA256/128 |
 //! +-------+---------+---------------------------------------------+-----------------+
+//!
+//! live = 0 (none) | 1 at_us fade_us n (zone r g b){n}     n ≤ MAX_LIVE_ZONES, varints
 //! ```
+//!
+//! `live` is the lighting desk's layer: the zones the desk holds (by index into the show's
+//! `zones`) and their colours; from `at_us` phones fade linearly from the previous layer's
+//! colours to these over `fade_us` (0: a cut at `at_us`); an empty list releases every zone
+//! (at `at_us`). The beacon sends it only
+//! once the desk held something since it started.
 //!
 //! The tag is HMAC-SHA256 with the venue [`Key`] over every byte before it, truncated to its
 //! first 16 bytes. Integers in the body are postcard varints; names are capped at
@@ -23,14 +31,16 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
 /// Largest datagram the beacon ever sends.
-pub const MAX_PACKET: usize = 256;
+pub const MAX_PACKET: usize = 600;
+/// Most zones in one live layer.
+pub const MAX_LIVE_ZONES: usize = 64;
 /// Largest cue name on the wire, in bytes; longer names are cut at a char boundary by `emit`
 /// and refused by `parse`.
 pub const MAX_NAME: usize = 64;
 /// The two magic bytes every packet starts with.
 pub const MAGIC: [u8; 2] = *b"CL";
 /// The only wire version this build speaks.
-pub const VERSION: u8 = 1;
+pub const VERSION: u8 = 2;
 /// Length of the magic + version header.
 pub const HEADER_LEN: usize = 3;
 /// Length of the truncated HMAC tag.
@@ -136,6 +146,28 @@ pub struct Packet {
     pub state: State,
     /// The cue a bare `go` would fire (the armed GO target), if any.
     pub next: Option<String>,
+    /// The lighting desk's live layer, once the desk held a zone since the beacon started.
+    pub live: Option<LiveLayer>,
+}
+
+/// The zones a lighting desk holds, and when phones show them.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct LiveLayer {
+    /// Beacon time the change starts, µs (every phone knows the layer by then).
+    pub at_us: u64,
+    /// Length of the linear fade from the previous layer, µs, starting at `at_us` (0: a cut).
+    pub fade_us: u64,
+    /// Held zones, ascending by index; at most [`MAX_LIVE_ZONES`].
+    pub zones: Vec<LiveZone>,
+}
+
+/// One held zone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct LiveZone {
+    /// Index into the show's `zones`.
+    pub zone: u8,
+    /// Red, green, blue.
+    pub rgb: [u8; 3],
 }
 
 /// Why bytes are not a valid packet.
@@ -165,6 +197,9 @@ pub enum WireError {
     /// A cue name longer than [`MAX_NAME`].
     #[error("cue name of {0} bytes exceeds {MAX_NAME}")]
     NameTooLong(usize),
+    /// A live layer with more than [`MAX_LIVE_ZONES`] zones.
+    #[error("live layer of {0} zones exceeds {MAX_LIVE_ZONES}")]
+    TooManyLiveZones(usize),
 }
 
 type HmacSha256 = Hmac<Sha256>;
@@ -189,10 +224,14 @@ pub fn cap_name(name: &mut String) {
 fn names_fit(packet: &Packet) -> bool {
     packet.state.cue().is_none_or(|c| c.len() <= MAX_NAME)
         && packet.next.as_ref().is_none_or(|c| c.len() <= MAX_NAME)
+        && packet
+            .live
+            .as_ref()
+            .is_none_or(|l| l.zones.len() <= MAX_LIVE_ZONES)
 }
 
-/// Encodes and signs `packet`. Names longer than [`MAX_NAME`] are cut, so the result is
-/// always ≤ [`MAX_PACKET`] bytes.
+/// Encodes and signs `packet`. Names longer than [`MAX_NAME`] are cut (and live layers to
+/// [`MAX_LIVE_ZONES`] zones), so the result is always ≤ [`MAX_PACKET`] bytes.
 pub fn emit(packet: &Packet, key: &Key) -> Vec<u8> {
     let mut out = Vec::with_capacity(MAX_PACKET);
     out.extend_from_slice(&MAGIC);
@@ -206,6 +245,9 @@ pub fn emit(packet: &Packet, key: &Key) -> Vec<u8> {
         }
         if let Some(next) = capped.next.as_mut() {
             cap_name(next);
+        }
+        if let Some(live) = capped.live.as_mut() {
+            live.zones.truncate(MAX_LIVE_ZONES);
         }
         postcard::to_extend(&capped, out)
     };
@@ -245,6 +287,11 @@ pub fn parse(bytes: &[u8], key: &Key) -> Result<Packet, WireError> {
         if name.len() > MAX_NAME {
             return Err(WireError::NameTooLong(name.len()));
         }
+    }
+    if let Some(live) = &packet.live
+        && live.zones.len() > MAX_LIVE_ZONES
+    {
+        return Err(WireError::TooManyLiveZones(live.zones.len()));
     }
     Ok(packet)
 }

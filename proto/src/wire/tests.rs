@@ -14,6 +14,7 @@ fn packet(state: State, next: Option<&str>) -> Packet {
         clock_us: 1_764_090_000_000_000,
         state,
         next: next.map(str::to_owned),
+        live: None,
     }
 }
 
@@ -65,6 +66,33 @@ fn vectors() -> Vec<(&'static str, Packet, &'static str)> {
             packet(State::Blackout, None),
             include_str!("../../tests/vectors/blackout.hex"),
         ),
+        (
+            "running-live",
+            Packet {
+                live: Some(LiveLayer {
+                    at_us: 1_764_090_000_400_000,
+                    fade_us: 4_000_000,
+                    zones: vec![
+                        LiveZone {
+                            zone: 0,
+                            rgb: [0xff, 0x00, 0x40],
+                        },
+                        LiveZone {
+                            zone: 3,
+                            rgb: [0x00, 0x80, 0xff],
+                        },
+                    ],
+                }),
+                ..packet(
+                    State::Running {
+                        cue: "wave".into(),
+                        start_us: 1_764_090_001_500_000,
+                    },
+                    Some("finale"),
+                )
+            },
+            include_str!("../../tests/vectors/running-live.hex"),
+        ),
     ]
 }
 
@@ -77,10 +105,18 @@ fn layout_by_hand() {
         clock_us: 300,
         state: State::Standby { cue: "ab".into() },
         next: None,
+        live: Some(LiveLayer {
+            at_us: 5,
+            fade_us: 0,
+            zones: vec![LiveZone {
+                zone: 2,
+                rgb: [1, 2, 3],
+            }],
+        }),
     };
     let bytes = emit(&p, &Key::dev());
     let expected_body: &[u8] = &[
-        b'C', b'L', 1, // magic, version
+        b'C', b'L', 2, // magic, version
         0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, // show id
         1,  // boot (varint)
         2,  // seq (varint)
@@ -88,6 +124,8 @@ fn layout_by_hand() {
         1,    // state variant 1 = Standby
         2, b'a', b'b', // cue name: length, bytes
         0,    // next: None
+        1, 5, 0, // live: Some, at_us = 5, fade_us = 0
+        1, 2, 1, 2, 3, // one zone: index 2, rgb 1 2 3
     ];
     assert_eq!(&bytes[..bytes.len() - TAG_LEN], expected_body);
     assert_eq!(bytes.len(), expected_body.len() + TAG_LEN);
@@ -134,6 +172,17 @@ fn worst_case() -> Packet {
             offset_us: u64::MAX,
         },
         next: Some(name),
+        live: Some(LiveLayer {
+            at_us: u64::MAX,
+            fade_us: u64::MAX,
+            zones: vec![
+                LiveZone {
+                    zone: 255,
+                    rgb: [255; 3]
+                };
+                MAX_LIVE_ZONES + 10
+            ],
+        }),
     }
 }
 
@@ -143,6 +192,7 @@ fn worst_case_fits() {
     assert!(bytes.len() <= MAX_PACKET, "{} bytes", bytes.len());
     let back = parse(&bytes, &Key::dev()).unwrap();
     assert_eq!(back.state.cue().unwrap().len(), MAX_NAME);
+    assert_eq!(back.live.unwrap().zones.len(), MAX_LIVE_ZONES);
 }
 
 #[test]
@@ -150,7 +200,7 @@ fn rejects_by_reason() {
     let key = Key::dev();
     let good = emit(&packet(State::Blackout, None), &key);
     assert_eq!(parse(&good[..10], &key), Err(WireError::TooShort(10)));
-    assert_eq!(parse(&[0; 300], &key), Err(WireError::TooLong(300)));
+    assert_eq!(parse(&[0; 700], &key), Err(WireError::TooLong(700)));
     let mut bad = good.clone();
     bad[0] = b'X';
     assert_eq!(parse(&bad, &key), Err(WireError::BadMagic));
@@ -214,6 +264,24 @@ fn arb_state() -> impl Strategy<Value = State> {
     ]
 }
 
+fn arb_live() -> impl Strategy<Value = Option<LiveLayer>> {
+    proptest::option::of(
+        (
+            any::<u64>(),
+            any::<u64>(),
+            proptest::collection::vec(
+                (any::<u8>(), any::<[u8; 3]>()).prop_map(|(zone, rgb)| LiveZone { zone, rgb }),
+                0..80,
+            ),
+        )
+            .prop_map(|(at_us, fade_us, zones)| LiveLayer {
+                at_us,
+                fade_us,
+                zones,
+            }),
+    )
+}
+
 fn arb_packet() -> impl Strategy<Value = Packet> {
     (
         any::<[u8; 16]>(),
@@ -222,14 +290,16 @@ fn arb_packet() -> impl Strategy<Value = Packet> {
         any::<u64>(),
         arb_state(),
         proptest::option::of(arb_name()),
+        arb_live(),
     )
-        .prop_map(|(show, boot, seq, clock_us, state, next)| Packet {
+        .prop_map(|(show, boot, seq, clock_us, state, next, live)| Packet {
             show,
             boot,
             seq,
             clock_us,
             state,
             next,
+            live,
         })
 }
 
@@ -239,6 +309,9 @@ fn capped(mut p: Packet) -> Packet {
     }
     if let Some(next) = p.next.as_mut() {
         cap_name(next);
+    }
+    if let Some(live) = p.live.as_mut() {
+        live.zones.truncate(MAX_LIVE_ZONES);
     }
     p
 }
@@ -253,12 +326,12 @@ proptest! {
     }
 
     #[test]
-    fn parse_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
+    fn parse_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..700)) {
         let _ = parse(&bytes, &Key::dev());
     }
 
     #[test]
-    fn parse_never_panics_on_signed_garbage(body in proptest::collection::vec(any::<u8>(), 0..240)) {
+    fn parse_never_panics_on_signed_garbage(body in proptest::collection::vec(any::<u8>(), 0..560)) {
         // Garbage that passes the tag check exercises the body decoder itself.
         let key = Key::dev();
         let mut signed = MAGIC.to_vec();

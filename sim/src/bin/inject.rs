@@ -90,6 +90,7 @@ fn main() -> anyhow::Result<()> {
         clock_us: now_us,
         state: State::Blackout,
         next: None,
+        live: None,
     };
     let wrong_key = Key::from_bytes([0x42; 32]);
     tx.send_to(&wire::emit(&forged, &wrong_key), dest)?;
