@@ -1,6 +1,6 @@
 // The audience page: wires the pure modules (sync, poll, show, safety) to the network, the DOM
 // and the screen. Works without storage, service worker or secure context (captive sheets).
-import { ClockSync, Schedule, makeSample, burstGapMs, burstSettled, burstMin, resyncBurst } from './sync.js';
+import { ClockSync, Schedule, makeSample, burstGapMs, burstSettled, burstMin, resyncBurst, cueBudgetMs, BUDGET_MS } from './sync.js';
 import { Poller, POLL_TIMEOUT_MS, LONG_POLL_TIMEOUT_MS, rideDelayMs } from './poll.js';
 import { colourAt, validateShow, cueIndex } from './show.js';
 import { FlashLimiter } from './safety.js';
@@ -32,7 +32,7 @@ let fadeStart = 0;
 let lastFrameTs = NaN;
 let frameMs = 16.7;
 const frames = [];
-const stats = { syncs: 0, polls: 0, longPolls: 0, parked: false, pollErrors: 0, showLoads: 0, transport: 'poll', wtPushes: 0, wtFailures: 0 };
+const stats = { syncs: 0, polls: 0, longPolls: 0, parked: false, pollErrors: 0, showLoads: 0, transport: 'poll', wtPushes: 0, wtFailures: 0, returns: 0, lastAwayMs: 0 };
 /** The open WebTransport session (wt.js), or null: then state and time come over HTTP. */
 let wt = null;
 
@@ -40,9 +40,8 @@ function reducedMotion() {
   return !!(window.matchMedia && matchMedia('(prefers-reduced-motion: reduce)').matches);
 }
 
-/** fetch with a timeout (AbortController where it exists). */
-async function get(url, init = {}, timeoutMs = POLL_TIMEOUT_MS) {
-  const ctl = typeof AbortController === 'function' ? new AbortController() : null;
+/** fetch with a timeout (AbortController where it exists; `ctl`: the caller's, to abort it). */
+async function get(url, init = {}, timeoutMs = POLL_TIMEOUT_MS, ctl = typeof AbortController === 'function' ? new AbortController() : null) {
   const timer = ctl && setTimeout(() => ctl.abort(), timeoutMs);
   try {
     return await fetch(url, { ...init, signal: ctl?.signal });
@@ -83,15 +82,19 @@ async function burst(n, id) {
   await Promise.all(pending);
 }
 
-/** The /t schedule (sync.js `Schedule`): an adaptive join burst, re-sync bursts, then one
- *  sample every ~40 s once the drift estimate has converged. Unsynced: retry every 2 s. */
+/** The /t schedule (sync.js `Schedule`): an adaptive join burst, then samples when the
+ *  predicted error needs them (one every ~40 s in the steady state). Unsynced: retry every 2 s. */
+const schedule = new Schedule();
+let wakeSync = () => {};
 async function syncLoop() {
-  const schedule = new Schedule();
   for (;;) {
     if (schedule.steady && !wt && poller.longPoll()) await rideOrSend(schedule.burst);
     else sampleOnce(schedule.burst);
     const delay = schedule.handleSent(sync, rand);
-    await sleep(sync.synced ? delay : Math.min(delay, 2000));
+    await new Promise((r) => {
+      const t = setTimeout(r, sync.synced ? delay : Math.min(delay, 2000));
+      wakeSync = () => { clearTimeout(t); r(); };
+    });
   }
 }
 
@@ -128,29 +131,52 @@ async function sendRidingSample() {
  *  WT_SAFETY_POLL_MS is the safety net. */
 async function pollLoop() {
   for (;;) {
-    const plain = !!wt;
+    // Back from being away: one plain /s, answered at once, says what is playing now.
+    const plain = !!wt || !!(returning && !returning.fresh);
     const long = poller.longPoll(plain);
     stats.parked = long;
+    const ctl = typeof AbortController === 'function' ? new AbortController() : null;
+    pollCtl = ctl;
+    const asked = returning;
     try {
       poller.handleSent(now());
       // Our own ETag handling: the browser cache stays out of it.
-      const res = await get(poller.url(plain), { headers: poller.headers(), cache: 'no-store' }, poller.timeoutMs(plain));
+      const res = await get(poller.url(plain), { headers: poller.headers(), cache: 'no-store' }, poller.timeoutMs(plain), ctl);
       if (res.status === 304) poller.handleNotModified(now());
       else if (res.ok) poller.handleOk(now(), await res.json(), res.headers.get('ETag'));
       else poller.handleError(now());
       stats.polls++;
       if (long) stats.longPolls++;
+      if (asked && asked === returning && plain && poller.failures === 0) returning.fresh = true;
     } catch {
+      if (ctl && ctl.signal.aborted && ctl.aborted) {
+        // We cut a request the page no longer trusts (it was away): ask again at once.
+        pollCtl = null;
+        continue;
+      }
       poller.handleError(now());
       stats.pollErrors++;
     }
+    pollCtl = null;
     stats.parked = false;
     takeShow();
+    setBudget();
     if (!wt && poller.failures === 0) await sendRidingSample();
     // With WebTransport, state is pushed: poll only as a slow safety net.
     const delay = wt ? WT_SAFETY_POLL_MS : poller.nextDelayMs(rand);
     if (delay > 0) await pollSleep(delay);
   }
+}
+
+/** The clock error the /t schedule keeps within: what the playing (or held) cue needs, tightened
+ *  by the armed next cue's (sync.js `cueBudgetMs`); the tightest when no cue is known. */
+function setBudget() {
+  const s = poller.state;
+  const index = (name) => (show && name ? cueIndex(show, name) : -1);
+  const playing = s && (s.state === 'running' || s.state === 'hold') ? index(s.cue) : -1;
+  const next = s ? index(s.next) : -1;
+  const budgets = [playing, next].filter((c) => c >= 0).map((c) => cueBudgetMs(show, c));
+  schedule.budgetMs = budgets.length ? Math.min(...budgets) : BUDGET_MS;
 }
 
 function takeShow() {
@@ -210,6 +236,7 @@ async function loadShow(url) {
     stats.showLoads++;
     const keep = oldZone ? s.zones.indexOf(oldZone) : -1;
     zone = keep >= 0 ? keep : pickZone(s);
+    setBudget();
     renderJoin();
   } catch {
     // Retry with the next poll.
@@ -286,13 +313,62 @@ function startVideo() {
   if (p && p.catch) p.catch(() => {});
 }
 
-document.addEventListener('visibilitychange', () => {
+// ---- away and back (lock, app switch, captive sheet closed and reopened) --------------------
+// A hidden page's timers are throttled (to once a minute in background tabs and captive
+// sheets) or frozen altogether. Coming back, the page must not trust what it had: the clock
+// estimate has aged (sync.js `predictedErrorMs` grows with the time since the last sample), a
+// cue may have fired meanwhile, the parked /s may be long dead. So: the screen holds the colour
+// it shows (no stale cue, no jump) until a plain /s has answered (at most RETURN_HOLD_MS), then
+// cross-fades to what is playing now; a re-sync burst starts at once. The flash limiter keeps
+// its history across the gap.
+
+/** Longest the screen holds its colour after coming back while /s has not answered, ms. */
+const RETURN_HOLD_MS = 800;
+/** Frames further apart than this mean the page was away (hidden, frozen or throttled), ms. */
+const AWAY_GAP_MS = 1000;
+/** {since, fresh, awayMs} while coming back, else null. */
+let returning = null;
+let hiddenAt = NaN;
+let pollCtl = null;
+
+function handleAway() {
+  if (!Number.isFinite(hiddenAt)) hiddenAt = now();
+}
+
+function handleBack() {
+  if (document.visibilityState === 'hidden') return;
+  const t = now();
+  const awayMs = Number.isFinite(hiddenAt) ? t - hiddenAt : 0;
+  hiddenAt = NaN;
+  if (returning && !returning.fresh) return;
+  returning = { since: t, fresh: false, awayMs };
+  stats.returns++;
+  stats.lastAwayMs = Math.round(awayMs);
+  if (!joined) return;
   // Wake locks are released when the page hides; the video pauses. Take them again.
-  if (joined && document.visibilityState === 'visible') {
-    keepAwake();
-    burst(resyncBurst(1), 1000 + stats.syncs);
+  keepAwake();
+  // Re-sync now, whatever the schedule had planned (a riding sample goes on its own).
+  schedule.handleWake(resyncBurst(1));
+  if (ridingSample) {
+    const ride = ridingSample;
+    ridingSample = null;
+    clearTimeout(ride.timer);
+    ride.done(true);
   }
+  wakeSync();
+  // The parked /s may be dead or stale: cut it and ask plainly, now.
+  if (pollCtl) { pollCtl.aborted = true; pollCtl.abort(); }
+  wakePoll();
+}
+
+document.addEventListener('visibilitychange', () => {
+  if (document.visibilityState === 'hidden') handleAway();
+  else handleBack();
 });
+document.addEventListener('freeze', handleAway);
+document.addEventListener('resume', handleBack);
+window.addEventListener('pagehide', handleAway);
+window.addEventListener('pageshow', (e) => { if (e.persisted) handleBack(); });
 
 // ---- rendering ----------------------------------------------------------------------------
 
@@ -316,8 +392,22 @@ function frame(ts) {
   if (Number.isFinite(lastFrameTs)) {
     const d = ts - lastFrameTs;
     if (d > 4 && d < 50) frameMs += (d - frameMs) * 0.1;
+    // No frames for a while and no event said so (some sheets and old browsers): back all the same.
+    if (d > AWAY_GAP_MS && !returning) { hiddenAt = now() - d; handleBack(); }
   }
   lastFrameTs = ts;
+  if (returning && !returning.fresh && ts - returning.since < RETURN_HOLD_MS && shown) {
+    // Back from being away: hold what the screen shows until /s says what plays now.
+    const us = sync.synced ? Math.round(sync.beaconUs(ts + frameMs)) : NaN;
+    frames.push({ us, rgb: shown, want: shown, scene: 'returning', fading: false, zone, held: true });
+    if (frames.length > 600) frames.splice(0, frames.length - 600);
+    return;
+  }
+  if (returning) {
+    // What plays now may differ from what the screen held: cross-fade to it, never cut.
+    returning = null;
+    if (shown) { fadeFrom = shown; fadeStart = ts; }
+  }
   // The colour is for the moment this frame reaches the screen: about one frame from now.
   const local = ts + frameMs;
   const us = sync.synced ? Math.round(sync.beaconUs(local)) : NaN;
@@ -358,7 +448,7 @@ requestAnimationFrame(frame);
 window.crowdlight = Object.freeze({
   offsetMs: () => (sync.synced ? sync.offsetAt(now()) : NaN),
   beaconNowUs: () => (sync.synced ? sync.beaconUs(now()) : NaN),
-  syncInfo: () => ({ synced: sync.synced, errorBoundMs: sync.errorBoundMs, driftPpm: sync.driftPpm, samples: sync.samples.length }),
+  syncInfo: () => ({ synced: sync.synced, errorBoundMs: sync.errorBoundMs, levelErrMs: sync.levelErrMs, driftPpm: sync.driftPpm, driftUncPpm: sync.driftUncPpm, predictedErrorMs: sync.predictedErrorMs(now()), samples: sync.samples.length, steady: schedule.steady, budgetMs: schedule.budgetMs }),
   state: () => ({ joined, zone, reducedMotion: limiter.reducedMotion, zoneName: show ? show.zones[zone] : null, show: showUrl, ...poller.state, failures: poller.failures, suppressed: limiter.suppressed, ...stats }),
   colour: () => shown && shown.slice(),
   frames: () => frames.map((f) => ({ ...f })),

@@ -24,7 +24,7 @@ use tokio::time::Instant;
 use crate::http::{Conn, HttpError, Response};
 use crate::piggyback::{Piggyback, spread};
 use crate::poll::{Poller, Rules};
-use crate::sync::{ClockSync, Model, Schedule, make_sample};
+use crate::sync::{BUDGET_MS, ClockSync, Model, Schedule, cue_budget_ms, make_sample};
 
 /// The captive probe a phone sends first (Android's), with its `Host`.
 pub const CAPTIVE_PROBE: (&str, &str) = ("connectivitycheck.gstatic.com", "/generate_204");
@@ -151,6 +151,8 @@ pub struct PhoneStatus {
     pub samples: u64,
     /// Current clock model.
     pub model: Option<Model>,
+    /// The budget the current cue asks of the `/t` schedule, ms (set by the state loop).
+    pub sync_budget_ms: Option<f64>,
     /// The phone's clock.
     pub clock: Option<LocalClock>,
     /// Last `/s` answer.
@@ -234,6 +236,9 @@ pub struct PhoneConfig {
     pub seed: u64,
     /// Per-request timeout.
     pub timeout: Duration,
+    /// The likely clock error the `/t` schedule keeps within, ms; `None`: what the current cue
+    /// needs, as the page does ([`crate::sync::cue_budget_ms`]).
+    pub sync_budget_ms: Option<f64>,
 }
 
 enum Failure {
@@ -280,6 +285,8 @@ struct Phone {
     etag: Option<String>,
     show_url: Option<String>,
     version: Option<u64>,
+    /// The compiled show, once fetched (for the cues' sync budgets).
+    show: Option<serde_json::Value>,
 }
 
 /// Run one phone until the task is dropped (the simulator bounds it with a timeout).
@@ -317,7 +324,7 @@ impl Phone {
         Phone {
             rng: StdRng::seed_from_u64(seed),
             sync: ClockSync::default(),
-            schedule: Schedule::default(),
+            schedule: Schedule::with_budget(cfg.sync_budget_ms.unwrap_or(BUDGET_MS)),
             poller,
             cfg,
             status,
@@ -325,6 +332,7 @@ impl Phone {
             etag: None,
             show_url: None,
             version: None,
+            show: None,
         }
     }
 
@@ -401,6 +409,11 @@ impl Phone {
                     }
                 },
             };
+            if self.cfg.sync_budget_ms.is_none()
+                && let Some(b) = self.status.lock().expect("status lock").sync_budget_ms
+            {
+                self.schedule.budget_ms = b;
+            }
             let ms = self.schedule.handle_sent(&self.sync, &mut self.rng);
             tokio::time::sleep_until(sent + Duration::from_secs_f64(ms / 1000.0)).await;
         }
@@ -605,6 +618,7 @@ impl Phone {
             self.fetch_show(show.as_deref().unwrap_or_default()).await?;
             self.show_url = show;
         }
+        self.set_budget();
         let delay = self.poller.handle_answer(
             self.version.is_some(),
             changed,
@@ -638,8 +652,47 @@ impl Phone {
         if resp.status != 200 {
             return Err(Failure::Status(resp.status));
         }
+        let body = if resp.header("content-encoding") == Some("gzip") {
+            let mut out = Vec::new();
+            std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&resp.body[..]), &mut out)
+                .map_err(|_| Failure::Garbled)?;
+            out
+        } else {
+            resp.body.to_vec()
+        };
+        self.show = Some(serde_json::from_slice(&body).map_err(|_| Failure::Garbled)?);
         self.update(|s| s.show_ok = true);
         Ok(())
+    }
+
+    /// The budget the page would give its `/t` schedule now: the playing (or held) cue's,
+    /// tightened by the armed next cue's (`app.js`); [`BUDGET_MS`] when no cue is known.
+    fn set_budget(&self) {
+        let (Some(show), Some(state)) = (&self.show, self.status_state()) else {
+            return;
+        };
+        let index = |name: &Option<String>| {
+            let name = name.as_deref()?;
+            show["cues"]
+                .as_array()?
+                .iter()
+                .position(|c| c["name"] == name)
+        };
+        let playing = matches!(state.state.as_str(), "running" | "hold")
+            .then(|| index(&state.cue))
+            .flatten()
+            .map(|c| cue_budget_ms(show, c));
+        let next = index(&state.next).map(|c| cue_budget_ms(show, c));
+        let budget = match (playing, next) {
+            (Some(a), Some(b)) => a.min(b),
+            (Some(a), None) | (None, Some(a)) => a,
+            (None, None) => BUDGET_MS,
+        };
+        self.update(|s| s.sync_budget_ms = Some(budget));
+    }
+
+    fn status_state(&self) -> Option<StateDoc> {
+        self.status.lock().expect("status lock").state.clone()
     }
 
     /// One `/t` exchange on this loop's connection; a failure comes with when it was sent.
