@@ -2,8 +2,9 @@
 // and the screen. Works without storage, service worker or secure context (captive sheets).
 import { ClockSync, Schedule, makeSample, burstGapMs, burstSettled, burstMin, resyncBurst, cueBudgetMs, BUDGET_MS } from './sync.js';
 import { Poller, POLL_TIMEOUT_MS, LONG_POLL_TIMEOUT_MS, rideDelayMs } from './poll.js';
-import { colourAt, validateShow, cueIndex } from './show.js';
+import { colourAt, validateShow, cueIndex, torchAt, usesTorch } from './show.js';
 import { FlashLimiter } from './safety.js';
+import { torchPossible, trackHasTorch, torchConstraints, TorchDriver } from './torch.js';
 
 const $ = (id) => document.getElementById(id);
 const now = () => performance.now();
@@ -32,7 +33,7 @@ let fadeStart = 0;
 let lastFrameTs = NaN;
 let frameMs = 16.7;
 const frames = [];
-const stats = { syncs: 0, polls: 0, longPolls: 0, parked: false, pollErrors: 0, showLoads: 0, transport: 'poll', wtPushes: 0, wtFailures: 0, returns: 0, lastAwayMs: 0 };
+const stats = { syncs: 0, polls: 0, longPolls: 0, parked: false, pollErrors: 0, showLoads: 0, transport: 'poll', wtPushes: 0, wtFailures: 0, returns: 0, lastAwayMs: 0, torch: 'off' };
 /** The open WebTransport session (wt.js), or null: then state and time come over HTTP. */
 let wt = null;
 
@@ -285,12 +286,50 @@ function join() {
     if (fs) Promise.resolve(fs.call(el, { navigationUI: 'hide' })).catch(() => {});
   } catch { /* not allowed here */ }
   keepAwake();
+  startTorch();
   if (show && history.replaceState) {
     // A reload (or a shared link) keeps the zone.
     q.set('zone', show.zones[zone]);
     try { history.replaceState(null, '', `?${q}`); } catch { /* sandboxed */ }
   }
   document.body.classList.add('joined');
+}
+
+// ---- the torch (torch.js; FORMAT.md §3) -----------------------------------------------------
+
+/** The torch driver once a camera track with a torch is live, else null. */
+let torch = null;
+let torchTrack = null;
+
+/** At the join tap: asks for the back camera when the show plays the torch and the page may
+ *  (torch.js `torchPossible`); keeps the track only when it can switch a torch. */
+async function startTorch() {
+  const possible = torchPossible({
+    usesTorch: usesTorch(show),
+    secure: window.isSecureContext === true,
+    mediaDevices: navigator.mediaDevices,
+    reducedMotion: limiter.reducedMotion,
+  });
+  if (!possible) {
+    stats.torch = usesTorch(show) ? 'not here' : 'off';
+    return;
+  }
+  stats.torch = 'asking';
+  try {
+    const stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: { ideal: 'environment' } }, audio: false });
+    const track = stream.getVideoTracks()[0];
+    if (!track || !trackHasTorch(track)) {
+      for (const t of stream.getTracks()) t.stop();
+      stats.torch = 'none';
+      return;
+    }
+    torchTrack = track;
+    torch = new TorchDriver((on) => track.applyConstraints(torchConstraints(on)));
+    track.addEventListener('ended', () => { torch = null; torchTrack = null; stats.torch = 'ended'; });
+    stats.torch = 'ready';
+  } catch {
+    stats.torch = 'refused';
+  }
 }
 
 let wakeLock = null;
@@ -333,6 +372,7 @@ let pollCtl = null;
 
 function handleAway() {
   if (!Number.isFinite(hiddenAt)) hiddenAt = now();
+  torch?.off();
 }
 
 function handleBack() {
@@ -372,17 +412,19 @@ window.addEventListener('pageshow', (e) => { if (e.persisted) handleBack(); });
 
 // ---- rendering ----------------------------------------------------------------------------
 
-/** What the screen should show at beacon time `us`: {rgb, scene, live}. */
+/** What the screen should show at beacon time `us`: {rgb, scene, live, torch}. */
 function target(us) {
   const s = poller.state;
   if (!joined || !s || !sync.synced) return { rgb: IDLE, scene: 'idle', live: false };
   if (s.state === 'blackout') return { rgb: BLACK, scene: 'blackout', live: true };
   const c = show && s.cue ? cueIndex(show, s.cue) : -1;
   if (c >= 0 && s.state === 'hold' && s.held !== null) {
-    return { rgb: colourAt(show, zone, c, s.held / 1000), scene: `hold:${s.cue}:${s.at}`, live: true };
+    const t = s.held / 1000;
+    return { rgb: colourAt(show, zone, c, t), scene: `hold:${s.cue}:${s.at}`, live: true, torch: torchAt(show, zone, c, t) };
   }
   if (c >= 0 && s.state === 'running' && s.at !== null && us >= s.at) {
-    return { rgb: colourAt(show, zone, c, (us - s.at) / 1000), scene: `run:${s.cue}:${s.at}`, live: true };
+    const t = (us - s.at) / 1000;
+    return { rgb: colourAt(show, zone, c, t), scene: `run:${s.cue}:${s.at}`, live: true, torch: torchAt(show, zone, c, t) };
   }
   return { rgb: IDLE, scene: s.state === 'standby' || s.state === 'running' ? 'ready' : 'idle', live: false };
 }
@@ -422,6 +464,8 @@ function frame(ts) {
   const fading = fadeFrom && k < 1;
   if (fading) rgb = rgb.map((x, i) => Math.round(fadeFrom[i] + (x - fadeFrom[i]) * k));
   const out = limiter.handleFrame(ts, rgb);
+  // The torch follows the cue (not the cross-fade), through its own flash limiter.
+  if (torch) torch.handleFrame(ts, !!t.torch && !fading);
   if (!shown || out[0] !== shown[0] || out[1] !== shown[1] || out[2] !== shown[2]) {
     $('stage').style.backgroundColor = `rgb(${out[0]},${out[1]},${out[2]})`;
   }
@@ -449,7 +493,7 @@ window.crowdlight = Object.freeze({
   offsetMs: () => (sync.synced ? sync.offsetAt(now()) : NaN),
   beaconNowUs: () => (sync.synced ? sync.beaconUs(now()) : NaN),
   syncInfo: () => ({ synced: sync.synced, errorBoundMs: sync.errorBoundMs, levelErrMs: sync.levelErrMs, driftPpm: sync.driftPpm, driftUncPpm: sync.driftUncPpm, predictedErrorMs: sync.predictedErrorMs(now()), samples: sync.samples.length, steady: schedule.steady, budgetMs: schedule.budgetMs }),
-  state: () => ({ joined, zone, reducedMotion: limiter.reducedMotion, zoneName: show ? show.zones[zone] : null, show: showUrl, ...poller.state, failures: poller.failures, suppressed: limiter.suppressed, ...stats }),
+  state: () => ({ joined, zone, reducedMotion: limiter.reducedMotion, torchOn: !!torch?.on, torchCalls: torch ? torch.calls : 0, zoneName: show ? show.zones[zone] : null, show: showUrl, ...poller.state, failures: poller.failures, suppressed: limiter.suppressed, ...stats }),
   colour: () => shown && shown.slice(),
   frames: () => frames.map((f) => ({ ...f })),
 });

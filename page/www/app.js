@@ -1,8 +1,9 @@
 // Built from page/src/app.js by page/test/tools/build.mjs: edit the source.
 import{ClockSync,Schedule,makeSample,burstGapMs,burstSettled,burstMin,resyncBurst,cueBudgetMs,BUDGET_MS}from"./sync.js"
 import{Poller,POLL_TIMEOUT_MS,LONG_POLL_TIMEOUT_MS,rideDelayMs}from"./poll.js"
-import{colourAt,validateShow,cueIndex}from"./show.js"
+import{colourAt,validateShow,cueIndex,torchAt,usesTorch}from"./show.js"
 import{FlashLimiter}from"./safety.js"
+import{torchPossible,trackHasTorch,torchConstraints,TorchDriver}from"./torch.js"
 const $=id=>document.getElementById(id)
 const now=()=>performance.now()
 const rand=Math.random
@@ -25,7 +26,7 @@ let fadeStart=0
 let lastFrameTs=NaN
 let frameMs=16.7
 const frames=[]
-const stats={syncs:0,polls:0,longPolls:0,parked:false,pollErrors:0,showLoads:0,transport:"poll",wtPushes:0,wtFailures:0,returns:0,lastAwayMs:0}
+const stats={syncs:0,polls:0,longPolls:0,parked:false,pollErrors:0,showLoads:0,transport:"poll",wtPushes:0,wtFailures:0,returns:0,lastAwayMs:0,torch:"off"}
 let wt=null
 function reducedMotion(){return!!(window.matchMedia&&matchMedia("(prefers-reduced-motion: reduce)").matches)}async function get(url,init={},timeoutMs=POLL_TIMEOUT_MS,ctl=(typeof AbortController==="function"?new AbortController:null)){const timer=ctl&&setTimeout(()=>ctl.abort(),timeoutMs)
 try{return await fetch(url,{...init,signal:ctl?.signal})}finally{clearTimeout(timer)}}async function sampleOnce(burst){const t1=now()
@@ -131,8 +132,23 @@ joined=true
 const el=document.documentElement
 try{const fs=el.requestFullscreen||el.webkitRequestFullscreen
 if(fs)Promise.resolve(fs.call(el,{navigationUI:"hide"})).catch(()=>{})}catch{}keepAwake()
+startTorch()
 if(show&&history.replaceState){q.set("zone",show.zones[zone])
-try{history.replaceState(null,"",`?${q}`)}catch{}}document.body.classList.add("joined")}let wakeLock=null
+try{history.replaceState(null,"",`?${q}`)}catch{}}document.body.classList.add("joined")}let torch=null
+let torchTrack=null
+async function startTorch(){const possible=torchPossible({usesTorch:usesTorch(show),secure:window.isSecureContext===true,mediaDevices:navigator.mediaDevices,reducedMotion:limiter.reducedMotion})
+if(!possible){stats.torch=usesTorch(show)?"not here":"off"
+return}stats.torch="asking"
+try{const stream=await navigator.mediaDevices.getUserMedia({video:{facingMode:{ideal:"environment"}},audio:false})
+const track=stream.getVideoTracks()[0]
+if(!track||!trackHasTorch(track)){for(const t of stream.getTracks())t.stop()
+stats.torch="none"
+return}torchTrack=track
+torch=new TorchDriver(on=>track.applyConstraints(torchConstraints(on)))
+track.addEventListener("ended",()=>{torch=null
+torchTrack=null
+stats.torch="ended"})
+stats.torch="ready"}catch{stats.torch="refused"}}let wakeLock=null
 async function keepAwake(){if(document.visibilityState==="hidden")return
 if(navigator.wakeLock&&window.isSecureContext&&q.get("keepawake")!=="video"){try{wakeLock=await navigator.wakeLock.request("screen")
 return}catch{}}startVideo()}function startVideo(){const v=$("keepawake")
@@ -144,7 +160,8 @@ const AWAY_GAP_MS=1e3
 let returning=null
 let hiddenAt=NaN
 let pollCtl=null
-function handleAway(){if(!Number.isFinite(hiddenAt))hiddenAt=now()}function handleBack(){if(document.visibilityState==="hidden")return
+function handleAway(){if(!Number.isFinite(hiddenAt))hiddenAt=now()
+torch?.off()}function handleBack(){if(document.visibilityState==="hidden")return
 const t=now()
 const awayMs=Number.isFinite(hiddenAt)?t-hiddenAt:0
 hiddenAt=NaN
@@ -170,7 +187,9 @@ function target(us){const s=poller.state
 if(!joined||!s||!sync.synced)return{rgb:IDLE,scene:"idle",live:false}
 if(s.state==="blackout")return{rgb:BLACK,scene:"blackout",live:true}
 const c=show&&s.cue?cueIndex(show,s.cue):-1
-if(c>=0&&s.state==="hold"&&s.held!==null){return{rgb:colourAt(show,zone,c,s.held/1e3),scene:`hold:${s.cue}:${s.at}`,live:true}}if(c>=0&&s.state==="running"&&s.at!==null&&us>=s.at){return{rgb:colourAt(show,zone,c,(us-s.at)/1e3),scene:`run:${s.cue}:${s.at}`,live:true}}return{rgb:IDLE,scene:s.state==="standby"||s.state==="running"?"ready":"idle",live:false}}function frame(ts){requestAnimationFrame(frame)
+if(c>=0&&s.state==="hold"&&s.held!==null){const t=s.held/1e3
+return{rgb:colourAt(show,zone,c,t),scene:`hold:${s.cue}:${s.at}`,live:true,torch:torchAt(show,zone,c,t)}}if(c>=0&&s.state==="running"&&s.at!==null&&us>=s.at){const t=(us-s.at)/1e3
+return{rgb:colourAt(show,zone,c,t),scene:`run:${s.cue}:${s.at}`,live:true,torch:torchAt(show,zone,c,t)}}return{rgb:IDLE,scene:s.state==="standby"||s.state==="running"?"ready":"idle",live:false}}function frame(ts){requestAnimationFrame(frame)
 if(Number.isFinite(lastFrameTs)){const d=ts-lastFrameTs
 if(d>4&&d<50)frameMs+=(d-frameMs)*.1
 if(d>AWAY_GAP_MS&&!returning){hiddenAt=now()-d
@@ -190,6 +209,7 @@ const k=(ts-fadeStart)/XFADE_MS
 const fading=fadeFrom&&k<1
 if(fading)rgb=rgb.map((x,i)=>Math.round(fadeFrom[i]+(x-fadeFrom[i])*k))
 const out=limiter.handleFrame(ts,rgb)
+if(torch)torch.handleFrame(ts,!!t.torch&&!fading)
 if(!shown||out[0]!==shown[0]||out[1]!==shown[1]||out[2]!==shown[2]){$("stage").style.backgroundColor=`rgb(${out[0]},${out[1]},${out[2]})`}shown=out
 const mode=joined?t.live?"live":t.scene:"join"
 if(document.body.dataset.mode!==mode)document.body.dataset.mode=mode
@@ -200,5 +220,5 @@ syncLoop()
 pollLoop()
 wtLoop()
 requestAnimationFrame(frame)
-window.crowdlight=Object.freeze({offsetMs:()=>sync.synced?sync.offsetAt(now()):NaN,beaconNowUs:()=>sync.synced?sync.beaconUs(now()):NaN,syncInfo:()=>({synced:sync.synced,errorBoundMs:sync.errorBoundMs,levelErrMs:sync.levelErrMs,driftPpm:sync.driftPpm,driftUncPpm:sync.driftUncPpm,predictedErrorMs:sync.predictedErrorMs(now()),samples:sync.samples.length,steady:schedule.steady,budgetMs:schedule.budgetMs}),state:()=>({joined,zone,reducedMotion:limiter.reducedMotion,zoneName:show?show.zones[zone]:null,show:showUrl,...poller.state,failures:poller.failures,suppressed:limiter.suppressed,...stats}),colour:()=>shown&&shown.slice(),frames:()=>frames.map(f=>({...f}))})
+window.crowdlight=Object.freeze({offsetMs:()=>sync.synced?sync.offsetAt(now()):NaN,beaconNowUs:()=>sync.synced?sync.beaconUs(now()):NaN,syncInfo:()=>({synced:sync.synced,errorBoundMs:sync.errorBoundMs,levelErrMs:sync.levelErrMs,driftPpm:sync.driftPpm,driftUncPpm:sync.driftUncPpm,predictedErrorMs:sync.predictedErrorMs(now()),samples:sync.samples.length,steady:schedule.steady,budgetMs:schedule.budgetMs}),state:()=>({joined,zone,reducedMotion:limiter.reducedMotion,torchOn:!!torch?.on,torchCalls:torch?torch.calls:0,zoneName:show?show.zones[zone]:null,show:showUrl,...poller.state,failures:poller.failures,suppressed:limiter.suppressed,...stats}),colour:()=>shown&&shown.slice(),frames:()=>frames.map(f=>({...f}))})
 

@@ -491,6 +491,7 @@ impl Ctx<'_> {
             end: end?,
             dur: t,
             at: start?,
+            torch: rc.torch.unwrap_or(false),
             segs,
         })
     }
