@@ -4,7 +4,6 @@ import { ClockSync, Schedule, makeSample, burstGapMs, burstSettled, burstMin, re
 import { Poller, POLL_TIMEOUT_MS, LONG_POLL_TIMEOUT_MS, rideDelayMs } from './poll.js';
 import { colourAt, validateShow, cueIndex, torchAt, usesTorch } from './show.js';
 import { FlashLimiter } from './safety.js';
-import { torchPossible, trackHasTorch, torchConstraints, TorchDriver } from './torch.js';
 
 const $ = (id) => document.getElementById(id);
 const now = () => performance.now();
@@ -169,15 +168,25 @@ async function pollLoop() {
   }
 }
 
-/** The clock error the /t schedule keeps within: what the playing (or held) cue needs, tightened
- *  by the armed next cue's (sync.js `cueBudgetMs`); the tightest when no cue is known. */
+/** The clock error the /t schedule keeps within: what the playing, held or armed cue needs
+ *  (sync.js `cueBudgetMs`); the tightest when no cue is known. When it tightens beyond what the
+ *  clock can promise now (a chase after a wash), a re-sync burst starts at once. */
 function setBudget() {
   const s = poller.state;
-  const index = (name) => (show && name ? cueIndex(show, name) : -1);
-  const playing = s && (s.state === 'running' || s.state === 'hold') ? index(s.cue) : -1;
-  const next = s ? index(s.next) : -1;
-  const budgets = [playing, next].filter((c) => c >= 0).map((c) => cueBudgetMs(show, c));
-  schedule.budgetMs = budgets.length ? Math.min(...budgets) : BUDGET_MS;
+  const c = show && s && s.cue && ['running', 'hold', 'standby'].includes(s.state) ? cueIndex(show, s.cue) : -1;
+  const budget = c >= 0 ? cueBudgetMs(show, c) : BUDGET_MS;
+  const tighter = budget < schedule.budgetMs;
+  schedule.budgetMs = budget;
+  if (tighter && joined && sync.synced && sync.predictedErrorMs(now()) > budget && schedule.steady) {
+    schedule.handleWake(resyncBurst(1));
+    if (ridingSample) {
+      const ride = ridingSample;
+      ridingSample = null;
+      clearTimeout(ride.timer);
+      ride.done(true);
+    }
+    wakeSync();
+  }
 }
 
 function takeShow() {
@@ -302,8 +311,13 @@ let torch = null;
 let torchTrack = null;
 
 /** At the join tap: asks for the back camera when the show plays the torch and the page may
- *  (torch.js `torchPossible`); keeps the track only when it can switch a torch. */
+ *  (torch.js `torchPossible`); keeps the track only when it can switch a torch. torch.js is
+ *  loaded only for a show that uses the torch (the page stays as light for every other show). */
 async function startTorch() {
+  if (!usesTorch(show)) return;
+  let mod;
+  try { mod = await import('./torch.js'); } catch { stats.torch = 'not here'; return; }
+  const { torchPossible, trackHasTorch, torchConstraints, TorchDriver } = mod;
   const possible = torchPossible({
     usesTorch: usesTorch(show),
     secure: window.isSecureContext === true,

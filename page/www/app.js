@@ -3,7 +3,6 @@ import{ClockSync,Schedule,makeSample,burstGapMs,burstSettled,burstMin,resyncBurs
 import{Poller,POLL_TIMEOUT_MS,LONG_POLL_TIMEOUT_MS,rideDelayMs}from"./poll.js"
 import{colourAt,validateShow,cueIndex,torchAt,usesTorch}from"./show.js"
 import{FlashLimiter}from"./safety.js"
-import{torchPossible,trackHasTorch,torchConstraints,TorchDriver}from"./torch.js"
 const $=id=>document.getElementById(id)
 const now=()=>performance.now()
 const rand=Math.random
@@ -77,11 +76,15 @@ setBudget()
 if(!wt&&poller.failures===0)await sendRidingSample()
 const delay=wt?WT_SAFETY_POLL_MS:poller.nextDelayMs(rand)
 if(delay>0)await pollSleep(delay)}}function setBudget(){const s=poller.state
-const index=name=>show&&name?cueIndex(show,name):-1
-const playing=s&&(s.state==="running"||s.state==="hold")?index(s.cue):-1
-const next=s?index(s.next):-1
-const budgets=[playing,next].filter(c=>c>=0).map(c=>cueBudgetMs(show,c))
-schedule.budgetMs=budgets.length?Math.min(...budgets):BUDGET_MS}function takeShow(){const url=poller.takeNewShow()
+const c=show&&s&&s.cue&&["running","hold","standby"].includes(s.state)?cueIndex(show,s.cue):-1
+const budget=c>=0?cueBudgetMs(show,c):BUDGET_MS
+const tighter=budget<schedule.budgetMs
+schedule.budgetMs=budget
+if(tighter&&joined&&sync.synced&&sync.predictedErrorMs(now())>budget&&schedule.steady){schedule.handleWake(resyncBurst(1))
+if(ridingSample){const ride=ridingSample
+ridingSample=null
+clearTimeout(ride.timer)
+ride.done(true)}wakeSync()}}function takeShow(){const url=poller.takeNewShow()
 if(url)loadShow(url)}const WT_SAFETY_POLL_MS=15e3
 let wakePoll=()=>{}
 function pollSleep(ms){return new Promise(r=>{const t=setTimeout(r,ms)
@@ -136,7 +139,11 @@ startTorch()
 if(show&&history.replaceState){q.set("zone",show.zones[zone])
 try{history.replaceState(null,"",`?${q}`)}catch{}}document.body.classList.add("joined")}let torch=null
 let torchTrack=null
-async function startTorch(){const possible=torchPossible({usesTorch:usesTorch(show),secure:window.isSecureContext===true,mediaDevices:navigator.mediaDevices,reducedMotion:limiter.reducedMotion})
+async function startTorch(){if(!usesTorch(show))return
+let mod
+try{mod=await(import("./torch.js"))}catch{stats.torch="not here"
+return}const{torchPossible,trackHasTorch,torchConstraints,TorchDriver}=mod
+const possible=torchPossible({usesTorch:usesTorch(show),secure:window.isSecureContext===true,mediaDevices:navigator.mediaDevices,reducedMotion:limiter.reducedMotion})
 if(!possible){stats.torch=usesTorch(show)?"not here":"off"
 return}stats.torch="asking"
 try{const stream=await navigator.mediaDevices.getUserMedia({video:{facingMode:{ideal:"environment"}},audio:false})

@@ -375,6 +375,15 @@ impl Phone {
         }
     }
 
+    /// The current cue's budget from the state loop, unless the run fixed one.
+    fn take_budget(&mut self) {
+        if self.cfg.sync_budget_ms.is_none()
+            && let Some(b) = self.status.lock().expect("status lock").sync_budget_ms
+        {
+            self.schedule.budget_ms = b;
+        }
+    }
+
     /// `/t`: the page's schedule; each delay counts from when the request left. Steady single
     /// samples go to the state loop while it long-polls.
     async fn time_loop(&mut self, carry: &Piggyback<Carried>) {
@@ -409,13 +418,24 @@ impl Phone {
                     }
                 },
             };
-            if self.cfg.sync_budget_ms.is_none()
-                && let Some(b) = self.status.lock().expect("status lock").sync_budget_ms
-            {
-                self.schedule.budget_ms = b;
-            }
+            self.take_budget();
             let ms = self.schedule.handle_sent(&self.sync, &mut self.rng);
-            tokio::time::sleep_until(sent + Duration::from_secs_f64(ms / 1000.0)).await;
+            // Sleep until the next request, but start a burst at once when the cue's budget
+            // tightens beyond what the clock can promise (as the page does).
+            let until = sent + Duration::from_secs_f64(ms / 1000.0);
+            while Instant::now() < until {
+                tokio::time::sleep_until(until.min(Instant::now() + Duration::from_secs(1))).await;
+                let before = self.schedule.budget_ms;
+                self.take_budget();
+                let now_ms = self.cfg.clock.now_ms(host_now_us());
+                if self.schedule.budget_ms < before
+                    && self.schedule.is_steady()
+                    && self.sync.predicted_error_ms(now_ms) > self.schedule.budget_ms
+                {
+                    self.schedule.handle_wake(crate::sync::resync_burst(1));
+                    break;
+                }
+            }
         }
     }
 
@@ -665,29 +685,22 @@ impl Phone {
         Ok(())
     }
 
-    /// The budget the page would give its `/t` schedule now: the playing (or held) cue's,
-    /// tightened by the armed next cue's (`app.js`); [`BUDGET_MS`] when no cue is known.
+    /// The budget the page would give its `/t` schedule now (`setBudget` in app.js): the
+    /// playing, held or armed cue's; [`BUDGET_MS`] when no cue is known.
     fn set_budget(&self) {
         let (Some(show), Some(state)) = (&self.show, self.status_state()) else {
             return;
         };
-        let index = |name: &Option<String>| {
-            let name = name.as_deref()?;
-            show["cues"]
-                .as_array()?
-                .iter()
-                .position(|c| c["name"] == name)
-        };
-        let playing = matches!(state.state.as_str(), "running" | "hold")
-            .then(|| index(&state.cue))
+        let cue = matches!(state.state.as_str(), "running" | "hold" | "standby")
+            .then_some(state.cue.as_deref())
             .flatten()
-            .map(|c| cue_budget_ms(show, c));
-        let next = index(&state.next).map(|c| cue_budget_ms(show, c));
-        let budget = match (playing, next) {
-            (Some(a), Some(b)) => a.min(b),
-            (Some(a), None) | (None, Some(a)) => a,
-            (None, None) => BUDGET_MS,
-        };
+            .and_then(|name| {
+                show["cues"]
+                    .as_array()?
+                    .iter()
+                    .position(|c| c["name"] == name)
+            });
+        let budget = cue.map_or(BUDGET_MS, |c| cue_budget_ms(show, c));
         self.update(|s| s.sync_budget_ms = Some(budget));
     }
 
