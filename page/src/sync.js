@@ -472,15 +472,16 @@ export function budgetDelayMs(sync, budgetMs, rand) {
   return Math.min(STEADY_INTERVAL_MS, Math.max(MIN_RESYNC_MS, ms)) * (0.75 + 0.5 * rand());
 }
 
-/** Largest budget a cue can ask for, ms: half a 60 Hz frame. */
-export const MAX_BUDGET_MS = 8;
+/** Largest budget a cue can ask for, ms: a quarter of a 60 Hz frame (and the venue test's
+ *  p95 bound of 5 ms stays in reach). */
+export const MAX_BUDGET_MS = 4;
 /** A cue's budget is its fastest change (ms) divided by this, within BUDGET_MS..MAX_BUDGET_MS. */
 export const BUDGET_DIVISOR = 100;
 
 /**
  * The likely clock error (ms) cue `c` of a compiled show (shows/FORMAT.md §2) can live with: its
  * fastest change divided by BUDGET_DIVISOR, between BUDGET_MS (a hard cut, a strobe, a 3 Hz
- * chase) and MAX_BUDGET_MS (a slow wash: 8 ms is 0.1 % of an 8 s fade). The fastest change:
+ * chase) and MAX_BUDGET_MS (a slow wash: 4 ms is 0.05 % of an 8 s fade). The fastest change:
  * a cut (0) where a segment starts on another colour than the one before it ended (across the
  * loop for a looping cue) or in a square wave; the rise (w/2) of a triangle wave; the length of
  * a fade. Segments that do not change colour do not count. No cue (idle, blackout): the most.
@@ -535,10 +536,10 @@ export class Schedule {
   handleSent(sync, rand) {
     this.sent++;
     // The join burst ends only once settled (its own floors found, as it always did): the
-    // first seconds set the level every later sample is compared with.
-    const goal = Math.max(BURST_GOAL_MS, this.budgetMs / 2);
+    // first seconds set the level every later sample is compared with. Every burst aims at
+    // BURST_GOAL_MS whatever the budget: a looser budget samples less often, never worse.
     const pinned = this.sent >= this.min && sync.synced &&
-      ((this.burst > 0 && sync.levelErrMs <= goal) || burstSettled(sync.samples, this.burst, this.min));
+      ((this.burst > 0 && sync.levelErrMs <= BURST_GOAL_MS) || burstSettled(sync.samples, this.burst, this.min));
     if (this.sent < this.max && !pinned) return burstGapMs(rand);
     this.burst++;
     this.sent = 0;

@@ -171,7 +171,7 @@ lo1=lo}else if(lo>lo2)lo2=lo
 if(hi<hi1){hi2=hi1
 hi1=hi}else if(hi<hi2)hi2=hi}return n>=min&&hi1-lo1<=2*SETTLE_BOUND_MS&&lo1-lo2<=BURST_SETTLE_MS&&hi2-hi1<=BURST_SETTLE_MS}export function burstGapMs(rand){return 30+40*rand()}export function resyncDelayMs(n,rand){const base=Math.min(6e4,5e3*2**Math.max(0,Math.min(n-1,4)))
 return base*(.75+.5*rand())}export function steadyDelayMs(rand){return STEADY_INTERVAL_MS*(.75+.5*rand())}export function budgetDelayMs(sync,budgetMs,rand){const ms=(budgetMs-sync.levelErrMs)/Math.max(1e-9,sync.driftUncPpm*1e-6)
-return Math.min(STEADY_INTERVAL_MS,Math.max(MIN_RESYNC_MS,ms))*(.75+.5*rand())}export const MAX_BUDGET_MS=8
+return Math.min(STEADY_INTERVAL_MS,Math.max(MIN_RESYNC_MS,ms))*(.75+.5*rand())}export const MAX_BUDGET_MS=4
 export const BUDGET_DIVISOR=100
 export function cueBudgetMs(show,c){const cue=show&&Array.isArray(show.cues)?show.cues[c]:null
 if(!cue||!Array.isArray(cue.segs)||cue.segs.length===0)return MAX_BUDGET_MS
@@ -192,8 +192,7 @@ this.budgetMs=BUDGET_MS}get steady(){return this.max===1}handleWake(max){this.bu
 this.sent=0
 this.min=burstMin(this.burst)
 this.max=Math.max(this.min,max)}handleSent(sync,rand){this.sent++
-const goal=Math.max(BURST_GOAL_MS,this.budgetMs/2)
-const pinned=this.sent>=this.min&&sync.synced&&(this.burst>0&&sync.levelErrMs<=goal||burstSettled(sync.samples,this.burst,this.min))
+const pinned=this.sent>=this.min&&sync.synced&&(this.burst>0&&sync.levelErrMs<=BURST_GOAL_MS||burstSettled(sync.samples,this.burst,this.min))
 if(this.sent<this.max&&!pinned)return burstGapMs(rand)
 this.burst++
 this.sent=0
