@@ -177,16 +177,19 @@ function setBudget() {
   const budget = c >= 0 ? cueBudgetMs(show, c) : BUDGET_MS;
   const tighter = budget < schedule.budgetMs;
   schedule.budgetMs = budget;
-  if (tighter && joined && sync.synced && sync.predictedErrorMs(now()) > budget && schedule.steady) {
-    schedule.handleWake(resyncBurst(1));
-    if (ridingSample) {
-      const ride = ridingSample;
-      ridingSample = null;
-      clearTimeout(ride.timer);
-      ride.done(true);
-    }
-    wakeSync();
+  if (tighter && joined && sync.synced && sync.predictedErrorMs(now()) > budget && schedule.steady) resyncNow();
+}
+
+/** A re-sync burst now, whatever the schedule had planned (a riding sample goes on its own). */
+function resyncNow() {
+  schedule.handleWake(resyncBurst(1));
+  if (ridingSample) {
+    const ride = ridingSample;
+    ridingSample = null;
+    clearTimeout(ride.timer);
+    ride.done(true);
   }
+  wakeSync();
 }
 
 function takeShow() {
@@ -377,8 +380,9 @@ function startVideo() {
 
 /** Longest the screen holds its colour after coming back while /s has not answered, ms. */
 const RETURN_HOLD_MS = 800;
-/** Frames further apart than this mean the page was away (hidden, frozen or throttled), ms. */
-const AWAY_GAP_MS = 1000;
+/** Frames further apart than this mean the page was away (hidden, frozen or throttled) even
+ *  when no event said so, ms: long enough that a busy phone's slow frames never count. */
+const AWAY_GAP_MS = 3000;
 /** {since, fresh, awayMs} while coming back, else null. */
 let returning = null;
 let hiddenAt = NaN;
@@ -401,15 +405,7 @@ function handleBack() {
   if (!joined) return;
   // Wake locks are released when the page hides; the video pauses. Take them again.
   keepAwake();
-  // Re-sync now, whatever the schedule had planned (a riding sample goes on its own).
-  schedule.handleWake(resyncBurst(1));
-  if (ridingSample) {
-    const ride = ridingSample;
-    ridingSample = null;
-    clearTimeout(ride.timer);
-    ride.done(true);
-  }
-  wakeSync();
+  resyncNow();
   // The parked /s may be dead or stale: cut it and ask plainly, now.
   if (pollCtl) { pollCtl.aborted = true; pollCtl.abort(); }
   wakePoll();
@@ -448,7 +444,7 @@ function frame(ts) {
   if (Number.isFinite(lastFrameTs)) {
     const d = ts - lastFrameTs;
     if (d > 4 && d < 50) frameMs += (d - frameMs) * 0.1;
-    // No frames for a while and no event said so (some sheets and old browsers): back all the same.
+    // No frames for seconds and no event said so (some sheets and old browsers): back all the same.
     if (d > AWAY_GAP_MS && !returning) { hiddenAt = now() - d; handleBack(); }
   }
   lastFrameTs = ts;

@@ -80,11 +80,11 @@ const c=show&&s&&s.cue&&["running","hold","standby"].includes(s.state)?cueIndex(
 const budget=c>=0?cueBudgetMs(show,c):BUDGET_MS
 const tighter=budget<schedule.budgetMs
 schedule.budgetMs=budget
-if(tighter&&joined&&sync.synced&&sync.predictedErrorMs(now())>budget&&schedule.steady){schedule.handleWake(resyncBurst(1))
+if(tighter&&joined&&sync.synced&&sync.predictedErrorMs(now())>budget&&schedule.steady)resyncNow()}function resyncNow(){schedule.handleWake(resyncBurst(1))
 if(ridingSample){const ride=ridingSample
 ridingSample=null
 clearTimeout(ride.timer)
-ride.done(true)}wakeSync()}}function takeShow(){const url=poller.takeNewShow()
+ride.done(true)}wakeSync()}function takeShow(){const url=poller.takeNewShow()
 if(url)loadShow(url)}const WT_SAFETY_POLL_MS=15e3
 let wakePoll=()=>{}
 function pollSleep(ms){return new Promise(r=>{const t=setTimeout(r,ms)
@@ -163,7 +163,7 @@ if(!v.getAttribute("src"))v.src="keepawake.mp4"
 v.muted=true
 const p=v.play()
 if(p&&p.catch)p.catch(()=>{})}const RETURN_HOLD_MS=800
-const AWAY_GAP_MS=1e3
+const AWAY_GAP_MS=3e3
 let returning=null
 let hiddenAt=NaN
 let pollCtl=null
@@ -178,11 +178,7 @@ stats.returns++
 stats.lastAwayMs=Math.round(awayMs)
 if(!joined)return
 keepAwake()
-schedule.handleWake(resyncBurst(1))
-if(ridingSample){const ride=ridingSample
-ridingSample=null
-clearTimeout(ride.timer)
-ride.done(true)}wakeSync()
+resyncNow()
 if(pollCtl){pollCtl.aborted=true
 pollCtl.abort()}wakePoll()}document.addEventListener("visibilitychange",()=>{if(document.visibilityState==="hidden")handleAway()
 else handleBack()})
