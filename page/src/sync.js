@@ -510,8 +510,6 @@ export class Schedule {
     this.sent = 0;
     this.min = JOIN_BURST_MIN;
     this.max = JOIN_BURST;
-    /** Bursts in a row that could not pin the level. */
-    this.failed = 0;
     /** The likely error allowed (ms): BUDGET_MS, or what the current cue needs. */
     this.budgetMs = BUDGET_MS;
   }
@@ -545,7 +543,6 @@ export class Schedule {
     this.sent = 0;
     const budget = this.budgetMs;
     if (sync.predictedErrorMs(sync.refLocal + STEADY_INTERVAL_MS) <= budget) {
-      this.failed = 0;
       this.min = 1;
       this.max = 1;
       return steadyDelayMs(rand);
@@ -554,10 +551,8 @@ export class Schedule {
     this.max = resyncBurst(this.burst);
     if (sync.synced && sync.levelErrMs <= budget) {
       // Never more often than the re-sync bursts of a fixed schedule (5 s, 10 s, … 60 s).
-      this.failed = 0;
       return Math.max(budgetDelayMs(sync, budget, rand), resyncDelayMs(this.burst, rand));
     }
-    this.failed++;
     return resyncDelayMs(this.burst, rand);
   }
 }

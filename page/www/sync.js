@@ -187,7 +187,6 @@ return Math.min(MAX_BUDGET_MS,Math.max(BUDGET_MS,fastest/BUDGET_DIVISOR))}export
 this.sent=0
 this.min=JOIN_BURST_MIN
 this.max=JOIN_BURST
-this.failed=0
 this.budgetMs=BUDGET_MS}get steady(){return this.max===1}handleWake(max){this.burst++
 this.sent=0
 this.min=burstMin(this.burst)
@@ -197,14 +196,11 @@ if(this.sent<this.max&&!pinned)return burstGapMs(rand)
 this.burst++
 this.sent=0
 const budget=this.budgetMs
-if(sync.predictedErrorMs(sync.refLocal+STEADY_INTERVAL_MS)<=budget){this.failed=0
-this.min=1
+if(sync.predictedErrorMs(sync.refLocal+STEADY_INTERVAL_MS)<=budget){this.min=1
 this.max=1
 return steadyDelayMs(rand)}this.min=burstMin(this.burst)
 this.max=resyncBurst(this.burst)
-if(sync.synced&&sync.levelErrMs<=budget){this.failed=0
-return Math.max(budgetDelayMs(sync,budget,rand),resyncDelayMs(this.burst,rand))}this.failed++
-return resyncDelayMs(this.burst,rand)}}export function mulberry32(seed){let a=seed>>>0
+if(sync.synced&&sync.levelErrMs<=budget){return Math.max(budgetDelayMs(sync,budget,rand),resyncDelayMs(this.burst,rand))}return resyncDelayMs(this.burst,rand)}}export function mulberry32(seed){let a=seed>>>0
 return function rand(){a=a+1831565813>>>0
 let t=a
 t=Math.imul(t^t>>>15,t|1)

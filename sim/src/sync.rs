@@ -713,7 +713,6 @@ pub struct Schedule {
     sent: u32,
     min: u32,
     max: u32,
-    failed: u32,
     /// The likely error allowed, ms ([`BUDGET_MS`], or what the current cue needs).
     pub budget_ms: f64,
 }
@@ -725,7 +724,6 @@ impl Default for Schedule {
             sent: 0,
             min: JOIN_BURST_MIN,
             max: JOIN_BURST,
-            failed: 0,
             budget_ms: BUDGET_MS,
         }
     }
@@ -775,7 +773,6 @@ impl Schedule {
         self.sent = 0;
         let budget = self.budget_ms;
         if sync.predicted_error_ms(sync.ref_local + STEADY_INTERVAL_MS) <= budget {
-            self.failed = 0;
             self.min = 1;
             self.max = 1;
             return steady_delay_ms(rng);
@@ -784,10 +781,8 @@ impl Schedule {
         self.max = resync_burst(self.burst);
         if sync.synced() && sync.level_err_ms <= budget {
             // Never more often than the re-sync bursts of a fixed schedule (5 s, 10 s, … 60 s).
-            self.failed = 0;
             return budget_delay_ms(sync, budget, rng).max(resync_delay_ms(self.burst, rng));
         }
-        self.failed += 1;
         resync_delay_ms(self.burst, rng)
     }
 }
