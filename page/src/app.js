@@ -1,8 +1,8 @@
 // The audience page: wires the pure modules (sync, poll, show, safety) to the network, the DOM
 // and the screen. Works without storage, service worker or secure context (captive sheets).
-import { ClockSync, Schedule, makeSample, burstGapMs, burstSettled, burstMin, resyncBurst } from './sync.js';
+import { ClockSync, Schedule, makeSample, burstGapMs, burstSettled, burstMin, resyncBurst, cueBudgetMs, BUDGET_MS } from './sync.js';
 import { Poller, POLL_TIMEOUT_MS, LONG_POLL_TIMEOUT_MS, rideDelayMs } from './poll.js';
-import { colourAt, validateShow, cueIndex } from './show.js';
+import { colourAt, validateShow, cueIndex, torchAt, usesTorch } from './show.js';
 import { FlashLimiter } from './safety.js';
 import { LiveLayers, parseLive } from './live.js';
 
@@ -33,7 +33,7 @@ let fadeStart = 0;
 let lastFrameTs = NaN;
 let frameMs = 16.7;
 const frames = [];
-const stats = { syncs: 0, polls: 0, longPolls: 0, parked: false, pollErrors: 0, showLoads: 0, transport: 'poll', wtPushes: 0, wtFailures: 0 };
+const stats = { syncs: 0, polls: 0, longPolls: 0, parked: false, pollErrors: 0, showLoads: 0, transport: 'poll', wtPushes: 0, wtFailures: 0, returns: 0, lastAwayMs: 0, torch: 'off' };
 /** The lighting desk's live layers (live.js), fed from every /s answer. */
 const live = new LiveLayers();
 /** The open WebTransport session (wt.js), or null: then state and time come over HTTP. */
@@ -43,9 +43,8 @@ function reducedMotion() {
   return !!(window.matchMedia && matchMedia('(prefers-reduced-motion: reduce)').matches);
 }
 
-/** fetch with a timeout (AbortController where it exists). */
-async function get(url, init = {}, timeoutMs = POLL_TIMEOUT_MS) {
-  const ctl = typeof AbortController === 'function' ? new AbortController() : null;
+/** fetch with a timeout (AbortController where it exists; `ctl`: the caller's, to abort it). */
+async function get(url, init = {}, timeoutMs = POLL_TIMEOUT_MS, ctl = typeof AbortController === 'function' ? new AbortController() : null) {
   const timer = ctl && setTimeout(() => ctl.abort(), timeoutMs);
   try {
     return await fetch(url, { ...init, signal: ctl?.signal });
@@ -86,15 +85,19 @@ async function burst(n, id) {
   await Promise.all(pending);
 }
 
-/** The /t schedule (sync.js `Schedule`): an adaptive join burst, re-sync bursts, then one
- *  sample every ~40 s once the drift estimate has converged. Unsynced: retry every 2 s. */
+/** The /t schedule (sync.js `Schedule`): an adaptive join burst, then samples when the
+ *  predicted error needs them (one every ~40 s in the steady state). Unsynced: retry every 2 s. */
+const schedule = new Schedule();
+let wakeSync = () => {};
 async function syncLoop() {
-  const schedule = new Schedule();
   for (;;) {
     if (schedule.steady && !wt && poller.longPoll()) await rideOrSend(schedule.burst);
     else sampleOnce(schedule.burst);
     const delay = schedule.handleSent(sync, rand);
-    await sleep(sync.synced ? delay : Math.min(delay, 2000));
+    await new Promise((r) => {
+      const t = setTimeout(r, sync.synced ? delay : Math.min(delay, 2000));
+      wakeSync = () => { clearTimeout(t); r(); };
+    });
   }
 }
 
@@ -131,13 +134,17 @@ async function sendRidingSample() {
  *  WT_SAFETY_POLL_MS is the safety net. */
 async function pollLoop() {
   for (;;) {
-    const plain = !!wt;
+    // Back from being away: one plain /s, answered at once, says what is playing now.
+    const plain = !!wt || !!(returning && !returning.fresh);
     const long = poller.longPoll(plain);
     stats.parked = long;
+    const ctl = typeof AbortController === 'function' ? new AbortController() : null;
+    pollCtl = ctl;
+    const asked = returning;
     try {
       poller.handleSent(now());
       // Our own ETag handling: the browser cache stays out of it.
-      const res = await get(poller.url(plain), { headers: poller.headers(), cache: 'no-store' }, poller.timeoutMs(plain));
+      const res = await get(poller.url(plain), { headers: poller.headers(), cache: 'no-store' }, poller.timeoutMs(plain), ctl);
       if (res.status === 304) poller.handleNotModified(now());
       else if (res.ok) {
         const body = await res.json();
@@ -146,17 +153,49 @@ async function pollLoop() {
       else poller.handleError(now());
       stats.polls++;
       if (long) stats.longPolls++;
+      if (asked && asked === returning && plain && poller.failures === 0) returning.fresh = true;
     } catch {
+      if (ctl && ctl.signal.aborted && ctl.aborted) {
+        // We cut a request the page no longer trusts (it was away): ask again at once.
+        pollCtl = null;
+        continue;
+      }
       poller.handleError(now());
       stats.pollErrors++;
     }
+    pollCtl = null;
     stats.parked = false;
     takeShow();
+    setBudget();
     if (!wt && poller.failures === 0) await sendRidingSample();
     // With WebTransport, state is pushed: poll only as a slow safety net.
     const delay = wt ? WT_SAFETY_POLL_MS : poller.nextDelayMs(rand);
     if (delay > 0) await pollSleep(delay);
   }
+}
+
+/** The clock error the /t schedule keeps within: what the playing, held or armed cue needs
+ *  (sync.js `cueBudgetMs`); the tightest when no cue is known. When it tightens beyond what the
+ *  clock can promise now (a chase after a wash), a re-sync burst starts at once. */
+function setBudget() {
+  const s = poller.state;
+  const c = show && s && s.cue && ['running', 'hold', 'standby'].includes(s.state) ? cueIndex(show, s.cue) : -1;
+  const budget = c >= 0 ? cueBudgetMs(show, c) : BUDGET_MS;
+  const tighter = budget < schedule.budgetMs;
+  schedule.budgetMs = budget;
+  if (tighter && joined && sync.synced && sync.predictedErrorMs(now()) > budget && schedule.steady) resyncNow();
+}
+
+/** A re-sync burst now, whatever the schedule had planned (a riding sample goes on its own). */
+function resyncNow() {
+  schedule.handleWake(resyncBurst(1));
+  if (ridingSample) {
+    const ride = ridingSample;
+    ridingSample = null;
+    clearTimeout(ride.timer);
+    ride.done(true);
+  }
+  wakeSync();
 }
 
 function takeShow() {
@@ -219,6 +258,7 @@ async function loadShow(url) {
     stats.showLoads++;
     const keep = oldZone ? s.zones.indexOf(oldZone) : -1;
     zone = keep >= 0 ? keep : pickZone(s);
+    setBudget();
     renderJoin();
   } catch {
     // Retry with the next poll.
@@ -267,12 +307,55 @@ function join() {
     if (fs) Promise.resolve(fs.call(el, { navigationUI: 'hide' })).catch(() => {});
   } catch { /* not allowed here */ }
   keepAwake();
+  startTorch();
   if (show && history.replaceState) {
     // A reload (or a shared link) keeps the zone.
     q.set('zone', show.zones[zone]);
     try { history.replaceState(null, '', `?${q}`); } catch { /* sandboxed */ }
   }
   document.body.classList.add('joined');
+}
+
+// ---- the torch (torch.js; FORMAT.md §3) -----------------------------------------------------
+
+/** The torch driver once a camera track with a torch is live, else null. */
+let torch = null;
+let torchTrack = null;
+
+/** At the join tap: asks for the back camera when the show plays the torch and the page may
+ *  (torch.js `torchPossible`); keeps the track only when it can switch a torch. torch.js is
+ *  loaded only for a show that uses the torch (the page stays as light for every other show). */
+async function startTorch() {
+  if (!usesTorch(show)) return;
+  let mod;
+  try { mod = await import('./torch.js'); } catch { stats.torch = 'not here'; return; }
+  const { torchPossible, trackHasTorch, torchConstraints, TorchDriver } = mod;
+  const possible = torchPossible({
+    usesTorch: usesTorch(show),
+    secure: window.isSecureContext === true,
+    mediaDevices: navigator.mediaDevices,
+    reducedMotion: limiter.reducedMotion,
+  });
+  if (!possible) {
+    stats.torch = usesTorch(show) ? 'not here' : 'off';
+    return;
+  }
+  stats.torch = 'asking';
+  try {
+    const stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: { ideal: 'environment' } }, audio: false });
+    const track = stream.getVideoTracks()[0];
+    if (!track || !trackHasTorch(track)) {
+      for (const t of stream.getTracks()) t.stop();
+      stats.torch = 'none';
+      return;
+    }
+    torchTrack = track;
+    torch = new TorchDriver((on) => track.applyConstraints(torchConstraints(on)));
+    track.addEventListener('ended', () => { torch = null; torchTrack = null; stats.torch = 'ended'; });
+    stats.torch = 'ready';
+  } catch {
+    stats.torch = 'refused';
+  }
 }
 
 let wakeLock = null;
@@ -295,23 +378,67 @@ function startVideo() {
   if (p && p.catch) p.catch(() => {});
 }
 
-document.addEventListener('visibilitychange', () => {
+// ---- away and back (lock, app switch, captive sheet closed and reopened) --------------------
+// A hidden page's timers are throttled (to once a minute in background tabs and captive
+// sheets) or frozen altogether. Coming back, the page must not trust what it had: the clock
+// estimate has aged (sync.js `predictedErrorMs` grows with the time since the last sample), a
+// cue may have fired meanwhile, the parked /s may be long dead. So: the screen holds the colour
+// it shows (no stale cue, no jump) until a plain /s has answered (at most RETURN_HOLD_MS), then
+// cross-fades to what is playing now; a re-sync burst starts at once. The flash limiter keeps
+// its history across the gap.
+
+/** Longest the screen holds its colour after coming back while /s has not answered, ms. */
+const RETURN_HOLD_MS = 800;
+/** Frames further apart than this mean the page was away (hidden, frozen or throttled) even
+ *  when no event said so, ms: long enough that a busy phone's slow frames never count. */
+const AWAY_GAP_MS = 3000;
+/** {since, fresh, awayMs} while coming back, else null. */
+let returning = null;
+let hiddenAt = NaN;
+let pollCtl = null;
+
+function handleAway() {
+  if (!Number.isFinite(hiddenAt)) hiddenAt = now();
+  torch?.off();
+}
+
+function handleBack() {
+  if (document.visibilityState === 'hidden') return;
+  const t = now();
+  const awayMs = Number.isFinite(hiddenAt) ? t - hiddenAt : 0;
+  hiddenAt = NaN;
+  if (returning && !returning.fresh) return;
+  returning = { since: t, fresh: false, awayMs };
+  stats.returns++;
+  stats.lastAwayMs = Math.round(awayMs);
+  if (!joined) return;
   // Wake locks are released when the page hides; the video pauses. Take them again.
-  if (joined && document.visibilityState === 'visible') {
-    keepAwake();
-    burst(resyncBurst(1), 1000 + stats.syncs);
-  }
+  keepAwake();
+  resyncNow();
+  // The parked /s may be dead or stale: cut it and ask plainly, now.
+  if (pollCtl) { pollCtl.aborted = true; pollCtl.abort(); }
+  wakePoll();
+}
+
+document.addEventListener('visibilitychange', () => {
+  if (document.visibilityState === 'hidden') handleAway();
+  else handleBack();
 });
+document.addEventListener('freeze', handleAway);
+document.addEventListener('resume', handleBack);
+window.addEventListener('pagehide', handleAway);
+window.addEventListener('pageshow', (e) => { if (e.persisted) handleBack(); });
 
 // ---- rendering ----------------------------------------------------------------------------
 
-/** What the screen should show at beacon time `us`: the cue's target with the lighting desk's
- *  live colour over it where the desk holds this zone (never over a blackout). */
+/** What the screen should show at beacon time `us`: {rgb, scene, live, torch}: the cue's target
+ *  with the lighting desk's live colour over it where the desk holds this zone (never over a
+ *  blackout; the desk holds the screen, not the torch, which stays off there). */
 function target(us) {
   const t = cueTarget(us);
   if (!joined || !sync.synced || !show || poller.state?.state === 'blackout') return t;
   const rgb = live.colourAt(show.zones[zone], us, t.rgb);
-  return rgb ? { rgb, scene: t.scene, live: true, desk: true } : t;
+  return rgb ? { rgb, scene: t.scene, live: true, desk: true, torch: false } : t;
 }
 
 /** What the show's cue gives at beacon time `us`: {rgb, scene, live}. */
@@ -321,10 +448,12 @@ function cueTarget(us) {
   if (s.state === 'blackout') return { rgb: BLACK, scene: 'blackout', live: true };
   const c = show && s.cue ? cueIndex(show, s.cue) : -1;
   if (c >= 0 && s.state === 'hold' && s.held !== null) {
-    return { rgb: colourAt(show, zone, c, s.held / 1000), scene: `hold:${s.cue}:${s.at}`, live: true };
+    const t = s.held / 1000;
+    return { rgb: colourAt(show, zone, c, t), scene: `hold:${s.cue}:${s.at}`, live: true, torch: torchAt(show, zone, c, t) };
   }
   if (c >= 0 && s.state === 'running' && s.at !== null && us >= s.at) {
-    return { rgb: colourAt(show, zone, c, (us - s.at) / 1000), scene: `run:${s.cue}:${s.at}`, live: true };
+    const t = (us - s.at) / 1000;
+    return { rgb: colourAt(show, zone, c, t), scene: `run:${s.cue}:${s.at}`, live: true, torch: torchAt(show, zone, c, t) };
   }
   return { rgb: IDLE, scene: s.state === 'standby' || s.state === 'running' ? 'ready' : 'idle', live: false };
 }
@@ -334,8 +463,22 @@ function frame(ts) {
   if (Number.isFinite(lastFrameTs)) {
     const d = ts - lastFrameTs;
     if (d > 4 && d < 50) frameMs += (d - frameMs) * 0.1;
+    // No frames for seconds and no event said so (some sheets and old browsers): back all the same.
+    if (d > AWAY_GAP_MS && !returning) { hiddenAt = now() - d; handleBack(); }
   }
   lastFrameTs = ts;
+  if (returning && !returning.fresh && ts - returning.since < RETURN_HOLD_MS && shown) {
+    // Back from being away: hold what the screen shows until /s says what plays now.
+    const us = sync.synced ? Math.round(sync.beaconUs(ts + frameMs)) : NaN;
+    frames.push({ us, rgb: shown, want: shown, scene: 'returning', fading: false, zone, held: true });
+    if (frames.length > 600) frames.splice(0, frames.length - 600);
+    return;
+  }
+  if (returning) {
+    // What plays now may differ from what the screen held: cross-fade to it, never cut.
+    returning = null;
+    if (shown) { fadeFrom = shown; fadeStart = ts; }
+  }
   // The colour is for the moment this frame reaches the screen: about one frame from now.
   const local = ts + frameMs;
   const us = sync.synced ? Math.round(sync.beaconUs(local)) : NaN;
@@ -350,6 +493,8 @@ function frame(ts) {
   const fading = fadeFrom && k < 1;
   if (fading) rgb = rgb.map((x, i) => Math.round(fadeFrom[i] + (x - fadeFrom[i]) * k));
   const out = limiter.handleFrame(ts, rgb);
+  // The torch follows the cue (not the cross-fade), through its own flash limiter.
+  if (torch) torch.handleFrame(ts, !!t.torch && !fading);
   if (!shown || out[0] !== shown[0] || out[1] !== shown[1] || out[2] !== shown[2]) {
     $('stage').style.backgroundColor = `rgb(${out[0]},${out[1]},${out[2]})`;
   }
@@ -376,8 +521,8 @@ requestAnimationFrame(frame);
 window.crowdlight = Object.freeze({
   offsetMs: () => (sync.synced ? sync.offsetAt(now()) : NaN),
   beaconNowUs: () => (sync.synced ? sync.beaconUs(now()) : NaN),
-  syncInfo: () => ({ synced: sync.synced, errorBoundMs: sync.errorBoundMs, driftPpm: sync.driftPpm, samples: sync.samples.length }),
-  state: () => ({ joined, zone, reducedMotion: limiter.reducedMotion, zoneName: show ? show.zones[zone] : null, show: showUrl, ...poller.state, failures: poller.failures, suppressed: limiter.suppressed, ...stats }),
+  syncInfo: () => ({ synced: sync.synced, errorBoundMs: sync.errorBoundMs, levelErrMs: sync.levelErrMs, driftPpm: sync.driftPpm, driftUncPpm: sync.driftUncPpm, predictedErrorMs: sync.predictedErrorMs(now()), samples: sync.samples.length, steady: schedule.steady, budgetMs: schedule.budgetMs }),
+  state: () => ({ joined, zone, reducedMotion: limiter.reducedMotion, torchOn: !!torch?.on, torchCalls: torch ? torch.calls : 0, zoneName: show ? show.zones[zone] : null, show: showUrl, ...poller.state, failures: poller.failures, suppressed: limiter.suppressed, ...stats }),
   colour: () => shown && shown.slice(),
   frames: () => frames.map((f) => ({ ...f })),
 });

@@ -69,6 +69,25 @@ export function colourAt(show, z, c, t) {
   return segColour(seg, z, t - seg.t);
 }
 
+/** The torch is on while the zone's colour has a channel at least this bright. */
+export const TORCH_LEVEL = 128;
+
+/**
+ * Whether the camera torch of a phone in zone `z` is on `t` ms into cue `c` (FORMAT.md §3, same
+ * as `shows::eval::torch_at`): the cue has `torch` and the zone's colour has a channel of at
+ * least TORCH_LEVEL.
+ */
+export function torchAt(show, z, c, t) {
+  const cue = show.cues[c];
+  if (!cue || cue.torch !== true) return false;
+  return Math.max(...colourAt(show, z, c, t)) >= TORCH_LEVEL;
+}
+
+/** Whether any cue of the show plays the torch. */
+export function usesTorch(show) {
+  return !!show && Array.isArray(show.cues) && show.cues.some((c) => c.torch === true);
+}
+
 /** Index of the cue called `name`, or -1. */
 export function cueIndex(show, name) {
   return show.cues.findIndex((c) => c.name === name);
@@ -93,6 +112,7 @@ export function validateShow(show) {
   if (!Array.isArray(show.cues) || show.cues.length < 1) return 'no cues';
   for (const cue of show.cues) {
     if (typeof cue.name !== 'string' || !['hold', 'loop', 'end'].includes(cue.end)) return 'bad cue';
+    if (cue.torch !== undefined && cue.torch !== true) return `bad torch in cue ${cue.name}`;
     if (!isNat(cue.dur) || cue.dur < 1 || !Array.isArray(cue.segs) || cue.segs.length < 1) return `bad cue ${cue.name}`;
     let t = 0;
     for (const s of cue.segs) {

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { colourAt, validateShow, cueIndex, zoneIndex, hex } from '../www/show.js';
+import { colourAt, validateShow, cueIndex, zoneIndex, hex, torchAt, usesTorch } from '../www/show.js';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const dir = join(repo, 'shows', 'vectors');
@@ -25,6 +25,9 @@ for (const file of files) {
       assert.equal(zoneIndex(v.show, k.zone), k.z);
       const got = colourAt(v.show, k.z, k.c, k.t);
       if (got.join() !== k.rgb.join()) bad.push(`${k.cue}/${k.zone} t=${k.t}: got ${got} want ${k.rgb}`);
+      // Shows with a torch cue carry the torch too; every other show's torch is always off.
+      const torch = torchAt(v.show, k.z, k.c, k.t);
+      if (torch !== (k.torch ?? false)) bad.push(`${k.cue}/${k.zone} t=${k.t}: torch ${torch} want ${k.torch}`);
     }
     assert.deepEqual(bad.slice(0, 10), [], `${bad.length} of ${v.cases.length} cases differ`);
     assert.ok(v.cases.length > 0);

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   ClockSync, Schedule, makeSample, mulberry32, burstGapMs, resyncDelayMs, JOIN_BURST, JOIN_BURST_MIN, resyncBurst,
-  fitDriftPpm, burstSettled, steadyDelayMs,
+  fitDriftPpm, burstSettled, steadyDelayMs, BUDGET_MS,
 } from '../www/sync.js';
 
 const DAY_MS = 86400000;
@@ -111,16 +111,17 @@ const fmt = (r) => `after the join burst (≤ ${r.joinSamples} samples) ≤ ${r.
   `from 2 min on: median ${r.median.toFixed(3)} ms, p99 ${r.p99.toFixed(3)} ms, max ${r.max.toFixed(3)} ms; ` +
   `/t from 15 to 30 min: ${r.perMin.toFixed(2)} a minute`;
 
-test('offset stays within 2.5 ms of truth (p99 1.5 ms): 100±50 ms jitter, 5 % loss, asymmetric, 150 ms/day', () => {
+test('offset stays within 3.5 ms of truth (p99 1.5 ms) at under 4 /t a minute: 100±50 ms jitter, 5 % loss, asymmetric, 150 ms/day', () => {
   const seeds = Array.from({ length: 40 }, (_, i) => i + 1);
   const r = measure(seeds, {});
   console.log(`# sync error, 40 seeds x 30 min probed every second: ${fmt(r)}`);
-  // The session follows the adaptive schedule answer by answer (it used to pre-draw a fixed
-  // one); with that draw one seed of 40 is 2.39 ms off at 2 min with today's and the new
-  // schedule alike. Here the error bound (≥ the 50 ms floors) never allows the quiet steady
-  // state, so the bursts go on as before.
-  assert.ok(r.max <= 2.5, `max sync error ${r.max} ms exceeds 2.5 ms`);
+  // The session follows the schedule answer by answer (fed the answers that have arrived).
+  // The schedule samples when its predicted error needs it: once the drift is known it settles
+  // at ~3.5 /t a minute (the fixed schedule sent ~8); the worst second of 40 × 28 minutes is
+  // 3.2 ms off (it was 2.5).
+  assert.ok(r.max <= 3.5, `max sync error ${r.max} ms exceeds 3.5 ms`);
   assert.ok(r.p99 <= 1.5, `p99 sync error ${r.p99} ms`);
+  assert.ok(r.perMin <= 4, `${r.perMin} /t a minute`);
   assert.ok(r.median <= 0.5, `median sync error ${r.median} ms`);
   assert.ok(r.join <= 10, `join-burst error ${r.join} ms`);
 });
@@ -178,38 +179,65 @@ test('burstSettled: two best bounds per direction within 0.5 ms, at least `min` 
   assert.equal(burstSettled(xs, 4, 1), false, 'one sample has no second best');
 });
 
-test('schedule: adaptive burst sizes, re-syncs 5 s … 60 s, then one sample ~40 s once converged', () => {
+test('schedule: samples when the predicted error needs them; a looser budget samples less', () => {
   const r = mulberry32(3);
   const sync = new ClockSync();
   const s = new Schedule();
-  // No answers at all: the join burst runs to its maximum.
+  // No answers at all: the join burst runs to its maximum, then bursts back off from 5 s.
   const gaps = Array.from({ length: JOIN_BURST }, () => s.handleSent(sync, r));
   assert.ok(gaps.slice(0, -1).every((g) => g >= 30 && g < 70));
   assert.ok(gaps.at(-1) >= 3750 && gaps.at(-1) <= 6250);
   assert.equal(s.burst, 1);
-  // Converged but the bound is wide (a jittery path): bursts go on.
-  sync.driftSpanMs = 10 * 60 * 1000;
-  sync.errorBoundMs = 40;
-  for (let i = 0; i < 12; i++) s.handleSent(sync, r);
-  assert.equal(s.burst, 2, 'burst 1 ends after its 12');
-  assert.equal(s.steady, false, 'a wide bound keeps the re-sync bursts');
-  // Converged with a tight bound: single samples.
-  sync.errorBoundMs = 0.4;
-  for (let i = 0; i < 12; i++) s.handleSent(sync, r);
-  assert.equal(s.burst, 3, 'burst 2 ends after its 12');
-  assert.equal(s.steady, true, 'converged and tight: the next request is a steady single sample');
-  const d = s.handleSent(sync, r);
-  assert.equal(s.burst, 4, 'a steady burst is one sample');
-  assert.equal(s.steady, true);
+  // A pinned level and a well-known drift: after the burst's fewest (4), one sample ~40 s.
+  sync.baseOffset = 0;
+  sync.levelErrMs = 0.3;
+  sync.driftUncPpm = 2;
+  for (let i = 0; i < 3; i++) assert.ok(s.handleSent(sync, r) < 70);
+  let d = s.handleSent(sync, r);
+  assert.equal(s.steady, true, 'pinned and predictable: the next request is a steady single sample');
   assert.ok(d >= 30000 && d <= 50000, `steady delay ${d}`);
   for (let i = 0; i < 100; i++) { const x = steadyDelayMs(r); assert.ok(x >= 30000 && x <= 50000); }
+  // Pinned level, unknown drift: a burst when the prediction reaches the budget,
+  // (2 − 0.5) ms / 50 ppm = 30 s ± 25 %, never sooner than the fixed schedule's burst 3 (20 s).
+  sync.levelErrMs = 0.5;
+  sync.driftUncPpm = 50;
+  d = s.handleSent(sync, r);
+  assert.equal(s.steady, false);
+  assert.ok(d >= 22500 && d <= 50000, `budget delay ${d}`);
+  // A looser budget (a slow cue): the same clock is good enough for the steady state.
+  s.budgetMs = 8;
+  for (let i = 0; i < 12; i++) s.handleSent(sync, r);
+  assert.equal(s.steady, true);
+  // A level that bursts cannot pin: the fixed schedule's re-sync bursts (by now every 60 s).
+  s.budgetMs = BUDGET_MS;
+  sync.levelErrMs = 40;
+  d = s.handleSent(sync, r);
+  assert.equal(s.steady, false);
+  assert.ok(d >= 45000 && d <= 75000, `re-sync ${d}`);
+  // Back after being away: a burst starts at once.
+  s.handleWake(12);
+  assert.equal(s.steady, false);
+  d = s.handleSent(sync, r);
+  assert.ok(d >= 30 && d < 70);
 });
 
-test('with 1 ms local clock resolution (Safari, Firefox) the error stays within 2.5 ms', () => {
+test('predicted error grows with the time since the last sample (a page away for minutes knows less)', () => {
+  const sync = new ClockSync();
+  sync.handleSample(makeSample(1000, 5_000_000_000, 1010));
+  const at = sync.refLocal;
+  assert.equal(sync.predictedErrorMs(at), sync.levelErrMs);
+  // Before any drift measurement the prior holds: 50 ppm over 5 minutes is 15 ms.
+  assert.ok(Math.abs(sync.predictedErrorMs(at + 300000) - (sync.levelErrMs + 15)) < 1e-9);
+  assert.equal(new ClockSync().predictedErrorMs(0), Infinity);
+});
+
+test('with 1 ms local clock resolution (Safari, Firefox) the error stays within 3 ms', () => {
   const seeds = Array.from({ length: 20 }, (_, i) => i + 100);
   const r = measure(seeds, { quantumMs: 1 });
   console.log(`# sync error with 1 ms clock resolution, 20 seeds: ${fmt(r)}`);
-  assert.ok(r.max <= 2.5, `max sync error ${r.max} ms`);
+  // The schedule samples when its predicted error (which assumes 0.1 ms of resolution at
+  // least) says so; with a 1 ms clock one seed of 20 reaches 2.6 ms once.
+  assert.ok(r.max <= 3, `max sync error ${r.max} ms`);
 });
 
 test('a constant path asymmetry shows up as half of it (the limit of any two-way method)', () => {
@@ -229,7 +257,7 @@ test('a constant path asymmetry shows up as half of it (the limit of any two-way
   assert.ok(Math.abs(median - 1.5) < 0.5, `median ${median}`);
 });
 
-test('drift is estimated: offline for 20 minutes after 30 minutes of syncing, still within 2 ms', () => {
+test('drift is estimated: offline for 20 minutes after 30 minutes of syncing, still within 2.5 ms', () => {
   let worst = 0;
   let worstNaive = 0;
   let worstPpmErr = 0;
@@ -252,7 +280,7 @@ test('drift is estimated: offline for 20 minutes after 30 minutes of syncing, st
   console.log(`# offline 20 min: max error ${worst.toFixed(3)} ms with drift estimate ` +
     `(worst drift error ${worstPpmErr.toFixed(3)} ppm of ${truePpm.toFixed(3)}); ` +
     `without drift it would be ${worstNaive.toFixed(3)} ms`);
-  assert.ok(worst <= 2, `offline error ${worst} ms exceeds 2 ms`);
+  assert.ok(worst <= 2.5, `offline error ${worst} ms exceeds 2.5 ms`);
   assert.ok(worstNaive > worst, 'the drift estimate should beat a constant offset');
 });
 

@@ -22,13 +22,17 @@ let hi=segs.length-1
 while(lo<hi){const mid=lo+hi+1>>1
 if(segs[mid].t<=t)lo=mid
 else hi=mid-1}const seg=segs[lo]
-return segColour(seg,z,t-seg.t)}export function cueIndex(show,name){return show.cues.findIndex(c=>c.name===name)}export function zoneIndex(show,name){return show.zones.indexOf(name)}const isColour=c=>Array.isArray(c)&&c.length===3&&c.every(x=>Number.isInteger(x)&&x>=0&&x<=255)
+return segColour(seg,z,t-seg.t)}export const TORCH_LEVEL=128
+export function torchAt(show,z,c,t){const cue=show.cues[c]
+if(!cue||cue.torch!==true)return false
+return Math.max(...colourAt(show,z,c,t))>=TORCH_LEVEL}export function usesTorch(show){return!!show&&Array.isArray(show.cues)&&show.cues.some(c=>c.torch===true)}export function cueIndex(show,name){return show.cues.findIndex(c=>c.name===name)}export function zoneIndex(show,name){return show.zones.indexOf(name)}const isColour=c=>Array.isArray(c)&&c.length===3&&c.every(x=>Number.isInteger(x)&&x>=0&&x<=255)
 const isNat=x=>Number.isInteger(x)&&x>=0&&x<=864e5
 export function validateShow(show){if(!show||typeof show!=="object")return"not an object"
 if(show.format!==1)return`unknown format ${show.format}`
 if(!Array.isArray(show.zones)||show.zones.length<1||!show.zones.every(z=>typeof z==="string"))return"bad zones"
 if(!Array.isArray(show.cues)||show.cues.length<1)return"no cues"
 for(const cue of show.cues){if(typeof cue.name!=="string"||!["hold","loop","end"].includes(cue.end))return"bad cue"
+if(cue.torch!==undefined&&cue.torch!==true)return`bad torch in cue ${cue.name}`
 if(!isNat(cue.dur)||cue.dur<1||!Array.isArray(cue.segs)||cue.segs.length<1)return`bad cue ${cue.name}`
 let t=0
 for(const s of cue.segs){if(s.t!==t||!isNat(s.d)||s.d<1)return`bad segment times in cue ${cue.name}`

@@ -529,6 +529,7 @@ impl Ctx<'_> {
             end: end?,
             dur: t,
             at: start?,
+            torch: rc.torch.unwrap_or(false),
             segs,
         })
     }

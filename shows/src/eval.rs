@@ -12,6 +12,21 @@ pub fn colour_at(show: &CompiledShow, zone: usize, cue: usize, t_ms: u64) -> Rgb
     }
 }
 
+/// The torch is on while the zone's colour has a channel at least this bright.
+pub const TORCH_LEVEL: u8 = 128;
+
+/// Whether the camera torch of a phone in `zone` is on `t_ms` after cue `cue` started: the cue
+/// has `torch` and the zone's colour ([`colour_at`]) has a channel of at least
+/// [`TORCH_LEVEL`]. Unknown cue or zone: off.
+pub fn torch_at(show: &CompiledShow, zone: usize, cue: usize, t_ms: u64) -> bool {
+    torch_of(show.cues.get(cue), colour_at(show, zone, cue, t_ms))
+}
+
+/// The torch rule for a colour of a cue (see [`torch_at`]).
+pub fn torch_of(cue: Option<&crate::model::Cue>, c: Rgb) -> bool {
+    cue.is_some_and(|c| c.torch) && c.r.max(c.g).max(c.b) >= TORCH_LEVEL
+}
+
 /// Full level of a wave (level 0 = base colour, `LEVEL_MAX` = lit colour).
 pub const LEVEL_MAX: i128 = 1000;
 

@@ -166,8 +166,17 @@ pub struct Cue {
     /// Planned start on the show timeline, ms, when the source gave one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub at: Option<u64>,
+    /// The phone's camera torch plays this cue too (on while the zone's colour is bright:
+    /// [`crate::eval::torch_at`]). Absent from the JSON when false, so shows without a torch
+    /// keep their ids.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub torch: bool,
     /// Contiguous segments covering `[0, dur)`.
     pub segs: Vec<Segment>,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// A compiled, validated show: what phones download once and evaluate locally.

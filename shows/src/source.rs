@@ -41,6 +41,9 @@ pub struct RawCue {
     /// Optional planned start on the show timeline (a duration).
     #[serde(default)]
     pub at: Option<Spanned<Value>>,
+    /// The phone's camera torch plays this cue too, where the browser allows it.
+    #[serde(default)]
+    pub torch: Option<bool>,
     /// Segments in time order (`[[cue.segment]]`).
     #[serde(default, rename = "segment")]
     pub segments: Vec<Spanned<RawSegment>>,

@@ -16,6 +16,8 @@ pub struct Case {
     pub t: u64,
     /// Expected colour.
     pub rgb: [u8; 3],
+    /// Expected torch state.
+    pub torch: bool,
 }
 
 /// Deterministic pseudo-random generator (64-bit LCG) so vectors never change by accident.
@@ -70,6 +72,7 @@ pub fn cases(show: &CompiledShow) -> Vec<Case> {
                     zone,
                     t,
                     rgb: crate::eval::colour_at(show, zone, cue, t).into(),
+                    torch: crate::eval::torch_at(show, zone, cue, t),
                 });
             }
         }
@@ -90,11 +93,18 @@ pub fn vector_file(source: &str, show: &CompiledShow) -> String {
         show.to_json()
     );
     let all = cases(show);
+    // Only a show that uses the torch lists it (the other files stay as they were).
+    let with_torch = show.cues.iter().any(|c| c.torch);
     for (i, c) in all.iter().enumerate() {
         let sep = if i + 1 < all.len() { "," } else { "" };
+        let torch = if with_torch {
+            format!(",\"torch\":{}", c.torch)
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             s,
-            "{{\"cue\":{},\"zone\":{},\"c\":{},\"z\":{},\"t\":{},\"rgb\":[{},{},{}]}}{sep}",
+            "{{\"cue\":{},\"zone\":{},\"c\":{},\"z\":{},\"t\":{},\"rgb\":[{},{},{}]{torch}}}{sep}",
             q(&show.cues[c.cue].name),
             q(&show.zones[c.zone]),
             c.cue,

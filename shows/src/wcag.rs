@@ -38,6 +38,9 @@ pub enum FlashKind {
     General,
     /// Red flashes (saturated red).
     Red,
+    /// The camera torch switching on and off (a cue with `torch`): every switch is a general
+    /// change.
+    Torch,
 }
 
 /// A one-second window of one zone of one cue with too many flashes.
@@ -62,6 +65,7 @@ impl Violation {
         let kind = match self.kind {
             FlashKind::General => "general",
             FlashKind::Red => "red",
+            FlashKind::Torch => "torch",
         };
         format!(
             "{} {kind} flashes within one second (WCAG 2.3.1 allows at most {MAX_FLASHES_PER_SECOND})",
@@ -228,6 +232,9 @@ pub fn check_reference(show: &CompiledShow) -> Vec<Violation> {
                 .map(|&t| (t, crate::eval::colour_at(show, zone, cue, t)))
                 .collect();
             out.extend(violations_of(cue, zone, &colours));
+            if c.torch {
+                out.extend(torch_violations(c, cue, zone, &colours));
+            }
         }
     }
     out
@@ -275,6 +282,34 @@ fn violations_of(cue: usize, zone: usize, colours: &[(u64, Rgb)]) -> Vec<Violati
     out
 }
 
+/// The torch's flashes in one zone of a torch cue, from the zone's sampled colours (the torch
+/// can only switch where the colour changes): the torch series as white and black through the
+/// general rule.
+fn torch_violations(c: &Cue, cue: usize, zone: usize, colours: &[(u64, Rgb)]) -> Vec<Violation> {
+    let series: Vec<(u64, Rgb)> = colours
+        .iter()
+        .map(|&(t, rgb)| {
+            let on = crate::eval::torch_of(Some(c), rgb);
+            (
+                t,
+                if on {
+                    Rgb::new(255, 255, 255)
+                } else {
+                    Rgb::BLACK
+                },
+            )
+        })
+        .collect();
+    violations_of(cue, zone, &series)
+        .into_iter()
+        .filter(|v| v.kind == FlashKind::General)
+        .map(|v| Violation {
+            kind: FlashKind::Torch,
+            ..v
+        })
+        .collect()
+}
+
 /// The check ran past its deadline (see [`check_within`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("the flash check did not finish within its time budget")]
@@ -304,6 +339,9 @@ pub fn check_within(
         for zone in 0..show.zones.len() {
             let colours = changes(c, zone, &runs, &mut clock)?;
             out.extend(violations_of(cue, zone, &colours));
+            if c.torch {
+                out.extend(torch_violations(c, cue, zone, &colours));
+            }
         }
     }
     Ok(out)

@@ -117,7 +117,7 @@ proptest! {
             title: "x".into(),
             bpm: None,
             zones: vec!["a".into(), "b".into()],
-            cues: vec![Cue { name: "c".into(), end, dur, at: None, segs }],
+            cues: vec![Cue { name: "c".into(), end, dur, at: None, torch: false, segs }],
         };
         for zone in 0..3 {
             let _ = shows::eval::colour_at(&show, zone, 0, t);

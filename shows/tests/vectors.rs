@@ -4,10 +4,11 @@
 use std::path::PathBuf;
 
 /// (vector file name, source path relative to the repository root).
-const SHOWS: [(&str, &str); 3] = [
+const SHOWS: [(&str, &str); 4] = [
     ("minimal", "shows/examples/minimal.toml"),
     ("intermission", "shows/examples/intermission.toml"),
     ("edges", "shows/vectors/edges.toml"),
+    ("torch", "shows/vectors/torch.toml"),
 ];
 
 fn crate_dir() -> PathBuf {
@@ -72,6 +73,8 @@ fn vector_files_replay_through_compiled_json() {
                 .map(|x| x.as_u64().unwrap() as u8)
                 .collect();
             assert_eq!(rgb.to_vec(), want, "{case}");
+            let torch = shows::eval::torch_at(&show, z, c, t);
+            assert_eq!(torch, case["torch"].as_bool().unwrap_or(false), "{case}");
         }
     }
     assert!(

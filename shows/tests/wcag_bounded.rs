@@ -151,6 +151,7 @@ fn show() -> impl Strategy<Value = CompiledShow> {
                     end,
                     dur: t,
                     at: None,
+                    torch: false,
                     segs,
                 }
             });

@@ -24,7 +24,7 @@ use tokio::time::Instant;
 use crate::http_client::{Conn, HttpError, Response};
 use crate::piggyback::{Piggyback, spread};
 use crate::poll::{Poller, Rules};
-use crate::sync::{ClockSync, Model, Schedule, make_sample};
+use crate::sync::{BUDGET_MS, ClockSync, Model, Schedule, cue_budget_ms, make_sample};
 
 /// The captive probe a phone sends first (Android's), with its `Host`.
 pub const CAPTIVE_PROBE: (&str, &str) = ("connectivitycheck.gstatic.com", "/generate_204");
@@ -151,6 +151,8 @@ pub struct PhoneStatus {
     pub samples: u64,
     /// Current clock model.
     pub model: Option<Model>,
+    /// The budget the current cue asks of the `/t` schedule, ms (set by the state loop).
+    pub sync_budget_ms: Option<f64>,
     /// The phone's clock.
     pub clock: Option<LocalClock>,
     /// Last `/s` answer.
@@ -234,6 +236,9 @@ pub struct PhoneConfig {
     pub seed: u64,
     /// Per-request timeout.
     pub timeout: Duration,
+    /// The likely clock error the `/t` schedule keeps within, ms; `None`: what the current cue
+    /// needs, as the page does ([`crate::sync::cue_budget_ms`]).
+    pub sync_budget_ms: Option<f64>,
 }
 
 enum Failure {
@@ -280,6 +285,8 @@ struct Phone {
     etag: Option<String>,
     show_url: Option<String>,
     version: Option<u64>,
+    /// The compiled show, once fetched (for the cues' sync budgets).
+    show: Option<serde_json::Value>,
 }
 
 /// Run one phone until the task is dropped (the simulator bounds it with a timeout).
@@ -317,7 +324,7 @@ impl Phone {
         Phone {
             rng: StdRng::seed_from_u64(seed),
             sync: ClockSync::default(),
-            schedule: Schedule::default(),
+            schedule: Schedule::with_budget(cfg.sync_budget_ms.unwrap_or(BUDGET_MS)),
             poller,
             cfg,
             status,
@@ -325,6 +332,7 @@ impl Phone {
             etag: None,
             show_url: None,
             version: None,
+            show: None,
         }
     }
 
@@ -367,6 +375,15 @@ impl Phone {
         }
     }
 
+    /// The current cue's budget from the state loop, unless the run fixed one.
+    fn take_budget(&mut self) {
+        if self.cfg.sync_budget_ms.is_none()
+            && let Some(b) = self.status.lock().expect("status lock").sync_budget_ms
+        {
+            self.schedule.budget_ms = b;
+        }
+    }
+
     /// `/t`: the page's schedule; each delay counts from when the request left. Steady single
     /// samples go to the state loop while it long-polls.
     async fn time_loop(&mut self, carry: &Piggyback<Carried>) {
@@ -401,8 +418,24 @@ impl Phone {
                     }
                 },
             };
+            self.take_budget();
             let ms = self.schedule.handle_sent(&self.sync, &mut self.rng);
-            tokio::time::sleep_until(sent + Duration::from_secs_f64(ms / 1000.0)).await;
+            // Sleep until the next request, but start a burst at once when the cue's budget
+            // tightens beyond what the clock can promise (as the page does).
+            let until = sent + Duration::from_secs_f64(ms / 1000.0);
+            while Instant::now() < until {
+                tokio::time::sleep_until(until.min(Instant::now() + Duration::from_secs(1))).await;
+                let before = self.schedule.budget_ms;
+                self.take_budget();
+                let now_ms = self.cfg.clock.now_ms(host_now_us());
+                if self.schedule.budget_ms < before
+                    && self.schedule.is_steady()
+                    && self.sync.predicted_error_ms(now_ms) > self.schedule.budget_ms
+                {
+                    self.schedule.handle_wake(crate::sync::resync_burst(1));
+                    break;
+                }
+            }
         }
     }
 
@@ -605,6 +638,7 @@ impl Phone {
             self.fetch_show(show.as_deref().unwrap_or_default()).await?;
             self.show_url = show;
         }
+        self.set_budget();
         let delay = self.poller.handle_answer(
             self.version.is_some(),
             changed,
@@ -638,8 +672,40 @@ impl Phone {
         if resp.status != 200 {
             return Err(Failure::Status(resp.status));
         }
+        let body = if resp.header("content-encoding") == Some("gzip") {
+            let mut out = Vec::new();
+            std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&resp.body[..]), &mut out)
+                .map_err(|_| Failure::Garbled)?;
+            out
+        } else {
+            resp.body.to_vec()
+        };
+        self.show = Some(serde_json::from_slice(&body).map_err(|_| Failure::Garbled)?);
         self.update(|s| s.show_ok = true);
         Ok(())
+    }
+
+    /// The budget the page would give its `/t` schedule now (`setBudget` in app.js): the
+    /// playing, held or armed cue's; [`BUDGET_MS`] when no cue is known.
+    fn set_budget(&self) {
+        let (Some(show), Some(state)) = (&self.show, self.status_state()) else {
+            return;
+        };
+        let cue = matches!(state.state.as_str(), "running" | "hold" | "standby")
+            .then_some(state.cue.as_deref())
+            .flatten()
+            .and_then(|name| {
+                show["cues"]
+                    .as_array()?
+                    .iter()
+                    .position(|c| c["name"] == name)
+            });
+        let budget = cue.map_or(BUDGET_MS, |c| cue_budget_ms(show, c));
+        self.update(|s| s.sync_budget_ms = Some(budget));
+    }
+
+    fn status_state(&self) -> Option<StateDoc> {
+        self.status.lock().expect("status lock").state.clone()
     }
 
     /// One `/t` exchange on this loop's connection; a failure comes with when it was sent.

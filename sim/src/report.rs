@@ -55,6 +55,16 @@ pub struct PhoneRow {
     pub show_ok: bool,
     /// Longest outage (first failed request to the next good answer), ms.
     pub max_gap_ms: f64,
+    /// The phone's true clock drift as an offset slope, ppm (its clock runs fast: negative).
+    pub true_drift_ppm: Option<f64>,
+    /// The drift its estimator believes, ppm, and that belief's uncertainty (±).
+    pub drift_ppm: Option<f64>,
+    /// See `drift_ppm`.
+    pub drift_unc_ppm: Option<f64>,
+    /// The estimator's likely error of its level, ms.
+    pub level_err_ms: Option<f64>,
+    /// The budget the current cue asked of the `/t` schedule, ms (none: the fixed default).
+    pub sync_budget_ms: Option<f64>,
 }
 
 impl PhoneRow {
@@ -82,6 +92,11 @@ impl PhoneRow {
             page_ok: s.page_ok,
             show_ok: s.show_ok,
             max_gap_ms: s.max_gap_us as f64 / 1000.0,
+            true_drift_ppm: s.clock.map(|c| -c.drift / (1.0 + c.drift) * 1e6),
+            drift_ppm: s.model.map(|m| m.drift_ppm),
+            drift_unc_ppm: s.model.map(|m| m.drift_unc_ppm),
+            level_err_ms: s.model.map(|m| m.level_err_ms),
+            sync_budget_ms: s.sync_budget_ms,
         }
     }
 }

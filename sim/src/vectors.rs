@@ -32,6 +32,12 @@ pub struct Step {
     pub base_offset: Option<f64>,
     /// `driftPpm`.
     pub drift_ppm: f64,
+    /// `driftUncPpm`.
+    pub drift_unc_ppm: f64,
+    /// `levelErrMs` (null before the first accepted sample).
+    pub level_err_ms: Option<f64>,
+    /// `predictedErrorMs(t4 + 10000)` (null before the first accepted sample).
+    pub predicted_after_10s: Option<f64>,
     /// `refLocal`.
     pub ref_local: f64,
     /// `errorBoundMs` (null before the first accepted sample).
@@ -42,6 +48,26 @@ pub struct Step {
     pub converged: bool,
     /// `burstSettled(samples, burst, 2)`.
     pub settled: bool,
+    /// A `Schedule` that has seen every step so far, each followed by `handleSent(sync, rand)`
+    /// with `rand` always 0.5: the delay it returned, ms.
+    pub next_ms: f64,
+    /// That schedule's `steady` afterwards.
+    pub steady: bool,
+}
+
+/// An `Rng` whose every `random::<f64>()` is 0.5 (the JS side uses `() => 0.5`).
+struct Half;
+
+impl rand::RngCore for Half {
+    fn next_u32(&mut self) -> u32 {
+        1 << 31
+    }
+    fn next_u64(&mut self) -> u64 {
+        1 << 63
+    }
+    fn fill_bytes(&mut self, dst: &mut [u8]) {
+        dst.fill(0);
+    }
 }
 
 /// One trace.
@@ -53,6 +79,17 @@ pub struct Case {
     pub steps: Vec<Step>,
 }
 
+/// The budget of one cue of one of the shows' vector files.
+#[derive(Debug, Clone, Serialize)]
+pub struct Budget {
+    /// The file under `shows/vectors/`.
+    pub file: String,
+    /// Cue index.
+    pub cue: usize,
+    /// `cueBudgetMs(show, cue)`.
+    pub budget_ms: f64,
+}
+
 /// The whole file.
 #[derive(Debug, Clone, Serialize)]
 pub struct Vectors {
@@ -62,6 +99,38 @@ pub struct Vectors {
     pub tolerance: f64,
     /// Traces.
     pub cases: Vec<Case>,
+    /// Per-cue sync budgets of the shows in `shows/vectors/`.
+    pub budgets: Vec<Budget>,
+}
+
+/// The compiled shows of `shows/vectors/` (each file's `show`).
+const SHOW_VECTORS: [(&str, &str); 3] = [
+    (
+        "minimal.json",
+        include_str!("../../shows/vectors/minimal.json"),
+    ),
+    ("edges.json", include_str!("../../shows/vectors/edges.json")),
+    (
+        "intermission.json",
+        include_str!("../../shows/vectors/intermission.json"),
+    ),
+];
+
+fn budgets() -> Vec<Budget> {
+    let mut out = Vec::new();
+    for (file, text) in SHOW_VECTORS {
+        let v: serde_json::Value = serde_json::from_str(text).expect("shows/vectors JSON");
+        let show = &v["show"];
+        let cues = show["cues"].as_array().map_or(0, Vec::len);
+        for cue in 0..cues {
+            out.push(Budget {
+                file: file.into(),
+                cue,
+                budget_ms: crate::sync::cue_budget_ms(show, cue),
+            });
+        }
+    }
+    out
 }
 
 /// A simulated exchange world: true offset `s0 + rho·τ` (ms), per-direction delays.
@@ -150,11 +219,13 @@ fn session(world: &mut World, start: f64, end: f64, switch_at: f64) -> Vec<(f64,
 
 fn run(name: &str, feed: &[(f64, f64, f64, u32)]) -> Case {
     let mut sync = ClockSync::default();
+    let mut schedule = Schedule::default();
     let steps = feed
         .iter()
         .map(|&(t1, t_us, t4, burst)| {
             let accepted = sync.handle_sample(make_sample(t1, t_us, t4, burst));
             let synced = sync.synced();
+            let next_ms = schedule.handle_sent(&sync, &mut Half);
             Step {
                 t1,
                 t_us,
@@ -164,11 +235,16 @@ fn run(name: &str, feed: &[(f64, f64, f64, u32)]) -> Case {
                 kept: sync.samples.len(),
                 base_offset: synced.then_some(sync.base_offset),
                 drift_ppm: sync.drift_ppm,
+                drift_unc_ppm: sync.drift_unc_ppm,
+                level_err_ms: synced.then_some(sync.level_err_ms),
+                predicted_after_10s: synced.then(|| sync.predicted_error_ms(t4 + 10_000.0)),
                 ref_local: sync.ref_local,
                 error_bound_ms: synced.then_some(sync.error_bound_ms),
                 offset_after_1s: synced.then(|| sync.offset_at(t4 + 1000.0)),
                 converged: sync.converged(),
                 settled: burst_settled(&sync.samples, burst, 2),
+                next_ms,
+                steady: schedule.is_steady(),
             }
         })
         .collect();
@@ -224,6 +300,10 @@ pub fn build() -> Vectors {
     let feed = session(&mut w, 1000.0, 15.0 * 60_000.0, f64::INFINITY);
     cases.push(run("quiet-lan-adaptive-bursts-then-singles", &feed));
 
+    let mut w = world(6, 50e-6 * 86_400_000.0);
+    let feed = session(&mut w, 1000.0, 10.0 * 60_000.0, f64::INFINITY);
+    cases.push(run("10-min-50-ppm-drift", &feed));
+
     let garbage = [
         (100.0, 5e15, 90.0, 0),    // answer before request
         (100.0, 5e15, 3200.0, 0),  // too slow
@@ -239,11 +319,15 @@ pub fn build() -> Vectors {
             "Clock-sync vectors written by sim::vectors from the Rust port of page/src/sync.js. \
                 For each case, feed steps in order: handleSample(makeSample(t1, t_us, t4, burst)); \
                 after each, compare accepted, kept = samples.length, and baseOffset, \
-                driftPpm, refLocal, errorBoundMs, offsetAt(t4 + 1000) within `tolerance` \
-                (null: not synced yet), converged, and settled = burstSettled(samples, burst, 2)."
+                driftPpm, driftUncPpm, refLocal, errorBoundMs, levelErrMs, offsetAt(t4 + 1000), \
+                predictedErrorMs(t4 + 10000) within `tolerance` (null: not synced yet), \
+                converged, and settled = burstSettled(samples, burst, 2); a Schedule fed \
+                handleSent(sync, () => 0.5) after every step returns next_ms and is steady. \
+                budgets: cueBudgetMs(show, cue) for the `show` of each shows/vectors file."
                 .into(),
         tolerance: TOLERANCE,
         cases,
+        budgets: budgets(),
     }
 }
 

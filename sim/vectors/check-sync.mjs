@@ -7,7 +7,7 @@ import { pathToFileURL, fileURLToPath } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const target = path.resolve(process.argv[2] ?? path.join(here, '../../page/src/sync.js'));
-const { ClockSync, makeSample, burstSettled } = await import(pathToFileURL(target).href);
+const { ClockSync, Schedule, makeSample, burstSettled, cueBudgetMs } = await import(pathToFileURL(target).href);
 const v = JSON.parse(fs.readFileSync(path.join(here, 'sync.json'), 'utf8'));
 
 let bad = 0;
@@ -15,8 +15,13 @@ let checked = 0;
 const report = (...a) => { if (bad++ < 20) console.error(...a); };
 for (const c of v.cases) {
   const s = new ClockSync();
+  const schedule = new Schedule();
   c.steps.forEach((st, i) => {
     const accepted = s.handleSample(makeSample(st.t1, st.t_us, st.t4, st.burst));
+    const nextMs = schedule.handleSent(s, () => 0.5);
+    if (schedule.steady !== st.steady) report(c.name, i, 'steady', schedule.steady, st.steady);
+    checked++;
+    if (!(Math.abs(nextMs - st.next_ms) <= v.tolerance)) report(c.name, i, 'next_ms', nextMs, st.next_ms);
     if (accepted !== st.accepted) report(c.name, i, 'accepted', accepted, st.accepted);
     if (s.samples.length !== st.kept) report(c.name, i, 'kept', s.samples.length, st.kept);
     if (s.converged !== st.converged) report(c.name, i, 'converged', s.converged, st.converged);
@@ -29,10 +34,19 @@ for (const c of v.cases) {
     };
     near('baseOffset', s.baseOffset, st.base_offset);
     near('driftPpm', s.driftPpm, st.drift_ppm);
+    near('driftUncPpm', s.driftUncPpm, st.drift_unc_ppm);
+    near('levelErrMs', s.levelErrMs, st.level_err_ms);
+    near('predictedErrorMs(t4 + 10000)', s.predictedErrorMs(st.t4 + 10000), st.predicted_after_10s);
     near('refLocal', s.refLocal, st.ref_local);
     near('errorBoundMs', s.errorBoundMs, st.error_bound_ms);
     near('offsetAt(t4 + 1000)', s.offsetAt(st.t4 + 1000), st.offset_after_1s);
   });
+}
+for (const b of v.budgets) {
+  const show = JSON.parse(fs.readFileSync(path.join(here, '../../shows/vectors', b.file), 'utf8')).show;
+  const got = cueBudgetMs(show, b.cue);
+  checked++;
+  if (!(Math.abs(got - b.budget_ms) <= v.tolerance)) report('budget', b.file, b.cue, got, b.budget_ms);
 }
 if (bad) {
   console.error(`${target}: ${bad} differences from sim/vectors/sync.json`);

@@ -104,16 +104,16 @@ export class Harness {
   }
 
   /** Headless Chromium; `quic`: leave QUIC on (WebTransport); `render`: the flags that keep
-   *  colours and timers exact (sRGB, no background throttling). playwright gives it a fresh
-   *  temporary user-data-dir. */
-  async launch({ quic = false, render = false } = {}) {
+   *  colours and timers exact (sRGB, no background throttling); `args`: more flags. playwright
+   *  gives it a fresh temporary user-data-dir. */
+  async launch({ quic = false, render = false, args = [] } = {}) {
     this.browser = await chromium.launch({
       executablePath: CHROMIUM,
       headless: true,
       args: ['--headless', '--no-sandbox', '--disable-gpu', ...(quic ? [] : ['--disable-quic']), '--no-first-run',
         '--disable-background-networking', '--disable-component-update', '--disable-sync',
         ...(render ? ['--force-color-profile=srgb', '--disable-background-timer-throttling',
-          '--disable-renderer-backgrounding', '--disable-backgrounding-occluded-windows'] : [])],
+          '--disable-renderer-backgrounding', '--disable-backgrounding-occluded-windows'] : []), ...args],
     });
     return this.browser;
   }

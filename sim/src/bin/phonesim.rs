@@ -84,6 +84,14 @@ struct RunArgs {
     /// the page's 35 s.
     #[arg(long, default_value_t = 4000)]
     timeout_ms: u64,
+    /// The likely clock error the page's `/t` schedule keeps within, ms, whatever the cue
+    /// (default: what the current cue needs, as the page does).
+    #[arg(long)]
+    sync_budget_ms: Option<f64>,
+    /// Also record the clock error and the request rates at this many seconds after the start
+    /// (repeatable; written to the JSON report under `snapshots`).
+    #[arg(long = "snapshot-at-s")]
+    snapshot_at_s: Vec<f64>,
     /// Requests and bytes per phone per minute are measured over the run's last this many
     /// seconds (the steady state when the run is long enough).
     #[arg(long, default_value_t = 30.0)]
@@ -208,6 +216,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
             rules: Rules::default(),
             seed: rng.random(),
             timeout: Duration::from_millis(args.timeout_ms),
+            sync_budget_ms: args.sync_budget_ms,
         };
         let delay = Duration::from_secs_f64(args.ramp_s * i as f64 / args.phones as f64);
         let status = status.clone();
@@ -226,12 +235,44 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     let window_s = args.rate_window_s.clamp(1.0, args.duration_s);
     let window_start = end - Duration::from_secs_f64(window_s);
     let mut window_snapshot = None;
+    let mut marks: Vec<f64> = args
+        .snapshot_at_s
+        .iter()
+        .copied()
+        .filter(|s| *s > 0.0 && *s <= args.duration_s)
+        .collect();
+    marks.sort_by(f64::total_cmp);
+    let mut marks = marks.into_iter().peekable();
+    let mut snapshots = Vec::new();
+    let mut last_mark = (snapshot(), start);
     loop {
         let mut next = every.map_or(end, |e| (tokio::time::Instant::now() + e).min(end));
         if window_snapshot.is_none() {
             next = next.min(window_start);
         }
+        if let Some(at) = marks.peek() {
+            next = next.min(start + Duration::from_secs_f64(*at));
+        }
         tokio::time::sleep_until(next).await;
+        if let Some(at) = marks.peek().copied()
+            && tokio::time::Instant::now() >= start + Duration::from_secs_f64(at)
+        {
+            marks.next();
+            let now_all = snapshot();
+            let (sum, _) = summarise(&now_all, host_now_us());
+            let since = last_mark.1.elapsed().as_secs_f64();
+            let rate = rates(&last_mark.0, &now_all, since);
+            eprintln!(
+                "phonesim snapshot t={at}s {} | {}",
+                one_line(&sum),
+                rates_line(&rate)
+            );
+            snapshots.push(
+                serde_json::json!({ "at_s": at, "summary": sum, "rates_since_previous": rate }),
+            );
+            last_mark = (now_all, tokio::time::Instant::now());
+            continue;
+        }
         if window_snapshot.is_none() && tokio::time::Instant::now() >= window_start {
             window_snapshot = Some((snapshot(), tokio::time::Instant::now()));
             continue;
@@ -275,7 +316,9 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         );
     }
     if let Some(path) = &args.json {
-        let doc = serde_json::json!({ "summary": sum, "rates": rate, "phones": rows });
+        let doc = serde_json::json!({
+            "summary": sum, "rates": rate, "snapshots": snapshots, "phones": rows,
+        });
         let text = serde_json::to_string_pretty(&doc)?;
         if path == "-" {
             println!("{text}");
