@@ -167,15 +167,7 @@ pub struct OscSettings {
 impl OscSettings {
     /// Whether a datagram from `source` may drive the beacon.
     pub fn permits(&self, source: IpAddr) -> bool {
-        let source = match source {
-            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(source, IpAddr::V4),
-            v4 => v4,
-        };
-        if self.allow.is_empty() {
-            source.is_loopback()
-        } else {
-            self.allow.contains(&source)
-        }
+        crate::allow::permits(&self.allow, source)
     }
 }
 

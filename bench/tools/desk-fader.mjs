@@ -7,6 +7,7 @@
 //     generator times (`loadgen --live stalls-left=#00ff00`).
 // usage: node desk-fader.mjs --port P --fade-until-us T1 --step-at-us T2 --end-us T3
 import { createSocket } from 'node:dgram';
+import { sacnPacket } from '../../page/test/tools/sacn.mjs';
 
 const args = Object.fromEntries(process.argv.slice(2).reduce((a, x, i, all) => (i % 2 ? a : [...a, [x.replace(/^--/, ''), all[i + 1]]]), []));
 const port = Number(args.port);
@@ -16,27 +17,8 @@ let seq = 0;
 let frames = 0;
 
 function packet(slots) {
-  const n = slots.length;
-  const buf = Buffer.alloc(126 + n);
-  buf.writeUInt16BE(0x0010, 0);
-  buf.write('ASC-E1.17\0\0\0', 4, 'latin1');
-  buf.writeUInt16BE(0x7000 | (buf.length - 16), 16);
-  buf.writeUInt32BE(4, 18);
-  buf.fill(0x5a, 22, 38);
-  buf.writeUInt16BE(0x7000 | (buf.length - 38), 38);
-  buf.writeUInt32BE(2, 40);
-  buf.write('bench desk', 44, 'latin1');
-  buf[108] = 100;
   seq = (seq + 1) & 0xff;
-  buf[111] = seq;
-  buf.writeUInt16BE(1, 113);
-  buf.writeUInt16BE(0x7000 | (buf.length - 115), 115);
-  buf[117] = 0x02;
-  buf[118] = 0xa1;
-  buf.writeUInt16BE(1, 121);
-  buf.writeUInt16BE(n + 1, 123);
-  Buffer.from(slots).copy(buf, 126);
-  return buf;
+  return sacnPacket(slots, { seq, cid: 0x5a, name: 'bench desk' });
 }
 
 let last = [1, 0, 0];

@@ -4,7 +4,6 @@ import { ClockSync, Schedule, makeSample, burstGapMs, burstSettled, burstMin, re
 import { Poller, POLL_TIMEOUT_MS, LONG_POLL_TIMEOUT_MS, rideDelayMs } from './poll.js';
 import { colourAt, validateShow, cueIndex, torchAt, usesTorch } from './show.js';
 import { FlashLimiter } from './safety.js';
-import { LiveLayers, parseLive } from './live.js';
 
 const $ = (id) => document.getElementById(id);
 const now = () => performance.now();
@@ -34,8 +33,17 @@ let lastFrameTs = NaN;
 let frameMs = 16.7;
 const frames = [];
 const stats = { syncs: 0, polls: 0, longPolls: 0, parked: false, pollErrors: 0, showLoads: 0, transport: 'poll', wtPushes: 0, wtFailures: 0, returns: 0, lastAwayMs: 0, torch: 'off' };
-/** The lighting desk's live layers (live.js), fed from every /s answer. */
-const live = new LiveLayers();
+/** The lighting desk's live layers (live.js `LiveLayers`), or null until the first /s answer
+ *  that carries a layer: live.js is loaded then (and warmed after joining), not before the first
+ *  frame, whose HTML + CSS + JS must fit one TCP initial window (14 KB gzipped). */
+let live = null;
+/** live.js `parseLive`, once loaded. */
+let parseLive = null;
+/** /s bodies with a layer that arrived while live.js was loading (newest few). */
+const pendingLive = [];
+let liveLoading = null;
+/** When live.js is fetched after the join tap anyway, ms: after the join burst and first frame. */
+const LIVE_WARM_MS = 5000;
 /** The open WebTransport session (wt.js), or null: then state and time come over HTTP. */
 let wt = null;
 
@@ -148,7 +156,7 @@ async function pollLoop() {
       if (res.status === 304) poller.handleNotModified(now());
       else if (res.ok) {
         const body = await res.json();
-        if (poller.handleOk(now(), body, res.headers.get('ETag'))) live.handleLayer(parseLive(body));
+        if (poller.handleOk(now(), body, res.headers.get('ETag'))) handleLive(body);
       }
       else poller.handleError(now());
       stats.polls++;
@@ -218,7 +226,7 @@ function pollSleep(ms) {
 function handlePush(body) {
   stats.wtPushes++;
   if (poller.handleOk(now(), body, null)) {
-    live.handleLayer(parseLive(body));
+    handleLive(body);
     takeShow();
   }
 }
@@ -308,6 +316,8 @@ function join() {
   } catch { /* not allowed here */ }
   keepAwake();
   startTorch();
+  // A desk's first move is announced only LIVE_LEAD (400 ms) ahead: have live.js by then.
+  setTimeout(loadLive, LIVE_WARM_MS);
   if (show && history.replaceState) {
     // A reload (or a shared link) keeps the zone.
     q.set('zone', show.zones[zone]);
@@ -429,6 +439,27 @@ document.addEventListener('resume', handleBack);
 window.addEventListener('pagehide', handleAway);
 window.addEventListener('pageshow', (e) => { if (e.persisted) handleBack(); });
 
+// ---- the lighting desk's live layer (live.js) -----------------------------------------------
+
+/** Loads live.js once (a failed load is tried again at the next call). */
+function loadLive() {
+  liveLoading ??= import('./live.js').then((m) => {
+    parseLive = m.parseLive;
+    live = new m.LiveLayers();
+    for (const body of pendingLive.splice(0)) live.handleLayer(parseLive(body));
+  }).catch(() => { liveLoading = null; });
+  return liveLoading;
+}
+
+/** Feeds the desk layer an /s answer carries, if any (loading live.js on the first one). */
+function handleLive(body) {
+  if (!body || !Number.isSafeInteger(body.live_at)) return;
+  if (live) { live.handleLayer(parseLive(body)); return; }
+  pendingLive.push(body);
+  if (pendingLive.length > 4) pendingLive.shift();
+  loadLive();
+}
+
 // ---- rendering ----------------------------------------------------------------------------
 
 /** What the screen should show at beacon time `us`: {rgb, scene, live, torch}: the cue's target
@@ -437,7 +468,7 @@ window.addEventListener('pageshow', (e) => { if (e.persisted) handleBack(); });
 function target(us) {
   const t = cueTarget(us);
   if (!joined || !sync.synced || !show || poller.state?.state === 'blackout') return t;
-  const rgb = live.colourAt(show.zones[zone], us, t.rgb);
+  const rgb = live ? live.colourAt(show.zones[zone], us, t.rgb) : null;
   return rgb ? { rgb, scene: t.scene, live: true, desk: true, torch: false } : t;
 }
 

@@ -3,7 +3,8 @@
 //
 // It counts changes exactly like the compile-time checker (shows/src/wcag.rs, FORMAT.md §4):
 // the legs of a zig-zag over the displayed series with the threshold as hysteresis (relative
-// luminance ≥ 0.1; WCAG red value > 20), timed when the new extreme is reached; a window of
+// luminance ≥ 0.1; WCAG red value > 20, ramped in below saturation as in wcag.rs), timed when
+// the new extreme is reached; a window of
 // one second holding n changes of one kind holds ⌊n/2⌋ flashes. A frame that would start a new
 // leg when the last second already holds `maxChanges` (7: three flashes and a half) is not
 // shown: the previous colour stays until the budget allows. The checker's "darker end below
@@ -24,12 +25,22 @@ export function luminance([r, g, b]) {
   return 0.2126 * LINEAR[r] + 0.7152 * LINEAR[g] + 0.0722 * LINEAR[b];
 }
 
-/** WCAG red value: max(0, (R − G − B) × 320) on linear channels while R/(R+G+B) ≥ 0.8, else 0. */
+/** WCAG's saturated red: R/(R+G+B) at or above this (linear channels). */
+export const SATURATED_RED = 0.8;
+/** Below SATURATED_RED the red value fades in linearly from this ratio on (wcag.rs). */
+export const SATURATION_RAMP_FROM = 0.75;
+
+/**
+ * WCAG red value: max(0, (R − G − B) × 320) on linear channels while R/(R+G+B) ≥ 0.8, 0 below
+ * 0.75, scaled in between (shows/src/wcag.rs `red_value`): continuous in the colour, so a fade
+ * whose integer steps wobble across 0.8 is no burst of red flashes. Never below WCAG's value.
+ */
 export function redValue([r, g, b]) {
   const R = LINEAR[r], G = LINEAR[g], B = LINEAR[b];
   const sum = R + G + B;
-  if (sum <= 0 || R / sum < 0.8) return 0;
-  return Math.max(0, (R - G - B) * 320);
+  if (sum <= 0) return 0;
+  const w = Math.min(1, Math.max(0, (R / sum - SATURATION_RAMP_FROM) / (SATURATED_RED - SATURATION_RAMP_FROM)));
+  return Math.max(0, (R - G - B) * 320) * w;
 }
 
 export const GENERAL_THRESHOLD = 0.1;

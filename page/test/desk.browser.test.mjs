@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
 import { join } from 'node:path';
 import { Png } from './tools/png.mjs';
+import { sacnPacket } from './tools/sacn.mjs';
 import { Harness, joinShow, freePort, multicastPort, phonePage, prepare, results, sleep, waitFor } from './tools/harness.mjs';
 import { ZigZag, luminance, GENERAL_THRESHOLD, MAX_CHANGES } from '../www/safety.js';
 
@@ -17,30 +18,10 @@ let sacnPort;
 const udp = createSocket('udp4');
 let seq = 0;
 
-/** An E1.31 data packet (root, framing, DMP layers; start code 0) for universe 1. */
-function sacnPacket(slots, { cid = 7, priority = 100, terminated = false } = {}) {
-  const n = slots.length;
-  const buf = Buffer.alloc(126 + n);
-  buf.writeUInt16BE(0x0010, 0);
-  buf.write('ASC-E1.17\0\0\0', 4, 'latin1');
-  buf.writeUInt16BE(0x7000 | (buf.length - 16), 16);
-  buf.writeUInt32BE(4, 18);
-  buf.fill(cid, 22, 38);
-  buf.writeUInt16BE(0x7000 | (buf.length - 38), 38);
-  buf.writeUInt32BE(2, 40);
-  buf.write('browser test desk', 44, 'latin1');
-  buf[108] = priority;
+/** An E1.31 data packet from this test's desk (next sequence number). */
+function deskPacket(slots, o = {}) {
   seq = (seq + 1) & 0xff;
-  buf[111] = seq;
-  buf[112] = terminated ? 0x40 : 0;
-  buf.writeUInt16BE(1, 113);
-  buf.writeUInt16BE(0x7000 | (buf.length - 115), 115);
-  buf[117] = 0x02;
-  buf[118] = 0xa1;
-  buf.writeUInt16BE(1, 121);
-  buf.writeUInt16BE(n + 1, 123);
-  Buffer.from(slots).copy(buf, 126);
-  return buf;
+  return sacnPacket(slots, { seq, name: 'browser test desk', ...o });
 }
 
 /** The desk: `levels` (address → value) sent at 44 Hz, as a console refreshes its output. */
@@ -48,7 +29,7 @@ const desk = { levels: new Map(), timer: null };
 function deskSend() {
   const slots = new Array(32).fill(0);
   for (const [a, v] of desk.levels) slots[a - 1] = v;
-  udp.send(sacnPacket(slots), sacnPort, '127.0.0.1');
+  udp.send(deskPacket(slots), sacnPort, '127.0.0.1');
 }
 
 before(async () => {

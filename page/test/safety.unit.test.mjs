@@ -117,5 +117,26 @@ test('luminance and red value follow WCAG', () => {
   assert.equal(luminance(BLACK), 0);
   assert.ok(Math.abs(luminance(WHITE) - 1) < 1e-12);
   assert.ok(Math.abs(redValue(RED) - 320) < 1e-9);
-  assert.equal(redValue([255, 100, 100]), 0, 'not saturated');
+  assert.equal(redValue([255, 150, 150]), 0, 'far from saturated');
+  // Ramped in below saturation (R/(R+G+B) from 0.75 to 0.8; wcag.rs red_value): never below
+  // WCAG's value, and one channel step never jumps by the red threshold.
+  assert.ok(redValue([255, 100, 100]) > 0 && redValue([255, 100, 100]) < 320);
+  let worst = 0;
+  for (let r = 0; r < 255; r += 3) {
+    for (let g = 0; g <= 80; g += 2) {
+      for (let b = 0; b <= 80; b += 2) {
+        const v = redValue([r, g, b]);
+        for (const n of [[r + 1, g, b], [r, g + 1, b], [r, g, b + 1]]) worst = Math.max(worst, Math.abs(redValue(n) - v));
+      }
+    }
+  }
+  assert.ok(worst < 20, `one-step jump ${worst}`);
+});
+
+test('a fade across the saturated-red boundary passes the limiter unchanged', () => {
+  // Black to #830c3d over 126 ms: WCAG's step in the red value made this 4 red flashes.
+  const to = [0x83, 0x0c, 0x3d];
+  const fade = (t) => (t >= 126 ? to : to.map((c) => Math.trunc((c * Math.trunc(t)) / 126)));
+  const { input, output } = run(fade, { fps: 1000, seconds: 2 });
+  assert.deepEqual(output, input);
 });

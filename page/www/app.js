@@ -3,7 +3,6 @@ import{ClockSync,Schedule,makeSample,burstGapMs,burstSettled,burstMin,resyncBurs
 import{Poller,POLL_TIMEOUT_MS,LONG_POLL_TIMEOUT_MS,rideDelayMs}from"./poll.js"
 import{colourAt,validateShow,cueIndex,torchAt,usesTorch}from"./show.js"
 import{FlashLimiter}from"./safety.js"
-import{LiveLayers,parseLive}from"./live.js"
 const $=id=>document.getElementById(id)
 const now=()=>performance.now()
 const rand=Math.random
@@ -27,7 +26,11 @@ let lastFrameTs=NaN
 let frameMs=16.7
 const frames=[]
 const stats={syncs:0,polls:0,longPolls:0,parked:false,pollErrors:0,showLoads:0,transport:"poll",wtPushes:0,wtFailures:0,returns:0,lastAwayMs:0,torch:"off"}
-const live=new LiveLayers
+let live=null
+let parseLive=null
+const pendingLive=[]
+let liveLoading=null
+const LIVE_WARM_MS=5e3
 let wt=null
 function reducedMotion(){return!!(window.matchMedia&&matchMedia("(prefers-reduced-motion: reduce)").matches)}async function get(url,init={},timeoutMs=POLL_TIMEOUT_MS,ctl=(typeof AbortController==="function"?new AbortController:null)){const timer=ctl&&setTimeout(()=>ctl.abort(),timeoutMs)
 try{return await fetch(url,{...init,signal:ctl?.signal})}finally{clearTimeout(timer)}}async function sampleOnce(burst){const t1=now()
@@ -66,7 +69,7 @@ try{poller.handleSent(now())
 const res=await get(poller.url(plain),{headers:poller.headers(),cache:"no-store"},poller.timeoutMs(plain),ctl)
 if(res.status===304)poller.handleNotModified(now())
 else if(res.ok){const body=await res.json()
-if(poller.handleOk(now(),body,res.headers.get("ETag")))live.handleLayer(parseLive(body))}else poller.handleError(now())
+if(poller.handleOk(now(),body,res.headers.get("ETag")))handleLive(body)}else poller.handleError(now())
 stats.polls++
 if(long)stats.longPolls++
 if(asked&&asked===returning&&plain&&poller.failures===0)returning.fresh=true}catch{if(ctl&&ctl.signal.aborted&&ctl.aborted){pollCtl=null
@@ -92,7 +95,7 @@ let wakePoll=()=>{}
 function pollSleep(ms){return new Promise(r=>{const t=setTimeout(r,ms)
 wakePoll=()=>{clearTimeout(t)
 r()}})}function handlePush(body){stats.wtPushes++
-if(poller.handleOk(now(),body,null)){live.handleLayer(parseLive(body))
+if(poller.handleOk(now(),body,null)){handleLive(body)
 takeShow()}}async function wtLoop(){if(location.protocol!=="https:"||!window.isSecureContext||typeof WebTransport!=="function")return
 if(q.get("transport")==="poll")return
 let mod
@@ -139,6 +142,7 @@ const el=document.documentElement
 try{const fs=el.requestFullscreen||el.webkitRequestFullscreen
 if(fs)Promise.resolve(fs.call(el,{navigationUI:"hide"})).catch(()=>{})}catch{}keepAwake()
 startTorch()
+setTimeout(loadLive,LIVE_WARM_MS)
 if(show&&history.replaceState){q.set("zone",show.zones[zone])
 try{history.replaceState(null,"",`?${q}`)}catch{}}document.body.classList.add("joined")}let torch=null
 let torchTrack=null
@@ -189,9 +193,16 @@ document.addEventListener("freeze",handleAway)
 document.addEventListener("resume",handleBack)
 window.addEventListener("pagehide",handleAway)
 window.addEventListener("pageshow",e=>{if(e.persisted)handleBack()})
-function target(us){const t=cueTarget(us)
+function loadLive(){liveLoading??=import("./live.js").then(m=>{parseLive=m.parseLive
+live=new m.LiveLayers
+for(const body of pendingLive.splice(0))live.handleLayer(parseLive(body))}).catch(()=>{liveLoading=null})
+return liveLoading}function handleLive(body){if(!body||!Number.isSafeInteger(body.live_at))return
+if(live){live.handleLayer(parseLive(body))
+return}pendingLive.push(body)
+if(pendingLive.length>4)pendingLive.shift()
+loadLive()}function target(us){const t=cueTarget(us)
 if(!joined||!sync.synced||!show||poller.state?.state==="blackout")return t
-const rgb=live.colourAt(show.zones[zone],us,t.rgb)
+const rgb=live?live.colourAt(show.zones[zone],us,t.rgb):null
 return rgb?{rgb,scene:t.scene,live:true,desk:true,torch:false}:t}function cueTarget(us){const s=poller.state
 if(!joined||!s||!sync.synced)return{rgb:IDLE,scene:"idle",live:false}
 if(s.state==="blackout")return{rgb:BLACK,scene:"blackout",live:true}

@@ -1,10 +1,13 @@
 // Built from page/src/safety.js by page/test/tools/build.mjs: edit the source.
 const LINEAR=Array.from({length:256},(_,i)=>{const c=i/255
 return c<=.04045?c/12.92:((c+.055)/1.055)**2.4})
-export function luminance([r,g,b]){return.2126*LINEAR[r]+.7152*LINEAR[g]+.0722*LINEAR[b]}export function redValue([r,g,b]){const R=LINEAR[r],G=LINEAR[g],B=LINEAR[b]
+export function luminance([r,g,b]){return.2126*LINEAR[r]+.7152*LINEAR[g]+.0722*LINEAR[b]}export const SATURATED_RED=.8
+export const SATURATION_RAMP_FROM=.75
+export function redValue([r,g,b]){const R=LINEAR[r],G=LINEAR[g],B=LINEAR[b]
 const sum=R+G+B
-if(sum<=0||R/sum<.8)return 0
-return Math.max(0,(R-G-B)*320)}export const GENERAL_THRESHOLD=.1
+if(sum<=0)return 0
+const w=Math.min(1,Math.max(0,(R/sum-SATURATION_RAMP_FROM)/(SATURATED_RED-SATURATION_RAMP_FROM)))
+return Math.max(0,(R-G-B)*320)*w}export const GENERAL_THRESHOLD=.1
 export const RED_THRESHOLD=20
 export const MAX_CHANGES=7
 export const WINDOW_MS=1e3

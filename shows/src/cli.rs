@@ -160,19 +160,24 @@ pub fn load(path: &Path) -> Result<CompiledShow, ShowError> {
     }
 }
 
+/// The line `shows check` (and `shows watch`) prints for a valid show.
+fn ok_line(file: &Path, show: &CompiledShow) -> String {
+    format!(
+        "{}: ok: '{}', {} cues, {} zones, id {}",
+        file.display(),
+        show.title(),
+        show.cues.len(),
+        show.zones.len(),
+        show.id_hex()
+    )
+}
+
 /// `shows check FILE...`.
 pub fn run_check(files: &[PathBuf]) -> i32 {
     let mut code = EXIT_OK;
     for file in files {
         match crate::compile_file(file) {
-            Ok(show) => println!(
-                "{}: ok: '{}', {} cues, {} zones, id {}",
-                file.display(),
-                show.title(),
-                show.cues.len(),
-                show.zones.len(),
-                show.id_hex()
-            ),
+            Ok(show) => println!("{}", ok_line(file, &show)),
             Err(e) => code = code.max(report(&e)),
         }
     }
@@ -400,14 +405,7 @@ pub fn run_watch(file: &Path, output: Option<&Path>) -> i32 {
             seen = now;
             match crate::compile_file(file) {
                 Ok(show) => {
-                    let mut line = format!(
-                        "{}: ok: '{}', {} cues, {} zones, id {}",
-                        file.display(),
-                        show.title(),
-                        show.cues.len(),
-                        show.zones.len(),
-                        show.id_hex()
-                    );
+                    let mut line = ok_line(file, &show);
                     if let Some(out) = output {
                         match std::fs::write(out, show.to_json()) {
                             Ok(()) => line += &format!(" -> {}", out.display()),

@@ -5,7 +5,10 @@
 //! - relative luminance L = 0.2126 R + 0.7152 G + 0.0722 B on linearised sRGB;
 //! - a *general change* is a swing of L by at least 0.1 where the darker end is below 0.80;
 //! - a *red change* is a swing of the red value max(0, (R − G − B) × 320) (counted only while the
-//!   colour is saturated red, R / (R + G + B) ≥ 0.8; linearised channels) by more than 20;
+//!   colour is saturated red, R / (R + G + B) ≥ 0.8; linearised channels) by more than 20. The
+//!   value is faded in over R / (R + G + B) from 0.75 to 0.8 ([`SATURATION_RAMP_FROM`]) instead
+//!   of jumping there: a smooth fade that crosses 0.8 (integer steps make R / (R + G + B) wobble
+//!   across it) would otherwise count as a burst of red flashes that nobody sees;
 //! - swings are the legs of a zig-zag over the samples with the threshold as hysteresis, timed at
 //!   the moment the new extreme is first reached;
 //! - a flash is a pair of opposing changes, so a one-second window [t, t + 1000 ms) holding n
@@ -89,15 +92,27 @@ pub fn relative_luminance(c: Rgb) -> f64 {
     0.2126 * linear(c.r) + 0.7152 * linear(c.g) + 0.0722 * linear(c.b)
 }
 
+/// WCAG's saturated red: R / (R + G + B) at or above this (linearised channels).
+pub const SATURATED_RED: f64 = 0.8;
+/// Below [`SATURATED_RED`], the red value fades in linearly from this ratio on.
+pub const SATURATION_RAMP_FROM: f64 = 0.75;
+
 /// WCAG red value: max(0, (R − G − B) × 320) on linear channels while R / (R + G + B) ≥ 0.8,
-/// else 0.
+/// 0 below 0.75, and in between that value scaled by how far the ratio is from 0.75 to 0.8.
+///
+/// The ramp keeps the value continuous in the colour. WCAG's step makes one colour step
+/// across 0.8 a jump of tens (e.g. 31 → 0 inside a fade from black to #830c3d), and the integer
+/// steps of a fade wobble across 0.8 many times: without the ramp such a fade counts as 4+ red
+/// flashes. At and above 0.8 the value is WCAG's; below it, never smaller than WCAG's 0.
 pub fn red_value(c: Rgb) -> f64 {
     let (r, g, b) = (linear(c.r), linear(c.g), linear(c.b));
     let sum = r + g + b;
-    if sum <= 0.0 || r / sum < 0.8 {
+    if sum <= 0.0 {
         return 0.0;
     }
-    ((r - g - b) * 320.0).max(0.0)
+    let weight =
+        ((r / sum - SATURATION_RAMP_FROM) / (SATURATED_RED - SATURATION_RAMP_FROM)).clamp(0.0, 1.0);
+    ((r - g - b) * 320.0).max(0.0) * weight
 }
 
 /// Zig-zag legs of `s` with hysteresis `thr` (`strict`: swing must exceed `thr`, else reach it).

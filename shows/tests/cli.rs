@@ -1,24 +1,12 @@
 //! Drives the `shows` binary: exit codes (0 ok, 1 invalid, 2 usage/IO), located messages,
 //! compile output, preview PNG and eval.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use std::path::Path;
+use std::process::Command;
 
-fn shows(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_shows"))
-        .args(args)
-        .current_dir(dir())
-        .output()
-        .expect("run shows")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use common::{dir, shows, text};
 
 #[test]
 fn check_accepts_the_examples() {

@@ -2,29 +2,14 @@
 //! cue and zone by zone, what the list says (round trip: CSV meaning → TOML → compiled show →
 //! evaluator); broken lists give every problem with file and line.
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
+mod common;
+
+use common::{dir, shows, text};
 
 use proptest::prelude::*;
 use shows::Rgb;
 use shows::eval::colour_at;
 use shows::import::{ImportOptions, import_csv};
-
-fn dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn shows(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_shows"))
-        .args(args)
-        .current_dir(dir())
-        .output()
-        .expect("run shows")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
 
 /// What one row means, read back independently of the importer.
 struct Expected {

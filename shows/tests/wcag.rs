@@ -154,3 +154,59 @@ fn long_cues_are_checked_without_sampling_every_millisecond() {
     assert_eq!(p[0].time_ms, Some(36_000_000));
     assert_eq!(p[0].segment, Some(2));
 }
+
+/// A plain fade whose integer steps wobble across WCAG's saturated-red ratio (0.8) is no red
+/// flash: the red value is ramped in below saturation, so it is continuous in the colour.
+#[test]
+fn a_fade_across_the_saturated_red_boundary_is_no_flash() {
+    let src = "title = \"fade\"\nzones = [\"hall\"]\n[[cue]]\nname = \"up\"\nend = \"end\"\n\
+               [[cue.segment]]\nkind = \"fade\"\nfrom = \"#000000\"\nto = \"#830c3d\"\ndur = 126\n\
+               [[cue.segment]]\nkind = \"solid\"\ncolour = \"#830c3d\"\ndur = 2000\n";
+    assert!(flash_problems(src).is_empty(), "{:?}", flash_problems(src));
+    // A red strobe still counts exactly as before.
+    assert!(!flash_problems(&strobe_show("#ff0000", "black", 200, None)).is_empty());
+    assert!(!flash_problems(&strobe_show("#96001e", "black", 200, None)).is_empty());
+}
+
+/// The red value is WCAG's at and above saturation, 0 below 0.75, and never jumps by more than
+/// the red threshold between two colours one step apart in each channel.
+#[test]
+fn the_red_value_is_continuous_and_never_below_wcag() {
+    use shows::Rgb;
+    let rgb = |r, g, b| Rgb { r, g, b };
+    assert!((wcag::red_value(rgb(255, 0, 0)) - 320.0).abs() < 1e-9);
+    assert_eq!(
+        wcag::red_value(rgb(255, 150, 150)),
+        0.0,
+        "far from saturated"
+    );
+    let mut worst: f64 = 0.0;
+    for r in (0..=255u8).step_by(3) {
+        for g in (0..=80u8).step_by(2) {
+            for b in (0..=80u8).step_by(2) {
+                let v = wcag::red_value(rgb(r, g, b));
+                let (lr, lg, lb) = (lin(r), lin(g), lin(b));
+                let wcag_value = if lr / (lr + lg + lb) >= 0.8 {
+                    ((lr - lg - lb) * 320.0).max(0.0)
+                } else {
+                    0.0
+                };
+                assert!(v >= wcag_value - 1e-9 || lr + lg + lb <= 0.0);
+                for (dr, dg, db) in [(1, 0, 0), (0, 1, 0), (0, 0, 1)] {
+                    let next = rgb(r.saturating_add(dr), g + dg, b + db);
+                    worst = worst.max((wcag::red_value(next) - v).abs());
+                }
+            }
+        }
+    }
+    assert!(worst < wcag::RED_THRESHOLD, "a one-step jump of {worst}");
+}
+
+fn lin(s: u8) -> f64 {
+    let c = f64::from(s) / 255.0;
+    if c <= 0.04045 {
+        c / 12.92
+    } else {
+        ((c + 0.055) / 1.055).powf(2.4)
+    }
+}
