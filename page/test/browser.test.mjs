@@ -10,7 +10,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Png } from './tools/png.mjs';
-import { Harness, joinShow, PHONE, beaconCtl, freePort, multicastPort, phonePage, prepare, referenceColours, results, sleep, waitFor } from './tools/harness.mjs';
+import { Harness, joinShow, PHONE, beaconCtl, phonePage, prepare, referenceColours, results, sleep, waitFor } from './tools/harness.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -32,13 +32,7 @@ async function getJson(path) {
 before(async () => {
   prepare(['beacon', 'portal', 'shows'], { withResults: true });
   harness = new Harness('crowdlight-page-');
-  socket = join(harness.tmp, 'beacon.sock');
-  const mport = multicastPort();
-  const http = await freePort();
-  base = `http://127.0.0.1:${http}`;
-  const b = harness.start('beacon', ['run', '--dev', '--socket', socket, '--port', mport]);
-  const p = harness.start('portal', ['run', '--dev', '--http', `127.0.0.1:${http}`, '--no-dns', '--port', mport, '--canonical-url', `${base}/`]);
-  await harness.waitForRelay(base, b, p);
+  ({ base, socket } = await harness.startShow());
   // Evaluate exactly the show the portal serves.
   const s = await getJson('/s');
   assert.ok(s.show, '/s names a show');

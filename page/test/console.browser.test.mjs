@@ -8,7 +8,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { join } from 'node:path';
-import { Harness, beaconCtl, freePort, multicastPort, prepare, results, waitFor as waitUntil } from './tools/harness.mjs';
+import { Harness, beaconCtl, freePort, prepare, results, waitFor as waitUntil } from './tools/harness.mjs';
 
 let harness;
 let socket;
@@ -44,13 +44,9 @@ before(async () => {
   prepare(['beacon', 'portal'], { withResults: true });
   harness = new Harness('crowdlight-console-');
   socket = join(harness.tmp, 'run', 'beacon.sock');
-  const mport = multicastPort();
-  const http = await freePort();
-  relay = `http://127.0.0.1:${http}`;
+  ({ base: relay } = await harness.startShow({ socket, beaconArgs: ['--lead-ms', '1500'] }));
   consolePort = await freePort();
   consoleUrl = `http://127.0.0.1:${consolePort}/`;
-  harness.start('beacon', ['run', '--dev', '--socket', socket, '--port', mport, '--lead-ms', '1500']);
-  harness.start('portal', ['run', '--dev', '--http', `127.0.0.1:${http}`, '--no-dns', '--port', mport, '--canonical-url', `${relay}/`]);
   await waitFor('the beacon socket', async () => (await status()).state);
   harness.start('beacon', ['--socket', socket, 'console', '--listen', `127.0.0.1:${consolePort}`, '--relay', relay]);
   await waitFor('the console', async () => (await fetch(consoleUrl)).ok);

@@ -8,7 +8,7 @@ import { createSocket } from 'node:dgram';
 import { join } from 'node:path';
 import { Png } from './tools/png.mjs';
 import { sacnPacket } from './tools/sacn.mjs';
-import { Harness, joinShow, freePort, multicastPort, phonePage, prepare, results, sleep, waitFor } from './tools/harness.mjs';
+import { Harness, joinShow, freePort, phonePage, prepare, results, sleep, waitFor } from './tools/harness.mjs';
 import { ZigZag, luminance, GENERAL_THRESHOLD, MAX_CHANGES } from '../www/safety.js';
 
 let harness;
@@ -35,15 +35,9 @@ function deskSend() {
 before(async () => {
   prepare(['beacon', 'portal', 'shows'], { withResults: true });
   harness = new Harness('crowdlight-desk-');
-  const socket = join(harness.tmp, 'beacon.sock');
-  const mport = multicastPort();
-  const http = await freePort();
   sacnPort = await freePort();
-  base = `http://127.0.0.1:${http}`;
-  const b = harness.start('beacon', ['run', '--dev', '--socket', socket, '--port', mport, '--sacn', '1',
-    '--sacn-port', String(sacnPort), '--trigger-address', '1', '--patch', 'stalls-left=10', '--patch', 'balcony=13']);
-  const p = harness.start('portal', ['run', '--dev', '--http', `127.0.0.1:${http}`, '--no-dns', '--port', mport, '--canonical-url', `${base}/`]);
-  await harness.waitForRelay(base, b, p);
+  ({ base } = await harness.startShow({ beaconArgs: ['--sacn', '1', '--sacn-port', String(sacnPort),
+    '--trigger-address', '1', '--patch', 'stalls-left=10', '--patch', 'balcony=13'] }));
   browser = await harness.launch({ render: true });
   desk.timer = setInterval(deskSend, 1000 / 44);
 });

@@ -15,7 +15,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
-import { Harness, beaconCtl, freePort, joinShow, multicastPort, phonePage, prepare, referenceColours, sleep, waitFor } from './tools/harness.mjs';
+import { Harness, beaconCtl, joinShow, phonePage, prepare, referenceColours, sleep, waitFor } from './tools/harness.mjs';
 
 let harness;
 let socket;
@@ -29,13 +29,7 @@ const getJson = async (path) => (await fetch(base + path)).json();
 before(async () => {
   prepare(['beacon', 'portal', 'shows']);
   harness = new Harness('crowdlight-return-');
-  socket = join(harness.tmp, 'beacon.sock');
-  const mport = multicastPort();
-  const http = await freePort();
-  base = `http://127.0.0.1:${http}`;
-  const b = harness.start('beacon', ['run', '--dev', '--socket', socket, '--port', mport]);
-  const p = harness.start('portal', ['run', '--dev', '--http', `127.0.0.1:${http}`, '--no-dns', '--port', mport, '--canonical-url', `${base}/`]);
-  await harness.waitForRelay(base, b, p);
+  ({ base, socket } = await harness.startShow());
   const s = await getJson('/s');
   const showFile = join(harness.tmp, 'show.json');
   writeFileSync(showFile, await (await fetch(base + s.show)).text());

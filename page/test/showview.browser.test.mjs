@@ -11,7 +11,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
-import { Harness, beaconCtl, freePort, multicastPort, prepare, referenceColours, repo, results, run, bin, sleep, waitFor as waitUntil } from './tools/harness.mjs';
+import { Harness, beaconCtl, freePort, prepare, referenceColours, repo, results, run, bin, sleep, waitFor as waitUntil } from './tools/harness.mjs';
 import { Png } from './tools/png.mjs';
 
 const EXAMPLE = 'shows/examples/intermission.toml';
@@ -73,11 +73,8 @@ before(async () => {
   prepare(['beacon', 'portal', 'shows'], { withResults: true });
   harness = new Harness('crowdlight-showview-');
   socket = join(harness.tmp, 'run', 'beacon.sock');
-  const mport = multicastPort();
-  const http = await freePort();
+  const { http } = await harness.startShow({ socket, beaconArgs: ['--lead-ms', '1500'] });
   relayPort = http;
-  harness.start('beacon', ['run', '--dev', '--socket', socket, '--port', mport, '--lead-ms', '1500']);
-  harness.start('portal', ['run', '--dev', '--http', `127.0.0.1:${http}`, '--no-dns', '--port', mport, '--canonical-url', `http://127.0.0.1:${http}/`]);
   await waitFor('the beacon socket', async () => JSON.parse(await beaconCtl(socket, 'status', '--json')).state);
   flashy = join(harness.tmp, 'flashy.toml');
   save(flashy, flashySource('#2040ff'));

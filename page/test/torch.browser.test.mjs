@@ -9,7 +9,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { Harness, beaconCtl, freePort, joinShow, multicastPort, phonePage, prepare, repo, sleep, waitFor } from './tools/harness.mjs';
+import { Harness, beaconCtl, joinShow, phonePage, prepare, repo, sleep, waitFor } from './tools/harness.mjs';
 
 let harness;
 let socket;
@@ -49,12 +49,8 @@ before(async () => {
   mkdirSync(shows);
   copyFileSync(join(repo, 'shows/examples/intermission.toml'), join(shows, 'intermission.toml'));
   copyFileSync(join(repo, 'shows/vectors/torch.toml'), join(shows, 'torch.toml'));
-  const mport = multicastPort();
-  const http = await freePort();
-  base = `http://127.0.0.1:${http}`;
-  const b = harness.start('beacon', ['run', '--dev', '--fresh', '--socket', socket, '--port', mport, '--show', join(shows, 'intermission.toml')]);
-  const p = harness.start('portal', ['run', '--dev', '--http', `127.0.0.1:${http}`, '--no-dns', '--port', mport, '--shows', shows, '--canonical-url', `${base}/`]);
-  await harness.waitForRelay(base, b, p);
+  ({ base } = await harness.startShow({ socket, beaconArgs: ['--fresh', '--show', join(shows, 'intermission.toml')],
+    portalArgs: ['--shows', shows] }));
   browser = await harness.launch({ render: true, args: ['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream'] });
 });
 

@@ -93,6 +93,21 @@ export class Harness {
     return this.children.map((c) => c.log()).join('\n');
   }
 
+  /** Starts `beacon run --dev` and `portal run --dev --no-dns` on a fresh HTTP port and a
+   *  multicast port of their own, then waits until the relay hears the beacon. `socket`: the
+   *  beacon's operator socket (default: beacon.sock in the harness's directory); `beaconArgs`,
+   *  `portalArgs`: more flags. Returns {base, http, socket, beacon, portal}. */
+  async startShow({ socket = join(this.tmp, 'beacon.sock'), beaconArgs = [], portalArgs = [] } = {}) {
+    const mport = multicastPort();
+    const http = await freePort();
+    const base = `http://127.0.0.1:${http}`;
+    const beacon = this.start('beacon', ['run', '--dev', '--socket', socket, '--port', mport, ...beaconArgs]);
+    const portal = this.start('portal', ['run', '--dev', '--http', `127.0.0.1:${http}`, '--no-dns', '--port', mport,
+      ...portalArgs, '--canonical-url', `${base}/`]);
+    await this.waitForRelay(base, beacon, portal);
+    return { base, http, socket, beacon, portal };
+  }
+
   /** Waits until the portal at `base` is healthy (its relay hears the beacon); the timeout
    *  error carries both logs. */
   async waitForRelay(base, beacon, portal) {
