@@ -108,11 +108,17 @@ export class Harness {
     return { base, http, socket, beacon, portal };
   }
 
-  /** Waits until the portal at `base` is healthy (its relay hears the beacon); the timeout
-   *  error carries both logs. */
+  /** Waits until the portal at `base` is healthy (its relay hears the beacon) and serves the
+   *  show `/s` names: the portal compiles its shows on a thread of its own, so on a slow machine
+   *  `/s` can name a show a moment before `/show/<id>.json` stops answering 404 (a phone retries
+   *  with its next poll; a test must not read the 404). The timeout error carries both logs. */
   async waitForRelay(base, beacon, portal) {
-    await waitFor('the relay to hear the beacon', async () => {
-      try { return (await fetch(`${base}/healthz`)).status === 200; } catch { return false; }
+    await waitFor('the relay to hear the beacon and serve its show', async () => {
+      try {
+        if ((await fetch(`${base}/healthz`)).status !== 200) return false;
+        const { show } = await (await fetch(`${base}/s`)).json();
+        return !show || (await fetch(base + show)).status === 200;
+      } catch { return false; }
     }, 30000).catch((e) => {
       throw new Error(`${e.message}\nbeacon: ${beacon.log()}\nportal: ${portal.log()}`);
     });
