@@ -17,7 +17,8 @@ B_MPORT=${BENCH_MPORT:-17790}
 B_HTTP=${BENCH_HTTP:-127.0.0.1:18080}
 B_HTTP2=127.0.0.1:18090
 B_DNS=127.0.0.1:18053
-B_SHOW=$ROOT/shows/examples/intermission.toml
+# The show the beacon plays and the portal serves (its directory is the portal's shows directory).
+B_SHOW=${BENCH_SHOW:-$ROOT/shows/examples/intermission.toml}
 B_TMP=$(mktemp -d /tmp/crowdlight-bench.XXXXXX)
 export CROWDLIGHT_SOCKET=$B_TMP/beacon.sock
 
@@ -97,7 +98,7 @@ start_portal() {
     set -- --max-connections-per-address 19000 "$@"
   fi
   spawn "portal-${http##*:}" "$PORTAL_BIN" run --dev --http "$http" --group "$B_GROUP" --port "$B_MPORT" \
-    --shows "$ROOT/shows/examples" --canonical-url "http://$http/" --max-connections 19000 "$@"
+    --shows "$(dirname "$B_SHOW")" --canonical-url "http://$http/" --max-connections 19000 "$@"
   PORTAL_PID=$LAST_PID
   for _ in $(seq 1 100); do
     [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "http://$http/healthz")" = 200 ] && return 0

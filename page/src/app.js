@@ -1,6 +1,6 @@
 // The audience page: wires the pure modules (sync, poll, show, safety) to the network, the DOM
 // and the screen. Works without storage, service worker or secure context (captive sheets).
-import { ClockSync, Schedule, makeSample, burstGapMs, burstSettled, burstMin, resyncBurst, cueBudgetMs, BUDGET_MS } from './sync.js';
+import { ClockSync, Schedule, makeSample, burstGapMs, burstSettled, burstMin, resyncBurst, budgetFor } from './sync.js';
 import { Poller, POLL_TIMEOUT_MS, LONG_POLL_TIMEOUT_MS, rideDelayMs } from './poll.js';
 import { colourAt, validateShow, cueIndex, torchAt, usesTorch } from './show.js';
 import { FlashLimiter } from './safety.js';
@@ -182,13 +182,14 @@ async function pollLoop() {
   }
 }
 
-/** The clock error the /t schedule keeps within: what the playing, held or armed cue needs
- *  (sync.js `cueBudgetMs`); the tightest when no cue is known. When it tightens beyond what the
- *  clock can promise now (a chase after a wash), a re-sync burst starts at once. */
+/** The clock error the /t schedule keeps within (sync.js `budgetFor`): a relaxed show's 16 ms,
+ *  else what the playing, held or armed cue needs, else the tightest when no cue is known. When
+ *  it tightens beyond what the clock can promise now (a chase after a wash), a re-sync burst
+ *  starts at once. */
 function setBudget() {
   const s = poller.state;
   const c = show && s && s.cue && ['running', 'hold', 'standby'].includes(s.state) ? cueIndex(show, s.cue) : -1;
-  const budget = c >= 0 ? cueBudgetMs(show, c) : BUDGET_MS;
+  const budget = budgetFor(show, c);
   const tighter = budget < schedule.budgetMs;
   schedule.budgetMs = budget;
   if (tighter && joined && sync.synced && sync.predictedErrorMs(now()) > budget && schedule.steady) resyncNow();

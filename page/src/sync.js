@@ -478,6 +478,22 @@ export const MAX_BUDGET_MS = 4;
 /** A cue's budget is its fastest change (ms) divided by this, within BUDGET_MS..MAX_BUDGET_MS. */
 export const BUDGET_DIVISOR = 100;
 
+/** The budget of a show that says `sync = "relaxed"` (shows/FORMAT.md §1), ms: one 60 Hz
+ *  frame. On any path it holds a steady interval ahead, so after the join burst a phone only
+ *  takes the steady single samples (about one a minute, riding the long-poll connection). */
+export const RELAXED_BUDGET_MS = 16;
+
+/**
+ * The likely clock error (ms) the /t schedule keeps while cue `c` (-1: none known) of a compiled
+ * show plays, is held or armed: RELAXED_BUDGET_MS for a relaxed show (the designer traded clock
+ * accuracy for airtime), else what the cue needs (`cueBudgetMs`), else, no cue known (a GO may
+ * come any moment), the tightest, BUDGET_MS.
+ */
+export function budgetFor(show, c) {
+  if (show && show.sync === 'relaxed') return RELAXED_BUDGET_MS;
+  return c >= 0 ? cueBudgetMs(show, c) : BUDGET_MS;
+}
+
 /**
  * The likely clock error (ms) cue `c` of a compiled show (shows/FORMAT.md §2) can live with: its
  * fastest change divided by BUDGET_DIVISOR, between BUDGET_MS (a hard cut, a strobe, a 3 Hz

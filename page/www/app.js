@@ -1,5 +1,5 @@
 // Built from page/src/app.js by page/test/tools/build.mjs: edit the source.
-import{ClockSync,Schedule,makeSample,burstGapMs,burstSettled,burstMin,resyncBurst,cueBudgetMs,BUDGET_MS}from"./sync.js"
+import{ClockSync,Schedule,makeSample,burstGapMs,burstSettled,burstMin,resyncBurst,budgetFor}from"./sync.js"
 import{Poller,POLL_TIMEOUT_MS,LONG_POLL_TIMEOUT_MS,rideDelayMs}from"./poll.js"
 import{colourAt,validateShow,cueIndex,torchAt,usesTorch}from"./show.js"
 import{FlashLimiter}from"./safety.js"
@@ -82,7 +82,7 @@ if(!wt&&poller.failures===0)await sendRidingSample()
 const delay=wt?WT_SAFETY_POLL_MS:poller.nextDelayMs(rand)
 if(delay>0)await pollSleep(delay)}}function setBudget(){const s=poller.state
 const c=show&&s&&s.cue&&["running","hold","standby"].includes(s.state)?cueIndex(show,s.cue):-1
-const budget=c>=0?cueBudgetMs(show,c):BUDGET_MS
+const budget=budgetFor(show,c)
 const tighter=budget<schedule.budgetMs
 schedule.budgetMs=budget
 if(tighter&&joined&&sync.synced&&sync.predictedErrorMs(now())>budget&&schedule.steady)resyncNow()}function resyncNow(){schedule.handleWake(resyncBurst(1))

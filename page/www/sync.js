@@ -173,7 +173,9 @@ hi1=hi}else if(hi<hi2)hi2=hi}return n>=min&&hi1-lo1<=2*SETTLE_BOUND_MS&&lo1-lo2<
 return base*(.75+.5*rand())}export function steadyDelayMs(rand){return STEADY_INTERVAL_MS*(.75+.5*rand())}export function budgetDelayMs(sync,budgetMs,rand){const ms=(budgetMs-sync.levelErrMs)/Math.max(1e-9,sync.driftUncPpm*1e-6)
 return Math.min(STEADY_INTERVAL_MS,Math.max(MIN_RESYNC_MS,ms))*(.75+.5*rand())}export const MAX_BUDGET_MS=4
 export const BUDGET_DIVISOR=100
-export function cueBudgetMs(show,c){const cue=show&&Array.isArray(show.cues)?show.cues[c]:null
+export const RELAXED_BUDGET_MS=16
+export function budgetFor(show,c){if(show&&show.sync==="relaxed")return RELAXED_BUDGET_MS
+return c>=0?cueBudgetMs(show,c):BUDGET_MS}export function cueBudgetMs(show,c){const cue=show&&Array.isArray(show.cues)?show.cues[c]:null
 if(!cue||!Array.isArray(cue.segs)||cue.segs.length===0)return MAX_BUDGET_MS
 const same=(x,y)=>x[0]===y[0]&&x[1]===y[1]&&x[2]===y[2]
 const first=g=>g.k==="solid"?g.c:g.a

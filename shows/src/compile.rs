@@ -10,7 +10,7 @@ use toml::{Spanned, Value};
 use crate::error::{Locator, Problem, ProblemKind, ShowError};
 use crate::layout::{self, Layout};
 use crate::model::{
-    CompiledShow, Cue, CueEnd, FORMAT_VERSION, MAX_DURATION_MS, Rgb, Segment, Shape,
+    CompiledShow, Cue, CueEnd, FORMAT_VERSION, MAX_DURATION_MS, Rgb, Segment, Shape, SyncMode,
 };
 use crate::source::{RawCue, RawSegment, RawShow};
 use crate::wcag;
@@ -104,6 +104,7 @@ pub fn compile_for_authoring(
         file: file_name,
         problems: Vec::new(),
         bpm: None,
+        sync: None,
         layout: None,
     };
     let built = cx.build(&raw);
@@ -250,6 +251,7 @@ struct Ctx<'a> {
     file: &'a str,
     problems: Vec<Problem>,
     bpm: Option<u32>,
+    sync: Option<SyncMode>,
     layout: Option<Layout>,
 }
 
@@ -299,6 +301,17 @@ impl Ctx<'_> {
                 self.bpm = Some(*bpm.get_ref() as u32);
             } else {
                 self.problem(bpm.span(), TOP, format!("bpm must be 1 to {MAX_BPM}"));
+            }
+        }
+        if let Some(sync) = &raw.sync {
+            match sync.get_ref().as_str() {
+                "tight" => self.sync = None,
+                "relaxed" => self.sync = Some(SyncMode::Relaxed),
+                other => self.problem(
+                    sync.span(),
+                    TOP,
+                    format!("sync must be \"tight\" or \"relaxed\", not {other:?}"),
+                ),
             }
         }
         let zones = self.build_zones(raw);
@@ -356,6 +369,7 @@ impl Ctx<'_> {
             format: FORMAT_VERSION,
             title: title.clone(),
             bpm: self.bpm,
+            sync: self.sync,
             zones: zones.iter().map(|z| z.to_string()).collect(),
             cues,
         })

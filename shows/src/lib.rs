@@ -24,4 +24,4 @@ pub use compile::{
     compile_str_within,
 };
 pub use error::{Problem, ProblemKind, ShowError};
-pub use model::{CompiledShow, Cue, CueEnd, FORMAT_VERSION, Rgb, Segment, Shape, ShowId};
+pub use model::{CompiledShow, Cue, CueEnd, FORMAT_VERSION, Rgb, Segment, Shape, ShowId, SyncMode};

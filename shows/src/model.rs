@@ -190,10 +190,26 @@ pub struct CompiledShow {
     /// Beats per minute, when the source gave one (informational).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bpm: Option<u32>,
+    /// `Some(Relaxed)` when the source says `sync = "relaxed"`: the phones keep a looser clock
+    /// (a likely error of up to one frame) for far fewer `/t` samples on jittery WiFi. Absent
+    /// (`tight`, the default): each cue's own need, 2–4 ms. Absent from the JSON when tight, so
+    /// shows without it keep their ids.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sync: Option<SyncMode>,
     /// Zone names in sweep order.
     pub zones: Vec<String>,
     /// Cues in show order.
     pub cues: Vec<Cue>,
+}
+
+/// How tightly the phones keep their clocks, when not the default (tight).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SyncMode {
+    /// A likely clock error of up to one frame (16 ms) whatever the cue: after the join burst
+    /// a phone samples `/t` about once a minute on its long-poll connection, even on a jittery
+    /// path where a tight clock keeps re-syncing in bursts.
+    Relaxed,
 }
 
 /// Longest allowed cue pass and segment: 24 hours in ms.

@@ -16,6 +16,10 @@ pub struct RawShow {
     /// Optional tempo: enables durations in beats.
     #[serde(default)]
     pub bpm: Option<Spanned<i64>>,
+    /// How tightly the phones keep their clocks: `tight` (default: what each cue needs) or
+    /// `relaxed` (fewer `/t` on jittery WiFi, a looser clock).
+    #[serde(default)]
+    pub sync: Option<Spanned<String>>,
     /// Zones in sweep order.
     pub zones: Spanned<Vec<Spanned<String>>>,
     /// Named colours, `name = "#rrggbb"`.

@@ -116,6 +116,7 @@ proptest! {
             format: 1,
             title: "x".into(),
             bpm: None,
+            sync: None,
             zones: vec!["a".into(), "b".into()],
             cues: vec![Cue { name: "c".into(), end, dur, at: None, torch: false, segs }],
         };

@@ -4,11 +4,12 @@
 use std::path::PathBuf;
 
 /// (vector file name, source path relative to the repository root).
-const SHOWS: [(&str, &str); 4] = [
+const SHOWS: [(&str, &str); 5] = [
     ("minimal", "shows/examples/minimal.toml"),
     ("intermission", "shows/examples/intermission.toml"),
     ("edges", "shows/vectors/edges.toml"),
     ("torch", "shows/vectors/torch.toml"),
+    ("sync", "shows/vectors/sync.toml"),
 ];
 
 fn crate_dir() -> PathBuf {

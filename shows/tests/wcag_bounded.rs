@@ -159,6 +159,7 @@ fn show() -> impl Strategy<Value = CompiledShow> {
             format: 1,
             title: "p".into(),
             bpm: None,
+            sync: None,
             zones: (0..zones).map(|z| format!("z{z}")).collect(),
             cues,
         })

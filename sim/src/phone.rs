@@ -24,7 +24,7 @@ use tokio::time::Instant;
 use crate::http_client::{Conn, HttpError, Response};
 use crate::piggyback::{Piggyback, spread};
 use crate::poll::{Poller, Rules};
-use crate::sync::{BUDGET_MS, ClockSync, Model, Schedule, cue_budget_ms, make_sample};
+use crate::sync::{BUDGET_MS, ClockSync, Model, Schedule, budget_for, make_sample};
 
 /// The captive probe a phone sends first (Android's), with its `Host`.
 pub const CAPTIVE_PROBE: (&str, &str) = ("connectivitycheck.gstatic.com", "/generate_204");
@@ -700,7 +700,7 @@ impl Phone {
                     .iter()
                     .position(|c| c["name"] == name)
             });
-        let budget = cue.map_or(BUDGET_MS, |c| cue_budget_ms(show, c));
+        let budget = budget_for(show, cue);
         self.update(|s| s.sync_budget_ms = Some(budget));
     }
 

@@ -649,6 +649,22 @@ pub const MAX_BUDGET_MS: f64 = 4.0;
 /// [`BUDGET_MS`]..[`MAX_BUDGET_MS`].
 pub const BUDGET_DIVISOR: f64 = 100.0;
 
+/// The budget of a show that says `sync = "relaxed"` (shows/FORMAT.md §1), ms: one 60 Hz frame.
+/// On any path it holds a steady interval ahead, so after the join burst a phone only takes the
+/// steady single samples (about one a minute, riding the long-poll connection).
+pub const RELAXED_BUDGET_MS: f64 = 16.0;
+
+/// The likely clock error (ms) the `/t` schedule keeps while cue `cue` of a compiled show (as
+/// JSON) plays, is held or armed (`budgetFor`): [`RELAXED_BUDGET_MS`] for a relaxed show (the
+/// designer traded clock accuracy for airtime), else what the cue needs ([`cue_budget_ms`]),
+/// else, no cue known (a GO may come any moment), the tightest, [`BUDGET_MS`].
+pub fn budget_for(show: &serde_json::Value, cue: Option<usize>) -> f64 {
+    if show["sync"] == "relaxed" {
+        return RELAXED_BUDGET_MS;
+    }
+    cue.map_or(BUDGET_MS, |c| cue_budget_ms(show, c))
+}
+
 /// The likely clock error (ms) cue `c` of a compiled show (shows/FORMAT.md §2, as JSON) can live
 /// with (`cueBudgetMs`): its fastest change divided by [`BUDGET_DIVISOR`], between
 /// [`BUDGET_MS`] and [`MAX_BUDGET_MS`]. The fastest change: a cut (0) where a segment starts on

@@ -79,14 +79,14 @@ pub struct Case {
     pub steps: Vec<Step>,
 }
 
-/// The budget of one cue of one of the shows' vector files.
+/// The budget while one cue (or none) of one of the shows' vector files plays.
 #[derive(Debug, Clone, Serialize)]
 pub struct Budget {
     /// The file under `shows/vectors/`.
     pub file: String,
-    /// Cue index.
-    pub cue: usize,
-    /// `cueBudgetMs(show, cue)`.
+    /// Cue index; -1: no cue known.
+    pub cue: i64,
+    /// `budgetFor(show, cue)`.
     pub budget_ms: f64,
 }
 
@@ -104,7 +104,7 @@ pub struct Vectors {
 }
 
 /// The compiled shows of `shows/vectors/` (each file's `show`).
-const SHOW_VECTORS: [(&str, &str); 3] = [
+const SHOW_VECTORS: [(&str, &str); 4] = [
     (
         "minimal.json",
         include_str!("../../shows/vectors/minimal.json"),
@@ -114,6 +114,7 @@ const SHOW_VECTORS: [(&str, &str); 3] = [
         "intermission.json",
         include_str!("../../shows/vectors/intermission.json"),
     ),
+    ("sync.json", include_str!("../../shows/vectors/sync.json")),
 ];
 
 fn budgets() -> Vec<Budget> {
@@ -122,11 +123,11 @@ fn budgets() -> Vec<Budget> {
         let v: serde_json::Value = serde_json::from_str(text).expect("shows/vectors JSON");
         let show = &v["show"];
         let cues = show["cues"].as_array().map_or(0, Vec::len);
-        for cue in 0..cues {
+        for cue in std::iter::once(None).chain((0..cues).map(Some)) {
             out.push(Budget {
                 file: file.into(),
-                cue,
-                budget_ms: crate::sync::cue_budget_ms(show, cue),
+                cue: cue.map_or(-1, |c| c as i64),
+                budget_ms: crate::sync::budget_for(show, cue),
             });
         }
     }
@@ -323,7 +324,7 @@ pub fn build() -> Vectors {
                 predictedErrorMs(t4 + 10000) within `tolerance` (null: not synced yet), \
                 converged, and settled = burstSettled(samples, burst, 2); a Schedule fed \
                 handleSent(sync, () => 0.5) after every step returns next_ms and is steady. \
-                budgets: cueBudgetMs(show, cue) for the `show` of each shows/vectors file."
+                budgets: budgetFor(show, cue) for the `show` of each shows/vectors file (cue -1: none known)."
                 .into(),
         tolerance: TOLERANCE,
         cases,

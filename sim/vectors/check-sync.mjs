@@ -7,7 +7,7 @@ import { pathToFileURL, fileURLToPath } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const target = path.resolve(process.argv[2] ?? path.join(here, '../../page/src/sync.js'));
-const { ClockSync, Schedule, makeSample, burstSettled, cueBudgetMs } = await import(pathToFileURL(target).href);
+const { ClockSync, Schedule, makeSample, burstSettled, budgetFor } = await import(pathToFileURL(target).href);
 const v = JSON.parse(fs.readFileSync(path.join(here, 'sync.json'), 'utf8'));
 
 let bad = 0;
@@ -44,7 +44,7 @@ for (const c of v.cases) {
 }
 for (const b of v.budgets) {
   const show = JSON.parse(fs.readFileSync(path.join(here, '../../shows/vectors', b.file), 'utf8')).show;
-  const got = cueBudgetMs(show, b.cue);
+  const got = budgetFor(show, b.cue);
   checked++;
   if (!(Math.abs(got - b.budget_ms) <= v.tolerance)) report('budget', b.file, b.cue, got, b.budget_ms);
 }
