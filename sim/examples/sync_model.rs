@@ -2,7 +2,8 @@
 //! phones in seconds, to see what a change to the schedule costs and buys before measuring it
 //! for real (bench/sync-schedule, bench/paths: real sockets, the real relay).
 //!
-//! Each phone's clock drifts uniformly within ±50 ppm (as `phonesim`'s do); each one-way delay
+//! Each phone's clock drifts uniformly within ±50 ppm (as `phonesim`'s do; `DRIFT_PPM` sets
+//! another bound, the venue test's is 20); each one-way delay
 //! is impair's default shape, a floor of `delay − jitter` plus an exponential tail of mean
 //! `jitter`, and a "lost" chunk costs 200 ms more (impair's TCP retransmission). Exchanges of a
 //! burst go one at a time (one connection); a steady-state sample rides the next `/s` answer
@@ -56,7 +57,9 @@ struct Outcome {
 
 fn phone(path: &Path, seed: u64) -> Outcome {
     let mut rng = StdRng::seed_from_u64(seed);
-    let drift = rng.random_range(-50e-6..=50e-6);
+    let max_drift =
+        std::env::var("DRIFT_PPM").map_or(50.0, |v| v.parse().expect("DRIFT_PPM")) * 1e-6;
+    let drift = rng.random_range(-max_drift..=max_drift);
     let origin = rng.random_range(0.0..600_000.0);
     let local = |h: f64| origin + h * (1.0 + drift);
     let phase = rng.random_range(0.0..LONG_POLL_MS);
