@@ -274,8 +274,13 @@ test('show view: a save of the example shows within a poll; a broken save keeps 
   assert.equal(await page.textContent('#view-title'), 'Intermission');
   assert.deepEqual(await probe(), want, 'the last good show stays on screen');
   await page.screenshot({ path: join(results, 'console-show-view-error.png') });
+  // A relaxed show says so beside its title (its phones keep a looser clock).
+  save(example, text.replace('title = "Intermission"', 'title = "Intermission"\nsync = "relaxed"'));
+  await page.waitForSelector('#view-errors', { state: 'hidden' });
+  await page.waitForFunction(() => document.getElementById('view-title').textContent === 'Intermission · relaxed sync');
   // Fixed again: the error goes.
   save(example, source);
+  await page.waitForFunction(() => document.getElementById('view-title').textContent === 'Intermission');
   await page.waitForSelector('#view-errors', { state: 'hidden' });
   assert.deepEqual(page.errors, []);
   await page.close();

@@ -480,7 +480,8 @@ async function pollView() {
     } else if (!answer.view) {
       view = null;
     }
-    $('view-title').textContent = view ? view.show.title : '–';
+    // A relaxed show (FORMAT §1) is worth seeing at a glance: its phones keep a looser clock.
+    $('view-title').textContent = view ? view.show.title + (view.show.sync === 'relaxed' ? ' · relaxed sync' : '') : '–';
     describeFile(answer);
     render();
     drawnAt = performance.timeOrigin + performance.now();
