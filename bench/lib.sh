@@ -17,7 +17,8 @@ B_MPORT=${BENCH_MPORT:-17790}
 B_HTTP=${BENCH_HTTP:-127.0.0.1:18080}
 B_HTTP2=127.0.0.1:18090
 B_DNS=127.0.0.1:18053
-# The show the beacon plays and the portal serves (its directory is the portal's shows directory).
+# The show the beacon plays and the portal serves (its directory is the portal's shows directory);
+# the benches `go wash` and `go chase`, so another show (BENCH_SHOW) needs those cues.
 B_SHOW=${BENCH_SHOW:-$ROOT/shows/examples/intermission.toml}
 B_TMP=$(mktemp -d /tmp/crowdlight-bench.XXXXXX)
 export CROWDLIGHT_SOCKET=$B_TMP/beacon.sock

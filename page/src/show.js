@@ -110,7 +110,8 @@ export function validateShow(show) {
   if (show.format !== 1) return `unknown format ${show.format}`;
   if (!Array.isArray(show.zones) || show.zones.length < 1 || !show.zones.every((z) => typeof z === 'string')) return 'bad zones';
   if (!Array.isArray(show.cues) || show.cues.length < 1) return 'no cues';
-  if (show.sync !== undefined && show.sync !== 'relaxed') return 'bad sync';
+  // Absent or null (as the Rust reader takes it): tight.
+  if (show.sync != null && show.sync !== 'relaxed') return 'bad sync';
   for (const cue of show.cues) {
     if (typeof cue.name !== 'string' || !['hold', 'loop', 'end'].includes(cue.end)) return 'bad cue';
     if (cue.torch !== undefined && cue.torch !== true) return `bad torch in cue ${cue.name}`;

@@ -236,8 +236,8 @@ pub struct PhoneConfig {
     pub seed: u64,
     /// Per-request timeout.
     pub timeout: Duration,
-    /// The likely clock error the `/t` schedule keeps within, ms; `None`: what the current cue
-    /// needs, as the page does ([`crate::sync::cue_budget_ms`]).
+    /// The likely clock error the `/t` schedule keeps within, ms; `None`: what the show and the
+    /// current cue ask for, as the page does ([`crate::sync::budget_for`]).
     pub sync_budget_ms: Option<f64>,
 }
 
@@ -685,8 +685,8 @@ impl Phone {
         Ok(())
     }
 
-    /// The budget the page would give its `/t` schedule now (`setBudget` in app.js): the
-    /// playing, held or armed cue's; [`BUDGET_MS`] when no cue is known.
+    /// The budget the page would give its `/t` schedule now (`setBudget` in app.js): a relaxed
+    /// show's, else the playing, held or armed cue's, else [`BUDGET_MS`] when no cue is known.
     fn set_budget(&self) {
         let (Some(show), Some(state)) = (&self.show, self.status_state()) else {
             return;

@@ -99,7 +99,7 @@ pub struct Vectors {
     pub tolerance: f64,
     /// Traces.
     pub cases: Vec<Case>,
-    /// Per-cue sync budgets of the shows in `shows/vectors/`.
+    /// Sync budgets of the shows in `shows/vectors/`, per cue and with no cue known.
     pub budgets: Vec<Budget>,
 }
 

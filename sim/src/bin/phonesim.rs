@@ -85,7 +85,7 @@ struct RunArgs {
     #[arg(long, default_value_t = 4000)]
     timeout_ms: u64,
     /// The likely clock error the page's `/t` schedule keeps within, ms, whatever the cue
-    /// (default: what the current cue needs, as the page does).
+    /// (default: what the show and the current cue ask for, as the page does).
     #[arg(long)]
     sync_budget_ms: Option<f64>,
     /// Also record the clock error and the request rates at this many seconds after the start
