@@ -5,9 +5,8 @@
 // and buys on a jittery path is measured by bench/paths and bench/sync-schedule.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { Harness, beaconCtl, joinShow, phonePage, prepare, repo, waitFor } from './tools/harness.mjs';
+import { Harness, beaconCtl, joinShow, phonePage, prepare, waitFor } from './tools/harness.mjs';
 
 let harness;
 let socket;
@@ -20,13 +19,10 @@ const beacon = (...args) => beaconCtl(socket, ...args);
 before(async () => {
   prepare(['beacon', 'portal', 'shows']);
   harness = new Harness('crowdlight-relaxed-');
-  socket = join(harness.tmp, 'beacon.sock');
-  shows = join(harness.tmp, 'shows');
-  mkdirSync(shows);
-  copyFileSync(join(repo, 'shows/vectors/sync.toml'), join(shows, 'relaxed.toml'));
-  copyFileSync(join(repo, 'shows/examples/minimal.toml'), join(shows, 'minimal.toml'));
-  ({ base } = await harness.startShow({ socket, beaconArgs: ['--fresh', '--show', join(shows, 'relaxed.toml')],
-    portalArgs: ['--shows', shows] }));
+  ({ base, socket, shows } = await harness.startShowsDir({
+    'relaxed.toml': 'shows/vectors/sync.toml',
+    'minimal.toml': 'shows/examples/minimal.toml',
+  }));
   browser = await harness.launch();
 });
 

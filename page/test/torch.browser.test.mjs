@@ -7,9 +7,8 @@
 // follow the cue: on while the zone's colour is bright, never more than 3 flashes a second.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { Harness, beaconCtl, joinShow, phonePage, prepare, repo, sleep, waitFor } from './tools/harness.mjs';
+import { Harness, beaconCtl, joinShow, phonePage, prepare, sleep, waitFor } from './tools/harness.mjs';
 
 let harness;
 let socket;
@@ -44,13 +43,10 @@ const stubs = (torch) => `(() => {
 before(async () => {
   prepare(['beacon', 'portal', 'shows']);
   harness = new Harness('crowdlight-torch-');
-  socket = join(harness.tmp, 'beacon.sock');
-  shows = join(harness.tmp, 'shows');
-  mkdirSync(shows);
-  copyFileSync(join(repo, 'shows/examples/intermission.toml'), join(shows, 'intermission.toml'));
-  copyFileSync(join(repo, 'shows/vectors/torch.toml'), join(shows, 'torch.toml'));
-  ({ base } = await harness.startShow({ socket, beaconArgs: ['--fresh', '--show', join(shows, 'intermission.toml')],
-    portalArgs: ['--shows', shows] }));
+  ({ base, socket, shows } = await harness.startShowsDir({
+    'intermission.toml': 'shows/examples/intermission.toml',
+    'torch.toml': 'shows/vectors/torch.toml',
+  }));
   browser = await harness.launch({ render: true, args: ['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream'] });
 });
 

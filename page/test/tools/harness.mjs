@@ -6,7 +6,7 @@
 // built here. CROWDLIGHT_BIN_DIR overrides the directory (e.g. target/debug while developing).
 import assert from 'node:assert/strict';
 import { spawn, execFile, execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
@@ -106,6 +106,20 @@ export class Harness {
       ...portalArgs, '--canonical-url', `${base}/`]);
     await this.waitForRelay(base, beacon, portal);
     return { base, http, socket, beacon, portal };
+  }
+
+  /** `startShow` with a shows directory of its own (`shows` in the harness's directory) holding
+   *  `files` ({file name: source path in the repository}): the beacon starts fresh (no state
+   *  file carried over) playing the first file, the portal serves the directory. Returns
+   *  startShow's answer and `shows`, the directory (for `beacon load`). */
+  async startShowsDir(files, { socket, beaconArgs = [], portalArgs = [] } = {}) {
+    const shows = join(this.tmp, 'shows');
+    mkdirSync(shows);
+    const names = Object.keys(files);
+    for (const name of names) copyFileSync(join(repo, files[name]), join(shows, name));
+    const started = await this.startShow({ socket, beaconArgs: ['--fresh', '--show', join(shows, names[0]), ...beaconArgs],
+      portalArgs: ['--shows', shows, ...portalArgs] });
+    return { ...started, shows };
   }
 
   /** Waits until the portal at `base` is healthy (its relay hears the beacon) and serves the
