@@ -6,11 +6,11 @@
 // tools/harness.mjs.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Png } from './tools/png.mjs';
-import { Harness, joinShow, PHONE, beaconCtl, phonePage, prepare, referenceColours, results, sleep, waitFor } from './tools/harness.mjs';
+import { Harness, joinShow, PHONE, beaconCtl, phonePage, prepare, results, sleep, waitFor } from './tools/harness.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -34,11 +34,7 @@ before(async () => {
   harness = new Harness('crowdlight-page-');
   ({ base, socket } = await harness.startShow());
   // Evaluate exactly the show the portal serves.
-  const s = await getJson('/s');
-  assert.ok(s.show, '/s names a show');
-  const showFile = join(harness.tmp, 'show.json');
-  writeFileSync(showFile, await (await fetch(base + s.show)).text());
-  reference = referenceColours(showFile);
+  reference = await harness.servedShowReference(base);
   browser = await harness.launch({ render: true });
 });
 

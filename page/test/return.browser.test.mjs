@@ -13,9 +13,7 @@
 // clock estimate's predicted error grows with the time away) is checked in sync.unit.test.mjs.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
-import { writeFileSync } from 'node:fs';
-import { Harness, beaconCtl, joinShow, phonePage, prepare, referenceColours, sleep, waitFor } from './tools/harness.mjs';
+import { Harness, beaconCtl, joinShow, phonePage, prepare, sleep, waitFor } from './tools/harness.mjs';
 
 let harness;
 let socket;
@@ -30,10 +28,7 @@ before(async () => {
   prepare(['beacon', 'portal', 'shows']);
   harness = new Harness('crowdlight-return-');
   ({ base, socket } = await harness.startShow());
-  const s = await getJson('/s');
-  const showFile = join(harness.tmp, 'show.json');
-  writeFileSync(showFile, await (await fetch(base + s.show)).text());
-  reference = referenceColours(showFile);
+  reference = await harness.servedShowReference(base);
   browser = await harness.launch({ render: true });
 });
 

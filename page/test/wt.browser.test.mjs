@@ -12,10 +12,9 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { join } from 'node:path';
-import { Harness, joinShow, beaconCtl, freePort, multicastPort, phonePage, prepare, referenceColours, sleep, waitFor } from './tools/harness.mjs';
+import { Harness, joinShow, beaconCtl, freePort, multicastPort, phonePage, prepare, sleep, waitFor } from './tools/harness.mjs';
 
 let harness;
 let socket;
@@ -52,10 +51,7 @@ before(async () => {
   const p = harness.start('portal', ['run', '--dev', '--http', `127.0.0.1:${http}`, '--no-dns', '--port', mport,
     '--tls-cert', join(tmp, 'cert.pem'), '--tls-key', join(tmp, 'key.pem'), '--https', `127.0.0.1:${https}`]);
   await harness.waitForRelay(httpBase, b, p);
-  const s = await getJson('/s');
-  const showFile = join(tmp, 'show.json');
-  writeFileSync(showFile, await (await fetch(httpBase + s.show)).text());
-  reference = referenceColours(showFile);
+  reference = await harness.servedShowReference(httpBase);
   // A TCP-only proxy to the HTTPS port: pages loaded through it get a /wt URL on the proxy's
   // port, where no UDP listens (as when a venue's WiFi blocks UDP).
   proxy = createServer((c) => {

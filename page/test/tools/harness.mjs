@@ -6,7 +6,7 @@
 // built here. CROWDLIGHT_BIN_DIR overrides the directory (e.g. target/debug while developing).
 import assert from 'node:assert/strict';
 import { spawn, execFile, execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
@@ -120,6 +120,16 @@ export class Harness {
     const started = await this.startShow({ socket, beaconArgs: ['--fresh', '--show', join(shows, names[0]), ...beaconArgs],
       portalArgs: ['--shows', shows, ...portalArgs] });
     return { ...started, shows };
+  }
+
+  /** The Rust reference colours (`referenceColours`) of exactly the show the portal at `base`
+   *  serves (the one `/s` names), saved as show.json in the harness's directory. */
+  async servedShowReference(base) {
+    const { show } = await (await fetch(`${base}/s`)).json();
+    assert.ok(show, '/s names a show');
+    const showFile = join(this.tmp, 'show.json');
+    writeFileSync(showFile, await (await fetch(base + show)).text());
+    return referenceColours(showFile);
   }
 
   /** Waits until the portal at `base` is healthy (its relay hears the beacon) and serves the
