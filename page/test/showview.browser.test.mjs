@@ -122,9 +122,10 @@ function placement(show) {
   return out;
 }
 
-/** The timeline canvas's geometry: page x of timeline ms. */
-async function timelineMap(page) {
-  const box = await page.locator('#timeline').boundingBox();
+/** The timeline canvas's geometry: page x of timeline ms. `measured`: its rect, when the caller
+ *  read it in one layout with what it compares it to. */
+async function timelineMap(page, measured) {
+  const box = measured ?? await page.locator('#timeline').boundingBox();
   const d = await page.$eval('#timeline', (c) => ({ ...c.dataset }));
   const gutter = Number(d.gutter);
   const t0 = Number(d.t0);
@@ -207,9 +208,15 @@ test('show view: WCAG 2.3.1 findings of shows check are marked where they occur,
   assert.equal(check.code, 1);
   const lines = check.stderr.trim().split('\n');
   assert.ok(lines.length >= 1 && lines.every((l) => l.includes('flashes within one second')), check.stderr);
-  const markers = await page.$$eval('#markers .flash', (ms) => ms.map((m) => ({ title: m.title, ...m.dataset, r: m.getBoundingClientRect().toJSON() })));
+  // Markers and the timeline are measured in one layout: what sits above them (the status
+  // line, the playhead readout) may still change height between two separate reads and move
+  // both (CI once saw a marker off its lane by that).
+  const { markers, box } = await page.evaluate(() => ({
+    markers: [...document.querySelectorAll('#markers .flash')].map((m) => ({ title: m.title, ...m.dataset, r: m.getBoundingClientRect().toJSON() })),
+    box: document.getElementById('timeline').getBoundingClientRect().toJSON(),
+  }));
   assert.deepEqual(markers.map((m) => m.title).sort(), [...lines].sort(), 'one marker per finding, with the checker\'s line');
-  const map = await timelineMap(page);
+  const map = await timelineMap(page, box);
   const zones = ['left', 'right'];
   const blocks = [{ start: 0, len: 4000 }, { start: 4000, len: 5000 }];
   for (const m of markers) {
